@@ -31,7 +31,11 @@ def frame_format(path: Path) -> str:
 
 def read_frame(path: Path) -> pl.DataFrame:
     """Read a whole file; the format follows its extension."""
-    return scan_frame(path).collect()
+    lazy = scan_frame(path)
+    try:
+        return lazy.collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
 
 
 def scan_frame(path: Path) -> pl.LazyFrame:
