@@ -1,0 +1,155 @@
+"""The Tieout application: the write side's commands over the event store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TypeVar
+from uuid import UUID
+
+import polars as pl
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from engine.domain.job import Job, job_id
+from engine.domain.meta import EventMeta
+from engine.domain.project import Project
+from engine.domain.source import Source, source_id
+from engine.errors import BadInputError, NotFoundError
+from engine.ingest import store_source
+from engine.matching.ruleset import Ruleset, parse_ruleset
+from engine.ports import ObjectStore
+
+AggregateT = TypeVar("AggregateT")
+
+
+class Tieout(Application[UUID]):
+    """Projects, rulesets, sources and jobs, recorded as events."""
+
+    name = "Tieout"
+
+    def __init__(self, env: dict[str, str], object_store: ObjectStore) -> None:
+        super().__init__(env)
+        self.object_store = object_store
+
+    # Projects and rulesets
+
+    def create_project(self, name: str, meta: EventMeta) -> UUID:
+        clean = name.strip()
+        if not clean:
+            raise BadInputError("name: must not be empty")
+        project = Project(name=clean, meta=meta)
+        self.save(project)
+        return project.id
+
+    def get_project(self, project_id: UUID) -> Project:
+        return self._get(Project, project_id, "project")
+
+    def publish_ruleset(self, project_id: UUID, text: str, meta: EventMeta) -> int:
+        """Validate and publish a ruleset; identical content returns the existing version."""
+        ruleset = parse_ruleset(text)
+        canonical = ruleset.model_dump(mode="json")
+        digest = hashlib.sha256(
+            json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        project = self.get_project(project_id)
+        version = project.publish_ruleset(canonical, digest, meta)
+        self.save(project)
+        return version
+
+    def get_ruleset(self, project_id: UUID, version: int) -> Ruleset:
+        project = self.get_project(project_id)
+        if version not in project.rulesets:
+            raise NotFoundError(f"ruleset version {version} not found in project {project_id}")
+        return Ruleset.model_validate(project.rulesets[version])
+
+    # Sources
+
+    def register_source(self, project_id: UUID, path: Path, meta: EventMeta) -> UUID:
+        """Store the file once (content-addressed) and record SourceRegistered."""
+        self.get_project(project_id)
+        stored = store_source(path, self.object_store)
+        existing = source_id(project_id, stored.content_hash)
+        if self._exists(existing):
+            return existing
+        source = Source(
+            project_id=project_id,
+            name=path.name,
+            content_hash=stored.content_hash,
+            file_hash=stored.file_hash,
+            file_format=stored.file_format,
+            row_count=stored.row_count,
+            columns=stored.columns,
+            location=stored.key,
+            meta=meta,
+        )
+        self.save(source)
+        return source.id
+
+    def get_source(self, project_id: UUID, source: UUID) -> Source:
+        found = self._get(Source, source, "source")
+        if found.project_id != project_id:
+            raise NotFoundError(f"source {source} not found in project {project_id}")
+        return found
+
+    # Jobs
+
+    def request_job(
+        self,
+        project_id: UUID,
+        left: UUID,
+        right: UUID,
+        ruleset_version: int,
+        meta: EventMeta,
+        idempotency_key: str = "",
+    ) -> UUID:
+        """Request a reconciliation; a repeated idempotency key returns the first job."""
+        candidate = job_id(project_id, idempotency_key) if idempotency_key else None
+        if candidate is not None and self._exists(candidate):
+            return candidate
+        ruleset = self.get_ruleset(project_id, ruleset_version)
+        left_source = self.get_source(project_id, left)
+        right_source = self.get_source(project_id, right)
+        ruleset.check_columns(_schema(left_source.columns), _schema(right_source.columns))
+        job = Job(
+            project_id=project_id,
+            left_source_id=left,
+            right_source_id=right,
+            ruleset_version=ruleset_version,
+            idempotency_key=idempotency_key,
+            meta=meta,
+        )
+        self.save(job)
+        return job.id
+
+    def get_job(self, job: UUID) -> Job:
+        return self._get(Job, job, "job")
+
+    # Helpers
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _get(self, kind: type[AggregateT], aggregate_id: UUID, label: str) -> AggregateT:
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{label} {aggregate_id} not found") from None
+        if not isinstance(found, kind):
+            raise NotFoundError(f"{label} {aggregate_id} not found")
+        return found
+
+
+def _schema(columns: list[list[str]]) -> pl.Schema:
+    """Rebuild a schema from SourceRegistered's `[name, dtype]` pairs (type families only)."""
+    return pl.Schema({name: _dtype(dtype) for name, dtype in columns})
+
+
+def _dtype(text: str) -> pl.DataType:
+    family = getattr(pl, text.split("(", 1)[0].strip(), None)
+    if isinstance(family, type) and issubclass(family, pl.DataType):
+        try:
+            return family()
+        except TypeError:  # nested types (List, Struct) need arguments we did not keep
+            return pl.String()
+    return pl.String()

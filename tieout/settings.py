@@ -1,0 +1,50 @@
+"""Configuration, read once from `TIEOUT_*` environment variables (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting Tieout reads. The README's configuration table lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="TIEOUT_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".tieout"),
+        description="Data directory: embedded PostgreSQL, local object store, backups.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: start the embedded PostgreSQL under TIEOUT_HOME.",
+    )
+    object_store: str | None = Field(
+        default=None,
+        description="Where sources are stored: a directory or s3://bucket/prefix. "
+        "Unset: TIEOUT_HOME/objects.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint override (MinIO, or a test server)."
+    )
+    log_level: str = Field(default="WARNING", description="Python logging level.")
+    db_pool_size: int = Field(default=5, ge=1, description="Connections in the database pool.")
+
+    @property
+    def object_store_location(self) -> str:
+        """The configured object store, defaulting to a directory under TIEOUT_HOME."""
+        return self.object_store or str(self.home / "objects")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from the process environment, or from an explicit mapping (tests)."""
+    if env is None:
+        return Settings()
+    values = {
+        key.removeprefix("TIEOUT_").lower(): value
+        for key, value in env.items()
+        if key.startswith("TIEOUT_")
+    }
+    return Settings.model_validate(values)
