@@ -1,0 +1,133 @@
+"""Candidate generation: hash joins on exact keys plus composite grid keys.
+
+Each range condition (|x - y| <= t) gets a grid bucket of width w = 2t: a right row keeps
+its bucket floor(y / w); a left row is offered to its own bucket and to the one neighbour
+that the window [x - t, x + t] reaches (below if x sits in the lower half of its bucket,
+above otherwise). So k range conditions replicate each left row 2^k times, every pair of
+rows within tolerance shares exactly one composite key, and the join is one hash join on
+(exact keys, buckets) with the exact range test as a residual filter in the same lazy
+query, run by the streaming engine. See docs/adr/0004-matcher-blocking-and-grid-joins.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan, log_tolerance
+from engine.matching.schemas import ROW, L, R, score_column, value_column
+
+GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
+SIGN = "__sign"
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """Two key frames and the columns to join them on."""
+
+    left: pl.LazyFrame
+    right: pl.LazyFrame
+    left_on: list[str]
+    right_on: list[str]
+
+
+def key_frames(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> JoinSpec:
+    """Prepared values of every condition, nulls dropped, grid keys added."""
+    lsel = [pl.col(ROW).alias(L)]
+    rsel = [pl.col(ROW).alias(R)]
+    for k, plan in enumerate(plans):
+        lsel.append(plan.left.alias(value_column("left", k)))
+        rsel.append(plan.right.alias(value_column("right", k)))
+    spec = JoinSpec(
+        _drop_missing(left.lazy().select(lsel), plans, "left"),
+        _drop_missing(right.lazy().select(rsel), plans, "right"),
+        [],
+        [],
+    )
+    for k, plan in enumerate(plans):
+        if isinstance(plan, KeyPlan):
+            spec.left_on.append(value_column("left", k))
+            spec.right_on.append(value_column("right", k))
+        elif isinstance(plan, RangePlan):
+            spec = _add_grid(spec, plan, k)
+    return spec
+
+
+def _drop_missing(frame: pl.LazyFrame, plans: list[Plan], side: str) -> pl.LazyFrame:
+    frame = frame.drop_nulls()
+    for k, plan in enumerate(plans):
+        if isinstance(plan, RangePlan):
+            frame = frame.filter(pl.col(value_column(side, k)).is_finite())
+    return frame
+
+
+def _add_grid(spec: JoinSpec, plan: RangePlan, k: int) -> JoinSpec:
+    lval, rval = pl.col(value_column("left", k)), pl.col(value_column("right", k))
+    width = 2 * plan.tolerance * (1 + GRID_SLACK)
+    left, right = spec.left, spec.right
+    if plan.relative:
+        # same sign, then |ln|x| - ln|y|| <= -ln(1 - p); zero only meets zero
+        width = 2 * log_tolerance(plan.tolerance) * (1 + GRID_SLACK)
+        sign = f"{SIGN}{k}"
+        left = left.with_columns(lval.sign().alias(sign))
+        right = right.with_columns(rval.sign().alias(sign))
+        spec.left_on.append(sign)
+        spec.right_on.append(sign)
+        lval, rval = _log_abs(lval), _log_abs(rval)
+    grid = f"__grid{k}"
+    position = lval / width
+    bucket = position.floor()
+    neighbour = pl.when(position - bucket < 0.5).then(bucket - 1).otherwise(bucket + 1)  # noqa: PLR2004
+    left = left.with_columns(
+        pl.concat_list(bucket.cast(pl.Int64), neighbour.cast(pl.Int64)).alias(grid)
+    ).explode(grid)
+    right = right.with_columns((rval / width).floor().cast(pl.Int64).alias(grid))
+    spec.left_on.append(grid)
+    spec.right_on.append(grid)
+    return JoinSpec(left, right, spec.left_on, spec.right_on)
+
+
+def _log_abs(value: pl.Expr) -> pl.Expr:
+    return pl.when(value == 0).then(0.0).otherwise(value.abs().log())
+
+
+def joined(spec: JoinSpec, plans: list[Plan]) -> pl.LazyFrame:
+    """The fused join + residual filter, with the score of every range condition."""
+    if spec.left_on:
+        pairs = spec.left.join(spec.right, left_on=spec.left_on, right_on=spec.right_on)
+    else:
+        pairs = spec.left.join(spec.right, how="cross")
+    keep = [pl.col(L), pl.col(R)]
+    for k, plan in enumerate(plans):
+        if isinstance(plan, RangePlan):
+            diff, tolerance, noise = _range_terms(plan, k)
+            pairs = pairs.filter(diff <= tolerance + noise)
+            keep.append(_range_score(diff, tolerance).alias(score_column(k)))
+        elif isinstance(plan, TextPlan):
+            keep += [pl.col(value_column("left", k)), pl.col(value_column("right", k))]
+    return pairs.select(keep)
+
+
+def _range_terms(plan: RangePlan, k: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """|left - right|, the tolerance, and the float noise allowed on top of it."""
+    lval, rval = pl.col(value_column("left", k)), pl.col(value_column("right", k))
+    diff = (lval - rval).abs()
+    noise = (lval.abs() + rval.abs()) * GRID_SLACK + GRID_SLACK
+    tolerance = plan.tolerance * lval.abs() if plan.relative else pl.lit(plan.tolerance)
+    return diff, tolerance, noise
+
+
+def _range_score(diff: pl.Expr, tolerance: pl.Expr) -> pl.Expr:
+    """1 at no difference, falling linearly to 0.5 at the tolerance."""
+    score = pl.when(tolerance > 0).then(1.0 - 0.5 * diff / tolerance).otherwise(1.0)
+    return score.clip(0.5, 1.0)
+
+
+def block_sizes(spec: JoinSpec) -> pl.LazyFrame:
+    """Per (replicated) left row, how many right rows share its composite key."""
+    if not spec.left_on:
+        count = spec.right.select(pl.len().alias("__n"))
+        return spec.left.select(L).join(count, how="cross")
+    sizes = spec.right.group_by(spec.right_on).agg(pl.len().alias("__n"))
+    return spec.left.join(sizes, left_on=spec.left_on, right_on=spec.right_on).select(L, "__n")

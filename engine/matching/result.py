@@ -1,0 +1,66 @@
+"""The matcher's result: decisions, unmatched rows, a summary and a decisions hash."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from engine.matching.schemas import (
+    CONFIDENCE,
+    LEFT_ID,
+    MATCHED,
+    RIGHT_ID,
+    RULE,
+    SCORES,
+    SIDE,
+    STATUS,
+    SUGGESTED,
+)
+
+HASH_DECIMALS = 9  # confidence and scores are hashed rounded to this many decimals
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """matches: one row per (left, right) pair in a decision; unmatched: one row per id."""
+
+    matches: pl.DataFrame
+    unmatched: pl.DataFrame
+    left_rows: int
+    right_rows: int
+    rules: tuple[str, ...] = field(default=())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts; `matched`/`suggested` count rows of `matches` (a group counts each row)."""
+        counts = self.matches.group_by(RULE, STATUS).len()
+        per_rule = {name: {MATCHED: 0, SUGGESTED: 0} for name in self.rules}
+        for rule, status, count in counts.iter_rows():
+            per_rule.setdefault(rule, {MATCHED: 0, SUGGESTED: 0})[status] = count
+        sides = self.unmatched.get_column(SIDE)
+        return {
+            "left_rows": self.left_rows,
+            "right_rows": self.right_rows,
+            MATCHED: int((self.matches.get_column(STATUS) == MATCHED).sum()),
+            SUGGESTED: int((self.matches.get_column(STATUS) == SUGGESTED).sum()),
+            "matched_left": self.matches.get_column(LEFT_ID).n_unique(),
+            "matched_right": self.matches.get_column(RIGHT_ID).n_unique(),
+            "unmatched_left": int((sides == "left").sum()),
+            "unmatched_right": int((sides == "right").sum()),
+            "rules": per_rule,
+        }
+
+
+def decisions_hash(result: MatchResult) -> str:
+    """SHA-256 (hex) of a canonical CSV of matches and unmatched, floats rounded."""
+    scores = (
+        pl.col(SCORES).list.eval(pl.element().round(HASH_DECIMALS).cast(pl.String)).list.join(";")
+    )
+    matches = result.matches.with_columns(pl.col(CONFIDENCE).round(HASH_DECIMALS), scores)
+    digest = hashlib.sha256()
+    digest.update(matches.write_csv(float_precision=HASH_DECIMALS).encode())
+    digest.update(b"\x00")
+    digest.update(result.unmatched.write_csv().encode())
+    return digest.hexdigest()

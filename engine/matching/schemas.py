@@ -1,0 +1,54 @@
+"""Column names and schemas of the matcher's frames, internal and public."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Internal columns. The leading "__" keeps them apart from user columns.
+ROW = "__i"  # row number of a side after sorting it by id (so id order == row order)
+ID = "__id"  # the id cast to String
+L = "__l"  # a candidate's left row
+R = "__r"  # a candidate's right row
+BASE = "__base"  # confidence before the ambiguity factor
+CONF = "__conf"  # confidence after it
+GROUP = "__g"  # a many-to-one group's number
+
+# Public output columns (DESIGN.md `tieout match` contract, plus `scores`).
+LEFT_ID = "left_id"
+RIGHT_ID = "right_id"
+GROUP_ID = "group_id"
+RULE = "rule"
+CONFIDENCE = "confidence"
+STATUS = "status"
+SCORES = "scores"
+SIDE = "side"
+UNMATCHED_ID = "id"
+REASON = "reason"
+
+MATCHED = "matched"
+SUGGESTED = "suggested"
+
+NO_CANDIDATE = "no_candidate"
+CANDIDATE_TAKEN = "candidates_taken"
+
+_MATCH_TYPES: dict[str, pl.DataType] = {
+    LEFT_ID: pl.String(),
+    RIGHT_ID: pl.String(),
+    GROUP_ID: pl.String(),
+    RULE: pl.String(),
+    CONFIDENCE: pl.Float64(),
+    STATUS: pl.String(),
+    SCORES: pl.List(pl.Float64),
+}
+MATCHES_SCHEMA = pl.Schema(_MATCH_TYPES)
+UNMATCHED_SCHEMA = pl.Schema({SIDE: pl.String, UNMATCHED_ID: pl.String, REASON: pl.String})
+
+
+def score_column(position: int) -> str:
+    """The candidate column holding the score of a rule's `when[position]`."""
+    return f"__s{position}"
+
+
+def value_column(side: str, position: int) -> str:
+    """The candidate column holding a side's prepared value for `when[position]`."""
+    return f"__{side[0]}{position}"

@@ -1,0 +1,119 @@
+"""`tieout match LEFT RIGHT --rules RULES --out DIR`: stateless matching, no database.
+
+Writes DIR/matches.parquet, DIR/unmatched.parquet and DIR/summary.json. The files are
+written to a temporary directory next to DIR and moved in only when all of them are done,
+so bad input or a crash leaves DIR without partial files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from engine.errors import BadInputError
+from engine.frames import read_frame, scan_frame
+from engine.matching import MatchResult, Ruleset, decisions_hash, match, parse_ruleset
+from tieout.cli.root import cli
+
+OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
+
+
+@cli.command("match")
+@click.argument("left", type=click.Path(path_type=Path))
+@click.argument("right", type=click.Path(path_type=Path))
+@click.option("--rules", "rules_path", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> None:
+    """Match LEFT against RIGHT (CSV, Parquet or NDJSON) with a ruleset; write DIR."""
+    started = time.perf_counter()
+    ruleset = read_ruleset(rules_path)
+    _check_out_dir(out_dir)
+    ruleset.check_columns(scan_frame(left).collect_schema(), scan_frame(right).collect_schema())
+    left_frame, right_frame = read_frame(left), read_frame(right)
+    with _progress() as report:
+        result = match(left_frame, right_frame, ruleset, progress=report)
+    summary = _summary(result, time.perf_counter() - started)
+    write_outputs(result, summary, out_dir)
+    click.echo(
+        f"matched {summary['matched']}, suggested {summary['suggested']}, "
+        f"unmatched {summary['unmatched_left']} left / {summary['unmatched_right']} right "
+        f"in {summary['seconds']:.1f}s"
+    )
+    click.echo(str(out_dir))
+
+
+def read_ruleset(path: Path) -> Ruleset:
+    """Parse a ruleset file; a missing or unreadable file is bad input."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+        raise BadInputError(f"{path}: cannot read rules: {reason}") from None
+    return parse_ruleset(text)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir}: --out exists and is not a directory")
+
+
+def _summary(result: MatchResult, seconds: float) -> dict[str, Any]:
+    summary = result.summary()
+    summary["seconds"] = round(seconds, 3)
+    summary["decisions_hash"] = decisions_hash(result)
+    return summary
+
+
+def write_outputs(result: MatchResult, summary: dict[str, Any], out_dir: Path) -> None:
+    """Write the three outputs next to DIR, then move them into DIR."""
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    try:
+        result.matches.write_parquet(staging / OUTPUTS[0], statistics=False)
+        result.unmatched.write_parquet(staging / OUTPUTS[1], statistics=False)
+        text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+        (staging / OUTPUTS[2]).write_text(text, encoding="utf-8")
+        _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        staging.chmod(0o755)  # mkdtemp makes it private; DIR is an ordinary directory
+        staging.rename(out_dir)
+        return
+    for name in OUTPUTS:
+        (staging / name).replace(out_dir / name)
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A rich progress bar on stderr, shown only when stderr is a terminal."""
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("matching", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        yield report
