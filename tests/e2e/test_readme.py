@@ -1,0 +1,42 @@
+"""The README's quickstart, run as written against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+def quickstart_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quickstart", 1)[1]
+    block = re.search(r"```console\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "README's quickstart has no console block"
+    return [line.removeprefix("$ ") for line in block.group(1).splitlines() if line]
+
+
+def test_quickstart_runs_as_written(cli_env: dict[str, str], tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    commands = quickstart_commands()
+    assert len(commands) >= 4
+    script = "set -euo pipefail\n" + "\n".join(commands) + '\necho "project=$PROJECT"\n'
+    env = dict(cli_env)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"project=[0-9a-f-]{36}", done.stdout)
+    assert (tmp_path / "out" / "matches.parquet").is_file()
+    assert (tmp_path / "out" / "summary.json").is_file()
