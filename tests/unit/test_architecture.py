@@ -14,7 +14,7 @@ IMPURE_IN_MATCHING = {"time", "datetime", "random", "os", "pathlib", "tieout", "
 
 def imported_roots(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    roots = set()
+    roots: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)

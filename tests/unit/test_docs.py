@@ -32,7 +32,7 @@ def test_every_setting_has_a_description(field: str) -> None:
 
 
 def stored_event_names() -> list[str]:
-    names = set()
+    names: set[str] = set()
     for aggregate in (Project, Source, Job):
         for value in vars(aggregate).values():
             is_event = isinstance(value, type) and issubclass(value, TieoutAggregate.Event)

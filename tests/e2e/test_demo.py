@@ -1,0 +1,43 @@
+"""`tieout demo` end to end, small, against the test database."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> None:
+    tieout = Path(sys.executable).parent / "tieout"
+    done = subprocess.run(
+        [str(tieout), "demo", "--rows", "3000"],
+        env=cli_env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "exact-reference" in out
+    precision = re.search(r"precision ([0-9.]+) · recall ([0-9.]+)", out)
+    assert precision is not None, out
+    assert float(precision.group(1)) >= 0.99
+    assert float(precision.group(2)) >= 0.99
+    assert re.search(r"project [0-9a-f-]{36}", out)
+
+
+def test_demo_rejects_too_few_rows(cli_env: dict[str, str]) -> None:
+    tieout = Path(sys.executable).parent / "tieout"
+    done = subprocess.run(
+        [str(tieout), "demo", "--rows", "3"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "--rows" in done.stderr
