@@ -76,18 +76,30 @@ def accept_greedy(edges: pl.DataFrame) -> pl.DataFrame:
     for _ in range(MAX_ROUNDS):
         if remaining.height == 0:
             break
-        best = (pl.col(ORDER) == pl.col(ORDER).min().over(L)) & (
-            pl.col(ORDER) == pl.col(ORDER).min().over(R)
-        )
-        won = remaining.filter(best.all().over(ORDER))
+        won = _locally_best(remaining)
         accepted.append(won.select(ORDER).unique())
-        lost = remaining.filter(pl.col(L).is_in(won[L]) | pl.col(R).is_in(won[R]))
-        remaining = remaining.filter(~pl.col(ORDER).is_in(lost[ORDER]))
+        lost = pl.concat(
+            [
+                remaining.join(won.select(L).unique(), on=L, how="semi").select(ORDER),
+                remaining.join(won.select(R).unique(), on=R, how="semi").select(ORDER),
+            ]
+        )
+        remaining = remaining.join(lost, on=ORDER, how="anti")
     if remaining.height:
         accepted.append(_greedy(remaining))
     if not accepted:
         return edges.select(ORDER).clear()
     return pl.concat(accepted)
+
+
+def _locally_best(edges: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the groups that rank first on every row they touch."""
+    best = (pl.col(ORDER) == pl.col(ORDER).min().over(L)) & (
+        pl.col(ORDER) == pl.col(ORDER).min().over(R)
+    )
+    flagged = edges.with_columns(best.alias("__best"))
+    beaten = flagged.filter(~pl.col("__best")).select(ORDER)
+    return flagged.join(beaten, on=ORDER, how="anti").drop("__best")
 
 
 def _greedy(remaining: pl.DataFrame) -> pl.DataFrame:

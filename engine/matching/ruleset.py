@@ -103,7 +103,7 @@ class Rule(_Model):
     name: str = Field(min_length=1)
     kind: Literal["one_to_one", "many_to_one"] = "one_to_one"
     when: tuple[Condition, ...] = ()
-    accept_at: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    accept_at: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     sum: SumSpec | None = None
 
     @model_validator(mode="after")
