@@ -1,0 +1,187 @@
+"""The audit index projection: `tieout_audit_index`, one row per event of the log.
+
+`ProjectionRunner(application_class=TieoutLog, projection_class=AuditIndexProjection,
+view_class=AuditIndexView, env=...)` tails the log. The view writes each event's row in the
+same transaction as its tracking position, so a crash and restart neither skips nor
+repeats an event. Rebuilds and catch-ups replay the log in batches through the same
+`AuditIndexView.record` (see `replay`), which is many times faster than an event per
+transaction (docs/adr/0006).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import InterfaceError, Mapper, OperationalError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from projections.audit_rows import AuditEntry, TolerantMapper, event_entry
+
+PROJECTION = "audit_index"
+VIEW_TABLE = "tieout_audit_index"
+TRACKING_TABLE = "tieout_audit_index_tracking"
+EVENTS_TABLE = "tieout_events"
+WRITE_LOCK = 7_202_612  # advisory lock key: one writer of the audit index at a time
+
+POSITION = f"""
+SELECT t.position,
+       EXISTS (SELECT 1 FROM {EVENTS_TABLE} e
+               WHERE e.notification_id > coalesce(t.position, 0)
+                 AND e.notification_id < %(first)s) AS gap
+FROM (SELECT max(notification_id) AS position FROM {TRACKING_TABLE}
+      WHERE application_name = %(application)s) t
+"""
+
+INSERT = f"""
+INSERT INTO {VIEW_TABLE} (
+    notification_id, originator_id, originator_version, event_type, topic,
+    actor, request_id, causation, occurred_at, project_id)
+VALUES (
+    %(notification_id)s, %(originator_id)s, %(originator_version)s, %(event_type)s, %(topic)s,
+    %(actor)s, %(request_id)s, %(causation)s, %(occurred_at)s,
+    coalesce(%(project_id)s::uuid, (
+        SELECT project_id FROM {VIEW_TABLE}
+        WHERE originator_id IN (%(originator_id)s, %(parent_id)s) AND project_id IS NOT NULL
+        ORDER BY notification_id LIMIT 1)))
+"""
+
+
+class ProjectionResetError(Exception):
+    """The index is behind where this writer thought it was (it was rebuilt meanwhile).
+
+    The writer must start again from the index's position; nothing was written.
+    """
+
+
+class TieoutLog(Application[UUID]):
+    """The Tieout event log, read-only, as the projection runner subscribes to it.
+
+    `ProjectionRunner` builds its application as `application_class(env)`, but
+    `engine.application.Tieout` also needs an object store for its commands. The projector
+    runs no command: it only reads the log. So it subscribes through this application,
+    which shares Tieout's name, hence its table (`tieout_events`) and the `application_name`
+    of its tracking rows, and maps stored events without ever failing on one
+    (`TolerantMapper`).
+    """
+
+    name = "Tieout"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        datastore: Any = getattr(self.recorder, "datastore", None)
+        if isinstance(datastore, PostgresDatastore) and datastore.enable_db_functions:
+            msg = "POSTGRES_ENABLE_DB_FUNCTIONS is set: subscribers would miss events"
+            raise RuntimeError(msg)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        plain: Mapper[UUID] = self.factory.mapper(transcoder=self.construct_transcoder())
+        return TolerantMapper(plain.transcoder, plain.compressor, plain.cipher)
+
+
+class AuditIndexView(PostgresTrackingRecorder):
+    """The materialised view: `tieout_audit_index` and its tracking rows."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def record(self, entries: Sequence[AuditEntry], tracking: Tracking) -> int:
+        """Write the rows of consecutive events and the tracking position, or nothing.
+
+        Writers take turns (an advisory lock). Events at or before the tracked position are
+        already indexed and skipped; an event the index has not reached yet is a gap, so
+        the writer was overtaken by a rebuild and must restart. Returns rows written.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            position = self._checked_position(curs, tracking.application_name, entries)
+            fresh = [entry for entry in entries if entry.row.notification_id > position]
+            if not fresh:
+                return 0
+            curs.executemany(INSERT, [_params(entry) for entry in fresh])
+            self._insert_tracking(curs, tracking)
+        return len(fresh)
+
+    def _checked_position(
+        self, curs: Cursor[DictRow], application: str, entries: Sequence[AuditEntry]
+    ) -> int:
+        first = entries[0].row.notification_id
+        found = curs.execute(POSITION, {"first": first, "application": application}).fetchone()
+        position = int(found["position"] or 0) if found else 0
+        if position < first and found and found["gap"]:
+            msg = f"{VIEW_TABLE} is at {position}, behind event {first}: restart from there"
+            raise ProjectionResetError(msg)
+        return position
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def reset(self, application: str) -> None:
+        """Empty the index and forget its position, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            curs.execute(f"TRUNCATE {VIEW_TABLE}")
+            curs.execute(
+                f"DELETE FROM {TRACKING_TABLE} WHERE application_name = %s", (application,)
+            )
+
+    def position(self, application: str) -> int:
+        """The last event the index holds (0: none)."""
+        return self.max_tracking_id(application) or 0
+
+
+class AuditIndexProjection(Projection[AuditIndexView]):
+    """Indexes every event, whatever its type."""
+
+    name = "tieout_audit_index"  # the view's table prefix: tieout_audit_index_tracking
+    topics = ()  # all of them
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        entry = event_entry(domain_event, tracking.notification_id)
+        self.view.record([entry], tracking)
+
+
+def replay(
+    log: TieoutLog, view: AuditIndexView, batch_size: int = 1000, deadline: float | None = None
+) -> int:
+    """Index every event after the view's position, in batches; returns rows written.
+
+    With a `deadline` (a `time.monotonic()` value), stop after the batch that passes it.
+    """
+    written = 0
+    while deadline is None or time.monotonic() < deadline:
+        position = view.position(log.name)
+        found = log.recorder.select_notifications(
+            start=position, limit=batch_size, inclusive_of_start=False
+        )
+        if not found:
+            return written
+        entries = [event_entry(log.mapper.to_domain_event(item), item.id) for item in found]
+        written += view.record(entries, Tracking(log.name, found[-1].id))
+    return written
+
+
+def lag(log: TieoutLog, view: AuditIndexView) -> int:
+    """Events in the log that the index does not hold yet."""
+    head = log.recorder.max_notification_id() or 0
+    return max(head - view.position(log.name), 0)
+
+
+def _params(entry: AuditEntry) -> dict[str, Any]:
+    row = entry.row
+    return {
+        "notification_id": row.notification_id,
+        "originator_id": row.originator_id,
+        "originator_version": row.originator_version,
+        "event_type": row.event_type,
+        "topic": row.topic,
+        "actor": row.actor,
+        "request_id": row.request_id,
+        "causation": row.causation,
+        "occurred_at": row.occurred_at,
+        "project_id": row.project_id,
+        "parent_id": entry.parent_id,
+    }

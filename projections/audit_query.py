@@ -1,0 +1,121 @@
+"""The auditor's queries over `tieout_audit_index`: who did what, when, on whose request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from engine.errors import BadInputError
+from projections.audit_rows import AuditRow
+
+MAX_LIMIT = 10_000
+
+COLUMNS = (
+    "notification_id, originator_id, originator_version, event_type, topic, "
+    "actor, request_id, causation, occurred_at, project_id"
+)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """Every filter is optional; the ones given must all hold. `until` is exclusive."""
+
+    actor: str | None = None
+    event_type: str | None = None
+    request_id: str | None = None
+    project_id: UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise BadInputError(f"limit: must be between 1 and {MAX_LIMIT}, not {self.limit}")
+        if self.since and self.until and self.since >= self.until:
+            raise BadInputError("since: must be before until")
+
+
+def parse_filters(
+    *,
+    actor: str | None = None,
+    event_type: str | None = None,
+    request_id: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 100,
+) -> AuditFilters:
+    """Filters from text as a user types them; anything unparseable is bad input."""
+    return AuditFilters(
+        actor=actor,
+        event_type=event_type,
+        request_id=request_id,
+        project_id=_parse_uuid(project, "project") if project else None,
+        since=parse_time(since, "since") if since else None,
+        until=parse_time(until, "until") if until else None,
+        limit=limit,
+    )
+
+
+def parse_time(text: str, label: str) -> datetime:
+    """ISO 8601 (`2026-11-23`, `2026-11-23T17:00`, `...+01:00`); without an offset, UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInputError(f"{label}: {text!r} is not an ISO 8601 date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def query_audit(
+    conn_or_url: psycopg.Connection[Any] | str, filters: AuditFilters
+) -> list[AuditRow]:
+    """Indexed events matching the filters, newest first."""
+    sql, params = _select(filters)
+    if isinstance(conn_or_url, str):
+        with psycopg.connect(conn_or_url) as conn:
+            return _fetch(conn, sql, params)
+    return _fetch(conn_or_url, sql, params)
+
+
+def _select(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
+    conditions = {
+        "actor = %(actor)s": filters.actor,
+        "event_type = %(event_type)s": filters.event_type,
+        "request_id = %(request_id)s": filters.request_id,
+        "project_id = %(project_id)s": filters.project_id,
+        "occurred_at >= %(since)s": filters.since,
+        "occurred_at < %(until)s": filters.until,
+    }
+    where = [condition for condition, value in conditions.items() if value is not None]
+    sql = f"SELECT {COLUMNS} FROM tieout_audit_index"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY occurred_at DESC, notification_id DESC LIMIT %(limit)s"
+    params = {
+        "actor": filters.actor,
+        "event_type": filters.event_type,
+        "request_id": filters.request_id,
+        "project_id": filters.project_id,
+        "since": filters.since,
+        "until": filters.until,
+        "limit": filters.limit,
+    }
+    return sql, params
+
+
+def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> list[AuditRow]:
+    with conn.cursor(row_factory=dict_row) as curs:
+        curs.execute(sql.encode(), params)
+        return [AuditRow(**row) for row in curs.fetchall()]
+
+
+def _parse_uuid(text: str, label: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise BadInputError(f"{label}: {text!r} is not a valid id") from None

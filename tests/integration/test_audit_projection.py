@@ -1,0 +1,298 @@
+"""The audit index on a real PostgreSQL: metadata, restarts, unknown events, rebuild, filters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.projection import ProjectionRunner
+from prometheus_client import CollectorRegistry
+
+from engine.domain.decisions import DecisionBatch
+from engine.domain.job import Job
+from engine.domain.meta import event_meta
+from engine.domain.project import Project
+from engine.errors import BadInputError
+from projections.audit import (
+    AuditIndexProjection,
+    AuditIndexView,
+    ProjectionResetError,
+    TieoutLog,
+    lag,
+)
+from projections.audit_query import AuditFilters, parse_filters, query_audit
+from projections.audit_rows import event_entry
+from tieout.bootstrap import Container
+from tieout.cli import main
+from tieout.projector import (
+    LagGauge,
+    audit_index,
+    projector_env,
+    rebuild_audit_index,
+    run_projector,
+)
+from tieout.settings import Settings
+
+ALICE = event_meta(actor="user:alice@example.com", causation="projects.create", request_id="r-1")
+BOB = event_meta(actor="user:bob@example.com", causation="rulesets.publish", request_id="r-2")
+RULES = """
+left:  {id: txn_id}
+right: {id: entry_id}
+rules:
+  - name: exact-reference
+    when:
+      - {left: reference, right: ref, op: equals}
+"""
+Row = tuple[Any, ...]
+
+
+def project_with_runner(settings: Settings, timeout: float = 15.0) -> None:
+    """Run eventsourcing's ProjectionRunner until the index reaches the head of the log."""
+    with audit_index(settings) as (log, _):
+        head = log.recorder.max_notification_id()
+    runner = ProjectionRunner(
+        application_class=TieoutLog,
+        projection_class=AuditIndexProjection,
+        view_class=AuditIndexView,
+        env=projector_env(settings),
+    )
+    try:
+        with runner:
+            runner.wait(head, timeout=timeout)
+    finally:
+        runner.view.datastore.close()
+
+
+def index_rows(url: str) -> list[Row]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT * FROM tieout_audit_index ORDER BY notification_id").fetchall()
+
+
+def log_ids(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT notification_id FROM tieout_events ORDER BY 1").fetchall()
+    return [row[0] for row in rows]
+
+
+def by_type(container: Container) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for row in query_audit(container.database_url, AuditFilters(limit=1000)):
+        found.setdefault(row.event_type, []).append(row)
+    return found
+
+
+def test_events_are_indexed_with_their_metadata(container: Container, tmp_path: Path) -> None:
+    app = container.app
+    project_id = app.create_project("bank", ALICE)
+    app.publish_ruleset(project_id, RULES, BOB)
+    csv = tmp_path / "bank.csv"
+    csv.write_text("txn_id,reference\n1,a\n", encoding="utf-8")
+    app.register_source(project_id, csv, ALICE)
+    project_with_runner(container.settings)
+
+    rows = by_type(container)
+    (created,) = rows["ProjectCreated"]
+    (event,) = app.events.get(project_id, lte=1)
+    assert isinstance(event, Project.ProjectCreated)
+    assert (created.actor, created.request_id, created.causation) == (
+        "user:alice@example.com",
+        "r-1",
+        "projects.create",
+    )
+    assert created.occurred_at == event.timestamp
+    assert created.topic == "engine.domain.project:Project.ProjectCreated"
+    assert (created.originator_id, created.originator_version) == (project_id, 1)
+    (published,) = rows["RulesetPublished"]
+    assert (published.actor, published.request_id, published.project_id) == (
+        "user:bob@example.com",
+        "r-2",
+        project_id,
+    )
+    assert rows["SourceRegistered"][0].project_id == project_id
+    assert sorted(row[0] for row in index_rows(container.database_url)) == log_ids(
+        container.database_url
+    )
+
+
+def test_restart_resumes_without_duplicates_or_gaps(container: Container) -> None:
+    for number in range(5):
+        container.app.create_project(f"p{number}", ALICE)
+    project_with_runner(container.settings)
+    first = index_rows(container.database_url)
+    for number in range(5, 12):
+        container.app.create_project(f"p{number}", ALICE)
+    project_with_runner(container.settings)
+
+    rows = index_rows(container.database_url)
+    assert rows[: len(first)] == first
+    assert [row[0] for row in rows] == log_ids(container.database_url)
+    assert len(rows) == 12
+
+
+def test_a_batch_already_indexed_is_not_written_again(container: Container) -> None:
+    project_id = container.app.create_project("p", ALICE)
+    (event,) = container.app.events.get(project_id)
+    entry = event_entry(event, 1)
+    with audit_index(container.settings) as (log, view):
+        assert view.record([entry], Tracking(log.name, 1)) == 1
+        assert view.record([entry], Tracking(log.name, 1)) == 0
+    assert len(index_rows(container.database_url)) == 1
+
+
+def test_a_writer_overtaken_by_a_rebuild_must_restart(container: Container) -> None:
+    first = container.app.create_project("p", ALICE)
+    second = container.app.create_project("q", ALICE)
+    project_with_runner(container.settings)
+    (later,) = container.app.events.get(second)
+    with audit_index(container.settings) as (log, view):
+        view.reset(log.name)
+        with pytest.raises(ProjectionResetError):
+            view.record([event_entry(later, 2)], Tracking(log.name, 2))
+    assert index_rows(container.database_url) == []
+    assert first != second
+
+
+def test_unknown_and_undecodable_events_are_indexed(container: Container) -> None:
+    app = container.app
+    project_id = app.create_project("p", ALICE)
+    job = Job(project_id, uuid4(), uuid4(), 1, "", meta=ALICE)
+    job.claim("worker-1", "lease-1", event_meta("service:worker-1", "jobs.claim"))
+    batch = DecisionBatch(job.id, 0, 0, {"left_id": ["1"]}, meta=ALICE)
+    app.save(job, batch)
+    future, damaged = uuid4(), uuid4()
+    state = app.mapper.transcoder.encode(
+        {"timestamp": datetime.now(UTC), "meta": dict(BOB), "shiny": 1}
+    )
+    app.recorder.insert_events(
+        [
+            StoredEvent(future, 1, "engine.domain.future:Audit.Teleported", state),
+            StoredEvent(damaged, 1, "engine.domain.job:Job.JobClaimed", b"\x00not json"),
+        ]
+    )
+    project_with_runner(container.settings)
+
+    rows = by_type(container)
+    (claimed,) = [row for row in rows["JobClaimed"] if row.originator_id == job.id]
+    assert (claimed.actor, claimed.project_id) == ("service:worker-1", project_id)
+    assert rows["DecisionsRecorded"][0].project_id == project_id
+    (teleported,) = rows["Teleported"]
+    assert (teleported.actor, teleported.originator_id) == ("user:bob@example.com", future)
+    assert teleported.occurred_at is not None
+    broken = next(row for row in rows["JobClaimed"] if row.originator_id == damaged)
+    assert (broken.actor, broken.occurred_at) == ("", None)
+    assert [row[0] for row in index_rows(container.database_url)] == log_ids(container.database_url)
+
+
+def test_rebuild_gives_identical_rows(container: Container) -> None:
+    app = container.app
+    for number in range(30):
+        project = app.create_project(f"p{number}", ALICE)
+        app.publish_ruleset(project, RULES, BOB)
+    project_with_runner(container.settings)
+    before = index_rows(container.database_url)
+
+    rebuilt = rebuild_audit_index(container.settings)
+
+    assert rebuilt.events == 60
+    assert index_rows(container.database_url) == before
+
+
+def test_filters(container: Container) -> None:
+    app = container.app
+    alices = [app.create_project(f"a{number}", ALICE) for number in range(3)]
+    app.publish_ruleset(alices[0], RULES, BOB)
+    project_with_runner(container.settings)
+    url = container.database_url
+    times = sorted(row.occurred_at for row in query_audit(url, AuditFilters()) if row.occurred_at)
+
+    def ids(**filters: Any) -> set[tuple[UUID, int]]:
+        found = query_audit(url, parse_filters(**filters))
+        return {(row.originator_id, row.originator_version) for row in found}
+
+    assert ids(actor="user:alice@example.com") == {(project, 1) for project in alices}
+    assert ids(event_type="RulesetPublished") == {(alices[0], 2)}
+    assert ids(request_id="r-2") == {(alices[0], 2)}
+    assert ids(project=str(alices[1])) == {(alices[1], 1)}
+    assert len(ids(since=times[1].isoformat())) == 3
+    assert len(ids(until=times[1].isoformat())) == 1
+    assert len(ids(limit=2)) == 2
+    later = (times[-1] + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    assert ids(since=later) == set()
+    with pytest.raises(BadInputError, match="since"):
+        parse_filters(since="yesterday-ish")
+    with pytest.raises(BadInputError, match="project"):
+        parse_filters(project="not-a-uuid")
+
+
+def test_audit_cli_queries_and_rejects_bad_filters(
+    container: Container,
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project_id = container.app.create_project("p", ALICE)
+    project_with_runner(container.settings)
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "events", "--project", str(project_id), "--json"])
+    assert done.value.code == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["event_type"], row["actor"]) == ("ProjectCreated", "user:alice@example.com")
+
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "events", "--since", "last tuesday"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: since: 'last tuesday' is not an ISO 8601 date or time"
+    ]
+
+
+def test_lag_gauge_reaches_zero(container: Container) -> None:
+    for number in range(3):
+        container.app.create_project(f"p{number}", ALICE)
+    with audit_index(container.settings) as (log, view):
+        assert lag(log, view) == 3
+    registry = CollectorRegistry()
+    gauge = LagGauge(registry)
+    gauge(0, 99)  # a stale value: only a poll of the running projector can clear it
+    stop = threading.Event()
+    projector = threading.Thread(target=run_projector, args=(container.settings, stop, 0.05, gauge))
+    projector.start()
+    try:
+        for number in range(20):
+            container.app.create_project(f"q{number}", ALICE)
+        assert wait_for(lambda: lag_value(registry) == 0 and count(container) == 23)
+        gauge(0, 99)
+        assert wait_for(lambda: lag_value(registry) == 0)
+    finally:
+        stop.set()
+        projector.join(timeout=10)
+    assert not projector.is_alive()
+
+
+def lag_value(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("tieout_projection_lag_events", {"projection": "audit_index"})
+
+
+def count(container: Container) -> int:
+    return len(index_rows(container.database_url))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

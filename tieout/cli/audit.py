@@ -1,0 +1,75 @@
+"""`tieout audit events`: query the audit index."""
+
+from __future__ import annotations
+
+import click
+
+from projections.audit_query import MAX_LIMIT, parse_filters, query_audit
+from projections.audit_rows import AuditRow
+from tieout.cli.context import emit_json
+from tieout.cli.root import cli
+from tieout.database import database_url
+from tieout.projector import catch_up
+from tieout.settings import load_settings
+
+CATCH_UP_SECONDS = 30.0
+HEADERS = ("occurred_at", "event_type", "actor", "request_id", "causation", "originator")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail: who did what, when, on whose request."""
+
+
+@audit.command("events")
+@click.option("--actor", default=None, help="Only events by this actor (e.g. cli:alice).")
+@click.option("--type", "event_type", default=None, help="Only this event type.")
+@click.option("--request-id", default=None, help="Only events caused by this request.")
+@click.option("--project", default=None, help="Only events of this project (its id).")
+@click.option("--since", default=None, help="From this ISO 8601 time (UTC unless given).")
+@click.option("--until", default=None, help="Before this ISO 8601 time.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, MAX_LIMIT))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def events(
+    actor: str | None,
+    event_type: str | None,
+    request_id: str | None,
+    project: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Indexed events, newest first. On the embedded default the index is caught up first."""
+    filters = parse_filters(
+        actor=actor,
+        event_type=event_type,
+        request_id=request_id,
+        project=project,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    settings = load_settings()
+    if settings.database_url is None:
+        behind = catch_up(settings, CATCH_UP_SECONDS)
+        if behind:
+            click.echo(f"warning: the audit index is {behind} events behind the log", err=True)
+    rows = query_audit(database_url(settings), filters)
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    _print_table(rows)
+
+
+def _print_table(rows: list[AuditRow]) -> None:
+    lines = [HEADERS, *(_cells(row) for row in rows)]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(HEADERS))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _cells(row: AuditRow) -> tuple[str, ...]:
+    occurred = row.occurred_at.isoformat(timespec="seconds") if row.occurred_at else "?"
+    originator = f"{row.originator_id}:{row.originator_version}"
+    return (occurred, row.event_type, row.actor, row.request_id, row.causation, originator)

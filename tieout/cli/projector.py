@@ -1,0 +1,81 @@
+"""`tieout projector` (long-running) and `tieout db rebuild-projections`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+import click
+from prometheus_client import start_http_server
+
+from tieout.cli.root import cli
+from tieout.projector import LagGauge, rebuild_audit_index, run_projector
+from tieout.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+@cli.command("projector")
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="How often the lag gauge is updated and progress logged.",
+)
+def projector(poll_seconds: float) -> None:
+    """Keep the audit index up to date with the event log, until SIGTERM or SIGINT."""
+    os.environ.setdefault("PGAPPNAME", "tieout-projector")  # its name in pg_stat_activity
+    settings = _configured()
+    report = LagGauge()
+    _serve_metrics(settings)
+    stop = threading.Event()
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        del frame
+        logger.warning("%s: stopping", signal.Signals(number).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    run_projector(settings, stop, poll_seconds, report)
+
+
+@cli.group()
+def db() -> None:
+    """Database administration."""
+
+
+@db.command("rebuild-projections")
+def rebuild_projections() -> None:
+    """Empty the audit index and replay the whole log; prints the events projected (last).
+
+    Projectors that are running meanwhile notice and start again from the new position.
+    """
+    report = rebuild_audit_index(_configured())
+    rate = report.events / report.seconds if report.seconds else 0.0
+    click.echo(f"audit_index: {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)")
+    click.echo(report.events)
+
+
+def _configured() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return settings
+
+
+def _serve_metrics(settings: Settings) -> None:
+    port = int(getattr(settings, "metrics_port", 0) or 0)  # TIEOUT_METRICS_PORT, 0: none
+    if not port:
+        return
+    try:
+        start_http_server(port)
+    except OSError as error:
+        raise click.ClickException(f"metrics port {port}: {error.strerror}") from None
+    logger.info("metrics on :%d/metrics", port)
