@@ -124,8 +124,14 @@ def normalized(expr: pl.Expr, steps: tuple[str, ...]) -> pl.Expr:
         elif step == "trim":
             expr = expr.str.strip_chars()
         else:
-            expr = expr.str.replace_all(r"[^\p{L}\p{N}\s]+", "").str.replace_all(r"\s+", " ")
+            expr = _alnum(expr)
     return pl.when(expr.str.len_bytes() > 0).then(expr)
+
+
+def _alnum(expr: pl.Expr) -> pl.Expr:
+    """Keep letters, digits and single spaces: 'INV-001' -> 'INV001', ' A  B. ' -> 'A B'."""
+    kept = expr.str.replace_all(r"[^\p{L}\p{N}\s]+", "")
+    return kept.str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def log_tolerance(relative: float) -> float:

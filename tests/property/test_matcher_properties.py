@@ -1,0 +1,163 @@
+"""Properties of the matcher on generated frames (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from rapidfuzz import fuzz
+
+from engine.matching import MatchResult, decisions_hash, match
+from engine.matching.ruleset import (
+    Equals,
+    Rule,
+    Ruleset,
+    Similar,
+    Within,
+    WithinDays,
+    ruleset_from_dict,
+)
+
+DAY0 = dt.date(2024, 1, 1)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _c(column: str, op: str, **options: Any) -> dict[str, Any]:
+    return {"left": column, "right": column, "op": op, **options}
+
+
+RULESETS = [
+    [{"name": "k", "when": [_c("k", "equals")]}],
+    [{"name": "kx", "when": [_c("k", "equals"), _c("x", "within", tolerance=1.5)]}],
+    [
+        {
+            "name": "xt",
+            "when": [_c("x", "within", tolerance_pct=20), _c("t", "within_days", days=2)],
+            "accept_at": 0.8,
+        }
+    ],
+    [{"name": "ks", "when": [_c("k", "equals"), _c("s", "similar", scorer="ratio", min=50)]}],
+    [{"name": "s", "when": [_c("s", "similar", scorer="token_set_ratio", min=60)]}],
+    [
+        {"name": "exact", "when": [_c("k", "equals"), _c("x", "equals")]},
+        {"name": "near", "when": [_c("t", "within_days", days=1), _c("x", "within", tolerance=2)]},
+        {
+            "name": "split",
+            "kind": "many_to_one",
+            "when": [_c("k", "equals")],
+            "sum": {"left": "x", "right": "x", "tolerance": 0.5},
+        },
+    ],
+]
+
+
+@st.composite
+def sides(draw: st.DrawFn, prefix: str) -> pl.DataFrame:
+    n = draw(st.integers(0, 14))
+    ids = draw(st.lists(st.integers(0, 999), min_size=n, max_size=n, unique=True))
+    maybe = st.none() | st.just(0)
+
+    def column(values: st.SearchStrategy[Any]) -> list[Any]:
+        return draw(st.lists(st.one_of(values, maybe.map(lambda _: None)), min_size=n, max_size=n))
+
+    return pl.DataFrame(
+        {
+            "id": [f"{prefix}{i}" for i in ids],
+            "k": column(st.integers(0, 3)),
+            "x": column(st.integers(-4, 12).map(float)),
+            "t": column(st.integers(0, 6).map(lambda d: DAY0 + dt.timedelta(days=d))),
+            "s": column(st.sampled_from(["acme", "acme co", "blue", "blu sky", "sky blue", "z"])),
+        },
+        schema={"id": pl.String, "k": pl.Int64, "x": pl.Float64, "t": pl.Date, "s": pl.String},
+    )
+
+
+def build(rules: list[dict[str, Any]]) -> Ruleset:
+    return ruleset_from_dict({"left": {"id": "id"}, "right": {"id": "id"}, "rules": rules})
+
+
+@SETTINGS
+@given(sides("L"), sides("R"), st.sampled_from(RULESETS), st.randoms(use_true_random=False))
+def test_shuffling_input_rows_changes_nothing(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]], rnd: Any
+) -> None:
+    ruleset = build(rules)
+    first = match(left, right, ruleset)
+    seed = rnd.randint(0, 10_000)
+    second = match(
+        left.sample(fraction=1.0, shuffle=True, seed=seed),
+        right.sample(fraction=1.0, shuffle=True, seed=seed + 1),
+        ruleset,
+    )
+    assert_frame_equal(first.matches, second.matches)
+    assert_frame_equal(first.unmatched, second.unmatched)
+    assert decisions_hash(first) == decisions_hash(second)
+
+
+@SETTINGS
+@given(sides("L"), sides("R"), st.sampled_from(RULESETS))
+def test_each_row_is_decided_once_and_every_pair_holds(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]]
+) -> None:
+    ruleset = build(rules)
+    result = match(left, right, ruleset)
+    _each_id_once(result, left, right)
+    by_name = {rule.name: rule for rule in ruleset.rules}
+    lrows = {row["id"]: row for row in left.iter_rows(named=True)}
+    rrows = {row["id"]: row for row in right.iter_rows(named=True)}
+    for row in result.matches.iter_rows(named=True):
+        rule = by_name[row["rule"]]
+        assert 0.0 <= row["confidence"] <= 1.0
+        for condition in rule.when:
+            assert _holds(condition, lrows[row["left_id"]], rrows[row["right_id"]]), row
+    _groups_sum(result, by_name, lrows, rrows)
+
+
+def _each_id_once(result: MatchResult, left: pl.DataFrame, right: pl.DataFrame) -> None:
+    matches = result.matches
+    assert matches["right_id"].is_unique().all()
+    groups = matches.group_by("left_id").agg(pl.col("group_id").n_unique())
+    assert (groups["group_id"] == 1).all()
+    unmatched = result.unmatched
+    left_seen = set(matches["left_id"]) | set(unmatched.filter(side="left")["id"])
+    right_seen = set(matches["right_id"]) | set(unmatched.filter(side="right")["id"])
+    assert left_seen == set(left["id"])
+    assert right_seen == set(right["id"])
+    assert not set(matches["left_id"]) & set(unmatched.filter(side="left")["id"])
+
+
+def _holds(condition: Any, lrow: dict[str, Any], rrow: dict[str, Any]) -> bool:
+    a, b = lrow[condition.left], rrow[condition.right]
+    if a is None or b is None:
+        return False
+    if isinstance(condition, Equals):
+        return bool(a == b)
+    if isinstance(condition, Within):
+        limit = condition.tolerance
+        if limit is None:
+            limit = (condition.tolerance_pct or 0.0) / 100 * abs(a)
+        return bool(abs(a - b) <= limit + 1e-9)
+    if isinstance(condition, WithinDays):
+        return bool(abs((a - b).days) <= condition.days)
+    assert isinstance(condition, Similar)
+    return bool(getattr(fuzz, condition.scorer)(a, b) >= condition.min)
+
+
+def _groups_sum(
+    result: MatchResult,
+    rules: dict[str, Rule],
+    lrows: dict[str, dict[str, Any]],
+    rrows: dict[str, dict[str, Any]],
+) -> None:
+    for (name, left_id), group in result.matches.group_by("rule", "left_id"):
+        spec = rules[str(name)].sum
+        if spec is None:
+            assert group.height == 1
+            continue
+        assert 2 <= group.height <= spec.max_group_size
+        total = sum(rrows[r][spec.right] for r in group["right_id"])
+        assert abs(total - lrows[str(left_id)][spec.left]) <= spec.tolerance + 1e-9

@@ -1,0 +1,264 @@
+"""The matcher on literal frames: conditions, waterfall, conflicts, groups, outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from engine.errors import BadInputError
+from engine.matching import MatchResult, decisions_hash, match
+from engine.matching.ruleset import Ruleset, ruleset_from_dict
+from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
+
+
+def ruleset(*rules: dict[str, Any]) -> Ruleset:
+    return ruleset_from_dict({"left": {"id": "id"}, "right": {"id": "id"}, "rules": list(rules)})
+
+
+def one_rule(*when: dict[str, Any], **extra: Any) -> Ruleset:
+    return ruleset({"name": "r", "when": list(when), **extra})
+
+
+def pairs(result: MatchResult) -> list[tuple[str, str]]:
+    return list(result.matches.select("left_id", "right_id").iter_rows())
+
+
+def cond(column: str, op: str, **options: Any) -> dict[str, Any]:
+    return {"left": column, "right": column, "op": op, **options}
+
+
+def test_equals_matches_exact_values_and_never_null_to_null() -> None:
+    left = pl.DataFrame({"id": [1, 2, 3], "k": ["a", None, "c"]})
+    right = pl.DataFrame({"id": [10, 20, 30], "k": ["c", None, "a"]})
+    result = match(left, right, one_rule(cond("k", "equals")))
+    assert pairs(result) == [("1", "30"), ("3", "10")]
+    assert result.unmatched.rows() == [
+        ("left", "2", "no_candidate"),
+        ("right", "20", "no_candidate"),
+    ]
+
+
+def test_equals_on_floats_ignores_float_noise_and_normalize_applies() -> None:
+    left = pl.DataFrame(
+        {"id": ["a", "b", "e"], "x": [0.1 + 0.2, 5.0, 1.0], "s": [" ACME  Corp. ", "INV-001", "x"]}
+    )
+    right = pl.DataFrame(
+        {"id": ["c", "d", "f"], "x": [0.3, 5.0, 1.0], "s": ["acme corp", "inv001", "y"]}
+    )
+    rules = one_rule(cond("x", "equals"), cond("s", "equals", normalize=["lower", "trim", "alnum"]))
+    assert pairs(match(left, right, rules)) == [("a", "c"), ("b", "d")]
+
+
+@pytest.mark.parametrize(
+    ("options", "right_values", "expected"),
+    [
+        ({"tolerance": 0.05}, [100.05, 100.06], ["r0"]),
+        ({"tolerance": 0.05}, [99.95, 99.94], ["r0"]),
+        ({"tolerance": 0}, [100.0, 100.01], ["r0"]),
+        ({"tolerance_pct": 1}, [101.0, 101.01], ["r0"]),
+        ({"tolerance_pct": 1}, [99.0, 98.99], ["r0"]),
+    ],
+)
+def test_within_is_inclusive_at_the_tolerance(
+    options: dict[str, float], right_values: list[float], expected: list[str]
+) -> None:
+    left = pl.DataFrame({"id": ["l0"], "x": [100.0]})
+    right = pl.DataFrame({"id": ["r0", "r1"], "x": right_values})
+    result = match(left, right, one_rule(cond("x", "within", **options)))
+    assert result.matches["right_id"].to_list() == expected
+
+
+def test_within_pct_needs_the_same_sign_and_zero_meets_only_zero() -> None:
+    left = pl.DataFrame({"id": ["a", "b"], "x": [-10.0, 0.0]})
+    right = pl.DataFrame({"id": ["c", "d", "e"], "x": [10.0, -10.05, 0.0]})
+    result = match(left, right, one_rule(cond("x", "within", tolerance_pct=1)))
+    assert pairs(result) == [("a", "d"), ("b", "e")]
+
+
+def test_within_days_works_on_dates_and_datetimes() -> None:
+    day = dt.date(2024, 3, 1)
+    left = pl.DataFrame({"id": ["a", "b"], "t": [day, day + dt.timedelta(days=10)]})
+    right = pl.DataFrame(
+        {
+            "id": ["c", "d"],
+            "t": [
+                dt.datetime(2024, 3, 3, tzinfo=dt.UTC),
+                dt.datetime(2024, 3, 13, 0, 1, tzinfo=dt.UTC),
+            ],
+        }
+    )
+    result = match(left, right, one_rule(cond("t", "within_days", days=2)))
+    assert pairs(result) == [("a", "c")]
+    assert result.matches["scores"].to_list() == [[0.5]]
+
+
+@pytest.mark.parametrize(
+    ("scorer", "minimum", "expected"),
+    [
+        ("ratio", 90, [("a", "c")]),
+        ("token_set_ratio", 90, [("a", "c"), ("b", "d")]),
+        ("token_sort_ratio", 90, [("a", "c"), ("b", "d")]),
+        ("partial_ratio", 100, [("a", "c")]),
+        ("WRatio", 90, [("a", "c"), ("b", "d")]),
+        ("QRatio", 90, [("a", "c")]),
+        ("jaro_winkler", 90, [("a", "c")]),
+    ],
+)
+def test_similar_uses_the_named_scorer(
+    scorer: str, minimum: float, expected: list[tuple[str, str]]
+) -> None:
+    left = pl.DataFrame({"id": ["a", "b"], "k": [1, 2], "s": ["acme corp", "blue sky ltd"]})
+    right = pl.DataFrame({"id": ["c", "d"], "k": [1, 2], "s": ["acme corp.", "ltd blue sky"]})
+    rules = one_rule(cond("k", "equals"), cond("s", "similar", scorer=scorer, min=minimum))
+    assert pairs(match(left, right, rules)) == expected
+
+
+def test_similar_without_blocking_keys_scores_every_pair_and_skips_nulls() -> None:
+    left = pl.DataFrame({"id": ["a", "b", "c"], "s": ["Jonathan Smith", None, "Mary Jones"]})
+    right = pl.DataFrame({"id": ["x", "y", "z"], "s": ["mary jones", "jonathon smith", None]})
+    rules = one_rule(cond("s", "similar", scorer="ratio", min=85, normalize=["lower"]))
+    assert pairs(match(left, right, rules)) == [("a", "y"), ("c", "x")]
+
+
+def test_the_waterfall_offers_later_rules_only_what_is_left() -> None:
+    left = pl.DataFrame({"id": ["a", "b"], "ref": ["R1", None], "x": [5, 5]})
+    right = pl.DataFrame({"id": ["c", "d"], "ref": ["R1", None], "x": [5, 5]})
+    rules = ruleset(
+        {"name": "by-ref", "when": [cond("ref", "equals")]},
+        {"name": "by-amount", "when": [cond("x", "equals")]},
+    )
+    result = match(left, right, rules)
+    assert result.matches.select("left_id", "right_id", "rule").rows() == [
+        ("a", "c", "by-ref"),
+        ("b", "d", "by-amount"),
+    ]
+    assert result.summary()["rules"] == {
+        "by-ref": {"matched": 1, "suggested": 0},
+        "by-amount": {"matched": 1, "suggested": 0},
+    }
+
+
+def test_conflicts_go_to_the_higher_confidence() -> None:
+    day = dt.date(2024, 1, 10)
+    left = pl.DataFrame({"id": ["a", "b"], "x": [5, 5], "t": [day, day + dt.timedelta(days=2)]})
+    right = pl.DataFrame({"id": ["c"], "x": [5], "t": [day + dt.timedelta(days=2)]})
+    rules = one_rule(cond("x", "equals"), cond("t", "within_days", days=3))
+    assert pairs(match(left, right, rules)) == [("b", "c")]
+
+
+def test_ties_break_by_id_and_a_tie_is_only_a_suggestion() -> None:
+    left = pl.DataFrame({"id": ["b", "a"], "x": [5, 5]})
+    right = pl.DataFrame({"id": ["d", "c"], "x": [5, 5]})
+    result = match(left, right, one_rule(cond("x", "equals")))
+    assert pairs(result) == [("a", "c"), ("b", "d")]
+    assert result.matches["status"].to_list() == ["suggested", "suggested"]
+    assert result.matches["confidence"].to_list() == [0.4, 0.4]
+
+
+def test_a_clear_winner_keeps_full_confidence() -> None:
+    left = pl.DataFrame({"id": ["a"], "x": [5.0]})
+    right = pl.DataFrame({"id": ["c", "d"], "x": [5.0, 6.0]})
+    result = match(left, right, one_rule(cond("x", "within", tolerance=1)))
+    assert result.matches.select("right_id", "confidence", "status").rows() == [
+        ("c", 1.0, "matched")
+    ]
+
+
+def test_accept_at_splits_matched_from_suggested() -> None:
+    left = pl.DataFrame({"id": ["a", "b"], "x": [10.0, 20.0]})
+    right = pl.DataFrame({"id": ["c", "d"], "x": [10.0, 20.5]})
+    result = match(left, right, one_rule(cond("x", "within", tolerance=1), accept_at=0.9))
+    assert result.matches.select("left_id", "confidence", "status").rows() == [
+        ("a", 1.0, "matched"),
+        ("b", 0.75, "suggested"),
+    ]
+
+
+def test_many_to_one_groups_right_rows_that_sum_to_a_left_row() -> None:
+    left = pl.DataFrame({"id": ["a", "b"], "ref": ["R", "S"], "x": [100.0, 50.0]})
+    right = pl.DataFrame(
+        {
+            "id": ["c", "d", "e", "f", "g"],
+            "ref": ["R", "R", "R", "S", "S"],
+            "x": [30.0, 70.0, 99.0, 20.0, 20.0],
+        }
+    )
+    rules = ruleset(
+        {
+            "name": "split",
+            "kind": "many_to_one",
+            "when": [cond("ref", "equals")],
+            "sum": {"left": "x", "right": "x", "tolerance": 0.01},
+        }
+    )
+    result = match(left, right, rules)
+    assert result.matches.select("left_id", "right_id", "group_id", "scores").rows() == [
+        ("a", "c", "a", [1.0, 1.0]),
+        ("a", "d", "a", [1.0, 1.0]),
+    ]
+    assert result.summary()["unmatched_right"] == 3
+
+
+def test_outputs_have_the_contract_schemas_and_sorted_rows() -> None:
+    left = pl.DataFrame({"id": [3, 1, 2], "x": [1, 2, 3]})
+    right = pl.DataFrame({"id": ["z", "y", "x"], "x": [3, 2, 9]})
+    result = match(left.lazy(), right.lazy(), one_rule(cond("x", "equals")))
+    assert result.matches.schema == MATCHES_SCHEMA
+    assert result.unmatched.schema == UNMATCHED_SCHEMA
+    assert pairs(result) == [("1", "y"), ("2", "z")]
+    assert result.summary() == {
+        "left_rows": 3,
+        "right_rows": 3,
+        "matched": 2,
+        "suggested": 0,
+        "matched_left": 2,
+        "matched_right": 2,
+        "unmatched_left": 1,
+        "unmatched_right": 1,
+        "rules": {"r": {"matched": 2, "suggested": 0}},
+    }
+
+
+def test_results_and_hash_do_not_depend_on_row_order() -> None:
+    left = pl.DataFrame({"id": list(range(8)), "x": [5, 5, 5, 6, 6, 7, 8, 9]})
+    right = pl.DataFrame({"id": list(range(10, 18)), "x": [5, 6, 5, 6, 7, 7, 5, 1]})
+    rules = one_rule(cond("x", "equals"))
+    first = match(left, right, rules)
+    second = match(left.reverse(), right.sample(fraction=1.0, shuffle=True, seed=3), rules)
+    assert_frame_equal(first.matches, second.matches)
+    assert_frame_equal(first.unmatched, second.unmatched)
+    assert decisions_hash(first) == decisions_hash(second)
+
+
+def test_no_candidates_gives_empty_typed_outputs() -> None:
+    left = pl.DataFrame({"id": [1], "x": [1]})
+    right = pl.DataFrame({"id": [2], "x": [2]})
+    result = match(left, right, one_rule(cond("x", "equals")))
+    assert result.matches.height == 0
+    assert result.matches.schema == MATCHES_SCHEMA
+    assert len(decisions_hash(result)) == 64
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ([1, 1], "left.id: column 'id' repeats the id '1'"),
+        ([1, None], "left.id: column 'id' has 1 missing values"),
+    ],
+)
+def test_ids_must_be_unique_and_present(ids: list[int | None], message: str) -> None:
+    left = pl.DataFrame({"id": ids, "x": [1, 2]})
+    right = pl.DataFrame({"id": [1], "x": [1]})
+    with pytest.raises(BadInputError, match=message):
+        match(left, right, one_rule(cond("x", "equals")))
+
+
+def test_progress_reports_each_rule() -> None:
+    seen: list[tuple[str, int, int]] = []
+    left = pl.DataFrame({"id": [1], "x": [1]})
+    match(left, left, one_rule(cond("x", "equals")), progress=lambda *a: seen.append(a))
+    assert seen == [("rule r", 0, 1), ("done", 1, 1)]
