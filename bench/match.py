@@ -1,0 +1,127 @@
+"""Benchmark: `tieout match` next to a DuckDB and a pandas baseline, on the same data and rules.
+
+For each size, the bank-vs-ledger generator writes left.csv, right.csv and truth.csv; each
+contender then runs end to end (CSV in, matches.parquet out) in a subprocess of its own,
+one after the other, so its wall time and peak memory (ru_maxrss from wait4) are its own.
+Precision, recall and F1 count every decision against the truth pairs; "auto precision"
+counts only decisions with status `matched`.
+
+    python bench/match.py [--rows 100000 1000000] [--out bench/out] [--only tieout duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from tieout.datagen import generate_bank_ledger
+
+HERE = Path(__file__).resolve().parent
+RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
+CONTENDERS = ("tieout", "duckdb", "pandas")
+HEADER = (
+    "| rows/side | contender | time (s) | vs duckdb | peak MB | precision | recall | F1 |"
+    " auto precision |"
+)
+
+
+@dataclass(frozen=True)
+class Figures:
+    contender: str
+    rows: int
+    seconds: float
+    peak_mb: float
+    precision: float
+    recall: float
+    f1: float
+    auto_precision: float
+    decisions: int
+    exit_code: int
+
+
+def command(contender: str, left: Path, right: Path, out: Path) -> list[str]:
+    if contender == "tieout":
+        code = "from tieout.cli import main; main()"
+        return [sys.executable, "-c", code, "match", str(left), str(right), "--rules", str(RULES),
+                "--out", str(out)]  # fmt: skip
+    script = HERE / f"baselines_{contender}.py"
+    return [sys.executable, str(script), str(left), str(right), str(out)]
+
+
+def run_one(contender: str, data: Path, rows: int) -> Figures:
+    out = data / f"out-{contender}"
+    started = time.perf_counter()
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
+        command(contender, data / "left.csv", data / "right.csv", out),
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    quality = score(out / "matches.parquet", data / "truth.csv")
+    return Figures(contender, rows, seconds, usage.ru_maxrss / 1024, *quality, child.returncode)
+
+
+def score(matches_path: Path, truth_path: Path) -> tuple[float, float, float, float, int]:
+    """precision, recall, F1, precision of `matched` decisions, number of decisions."""
+    if not matches_path.exists():
+        return (0.0, 0.0, 0.0, 0.0, 0)
+    matches = pl.read_parquet(matches_path).select("left_id", "right_id", "status")
+    truth = (
+        pl.read_csv(truth_path).select("left_id", "right_id").with_columns(ok=pl.lit(value=True))
+    )
+    judged = matches.join(truth, on=["left_id", "right_id"], how="left")
+    judged = judged.with_columns(pl.col("ok").fill_null(value=False))
+    hits = int(judged["ok"].sum())
+    precision = hits / max(judged.height, 1)
+    recall = hits / max(truth.height, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    auto = judged.filter(pl.col("status") == "matched")
+    auto_precision = int(auto["ok"].sum()) / auto.height if auto.height else 0.0
+    return (precision, recall, f1, auto_precision, judged.height)
+
+
+def table(figures: list[Figures]) -> str:
+    lines = [HEADER, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    duck = {f.rows: f.seconds for f in figures if f.contender == "duckdb"}
+    for f in figures:
+        ratio = f"{f.seconds / duck[f.rows]:.2f}x" if f.rows in duck else "-"
+        failed = "" if f.exit_code == 0 else f" (exit {f.exit_code})"
+        lines.append(
+            f"| {f.rows:,} | {f.contender}{failed} | {f.seconds:.1f} | {ratio} | {f.peak_mb:,.0f} "
+            f"| {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f} | {f.auto_precision:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    figures: list[Figures] = []
+    for rows in args.rows:
+        data = args.out / f"data-{rows}"
+        started = time.perf_counter()
+        generate_bank_ledger(rows, seed=args.seed).write_csv(data)
+        print(f"generated {rows:,} rows a side in {time.perf_counter() - started:.1f}s", flush=True)
+        for contender in args.only:
+            figures.append(run_one(contender, data, rows))
+            print(json.dumps(asdict(figures[-1])), flush=True)
+    report = table(figures)
+    print(report)
+    (args.out / "results.md").write_text(report + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
