@@ -31,6 +31,15 @@ TRACKING_TABLE = "tieout_audit_index_tracking"
 EVENTS_TABLE = "tieout_events"
 WRITE_LOCK = 7_202_612  # advisory lock key: one writer of the audit index at a time
 
+# The index can always be derived again from the log, so its commits need not wait for the
+# disk: a server crash may lose the last few, but rows and position together (one
+# transaction, in WAL order), and the projector then redoes them. The log keeps the
+# synchronous commits it is configured with.
+# One round trip (constants only, so the simple protocol may carry both statements).
+BEGIN_WRITE = (
+    f"SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+).encode()
+
 POSITION = f"""
 SELECT t.position,
        EXISTS (SELECT 1 FROM {EVENTS_TABLE} e
@@ -98,12 +107,15 @@ class AuditIndexView(PostgresTrackingRecorder):
         the writer was overtaken by a rebuild and must restart. Returns rows written.
         """
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            curs.execute(BEGIN_WRITE, prepare=False)
             position = self._checked_position(curs, tracking.application_name, entries)
             fresh = [entry for entry in entries if entry.row.notification_id > position]
             if not fresh:
                 return 0
-            curs.executemany(INSERT, [_params(entry) for entry in fresh])
+            if len(fresh) == 1:  # the runner's case: executemany's pipeline costs a round trip
+                curs.execute(INSERT.encode(), _params(fresh[0]))
+            else:
+                curs.executemany(INSERT.encode(), [_params(entry) for entry in fresh])
             self._insert_tracking(curs, tracking)
         return len(fresh)
 

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 POOL_SIZE = "2"  # per pool: the log (its LISTEN connection and reads), the view (writes)
 RECOVERABLE = (OperationalError, InterfaceError, ProjectionResetError)
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+HEALTHY_SECONDS = 60.0  # a runner that lasted this long starts the backoff afresh
+BATCH_LAG = 2000  # further behind than this, batches catch up faster than the runner
 
 AuditRunner = ProjectionRunner[TieoutLog, AuditIndexView]
 LagReport = Callable[[int, int], None]  # (position, lag)
@@ -116,20 +118,32 @@ def run_projector(
     """Project until `stop` is set, starting over after a lost connection."""
     failures = 0
     while not stop.is_set():
+        started = time.monotonic()
         try:
-            with audit_index(settings) as (log, view):
-                replay(log, view)
-            _follow(projector_env(settings), stop, poll_seconds, report)
+            _catch_up(settings, report)
+            if not stop.is_set():
+                _follow(projector_env(settings), stop, poll_seconds, report)
         except RECOVERABLE as error:
+            failures = 0 if time.monotonic() - started > HEALTHY_SECONDS else failures
             delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
             failures += 1
             logger.warning("projector stopped (%s); starting again in %.1fs", error, delay)
             stop.wait(delay)
-        else:
-            failures = 0
+
+
+def _catch_up(settings: Settings, report: LagReport) -> None:
+    """Batches up to the head of the log: far faster than the runner's event at a time."""
+    with audit_index(settings) as (log, view):
+        started = time.perf_counter()
+        written = replay(log, view)
+        if written:
+            seconds = time.perf_counter() - started
+            logger.info("%s caught up %d events in %.1fs", PROJECTION, written, seconds)
+        report(view.position(log.name), lag(log, view))
 
 
 def _follow(env: dict[str, str], stop: threading.Event, poll: float, report: LagReport) -> None:
+    """Tail the log with the runner until stopped, or until far enough behind to batch."""
     runner: AuditRunner = ProjectionRunner(
         application_class=TieoutLog,
         projection_class=AuditIndexProjection,
@@ -154,6 +168,9 @@ def _poll(runner: AuditRunner, stop: threading.Event, poll: float, report: LagRe
         behind = lag(runner.app, runner.view)
         report(position, behind)
         progress.log(position, behind)
+        if behind > BATCH_LAG:
+            logger.info("%s is %d events behind: catching up in batches", PROJECTION, behind)
+            return
 
 
 class _Progress:
