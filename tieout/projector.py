@@ -186,6 +186,6 @@ class _Progress:
         now = time.monotonic()
         rate = (position - self.position) / max(now - self.at, 1e-6)
         logger.info(
-            "%s at event %d, %d behind the log (%.0f events/s)", PROJECTION, position, behind, rate
+            "%s at event %d, %d behind the log (%.1f events/s)", PROJECTION, position, behind, rate
         )
         self.position, self.at = position, now

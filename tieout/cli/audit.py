@@ -66,7 +66,8 @@ def _print_table(rows: list[AuditRow]) -> None:
     lines = [HEADERS, *(_cells(row) for row in rows)]
     widths = [max(len(line[column]) for line in lines) for column in range(len(HEADERS))]
     for line in lines:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 def _cells(row: AuditRow) -> tuple[str, ...]:
