@@ -10,10 +10,21 @@ from uuid import UUID
 
 import polars as pl
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 
-from engine.domain.job import Job, job_id
+from engine.domain.job import (
+    DEAD_LETTERED,
+    FAILED,
+    REQUESTED,
+    Job,
+    JobOutcome,
+    JobStateError,
+    RetryPolicy,
+    job_id,
+)
 from engine.domain.meta import EventMeta
 from engine.domain.project import Project
+from engine.domain.queue import QueueGuard, QueueRow
 from engine.domain.source import Source, source_id
 from engine.errors import BadInputError, NotFoundError
 from engine.ingest import store_source
@@ -119,11 +130,80 @@ class Tieout(Application[UUID]):
             idempotency_key=idempotency_key,
             meta=meta,
         )
-        self.save(job)
+        self.save(job, queue=QueueRow.of(job))
         return job.id
 
     def get_job(self, job: UUID) -> Job:
         return self._get(Job, job, "job")
+
+    def cancel_job(self, job: UUID, reason: str, meta: EventMeta) -> None:
+        found = self.get_job(job)
+        guard = QueueGuard(found.id, found.status)
+        found.cancel(reason, meta)
+        self.save_job(found, guard)
+
+    def redrive_job(self, job: UUID, meta: EventMeta) -> None:
+        """Give a dead-lettered job a fresh budget of attempts."""
+        found = self.get_job(job)
+        found.redrive(meta)
+        self.save_job(found, QueueGuard(found.id, DEAD_LETTERED))
+
+    # Job lifecycle, as a worker drives it
+
+    def claim_job(self, job: UUID, worker: str, lease_token: str, meta: EventMeta) -> Job:
+        found = self.get_job(job)
+        found.claim(worker, lease_token, meta)
+        self.save_job(found, QueueGuard(found.id, REQUESTED, skip_locked=True))
+        return found
+
+    def complete_job(
+        self, job: UUID, lease_token: str, outcome: JobOutcome, meta: EventMeta
+    ) -> None:
+        found = self.get_job(job)
+        found.complete(lease_token, outcome, meta)
+        self.save_job(found, _lease_guard(found.id, lease_token))
+
+    def fail_job(
+        self,
+        job: UUID,
+        lease_token: str,
+        error: str,
+        policy: RetryPolicy,
+        meta: EventMeta,
+        *,
+        permanent: bool = False,
+    ) -> None:
+        found = self.get_job(job)
+        found.fail(lease_token, error, policy, meta, permanent=permanent)
+        self.save_job(found, _lease_guard(found.id, lease_token))
+
+    def take_over_job(
+        self, job: UUID, stale_for_seconds: float, policy: RetryPolicy, meta: EventMeta
+    ) -> None:
+        """Fail the attempt of a worker that stopped heartbeating (its lease expired)."""
+        found = self.get_job(job)
+        token = found.lease_token
+        error = f"lease expired: {found.worker} sent no heartbeat for {stale_for_seconds:g}s"
+        found.fail(token, error, policy, meta, lease_expired=True)
+        guard = QueueGuard(found.id, "running", token, stale_for_seconds=stale_for_seconds)
+        self.save_job(found, guard)
+
+    def release_job(self, job: UUID, lease_token: str, reason: str, meta: EventMeta) -> None:
+        found = self.get_job(job)
+        found.release(lease_token, reason, meta)
+        self.save_job(found, _lease_guard(found.id, lease_token))
+
+    def retry_job(self, job: UUID, meta: EventMeta) -> None:
+        found = self.get_job(job)
+        found.retry(meta)
+        self.save_job(found, QueueGuard(found.id, FAILED))
+
+    def save_job(self, job: Job, guard: QueueGuard) -> None:
+        """Append the job's new events and update its queue row, or neither."""
+        try:
+            self.save(job, queue=QueueRow.of(job), guard=guard)
+        except IntegrityError:
+            raise JobStateError(f"job {job.id} changed concurrently; try again") from None
 
     # Helpers
 
@@ -138,6 +218,10 @@ class Tieout(Application[UUID]):
         if not isinstance(found, kind):
             raise NotFoundError(f"{label} {aggregate_id} not found")
         return found
+
+
+def _lease_guard(job: UUID, lease_token: str) -> QueueGuard:
+    return QueueGuard(job, "running", lease_token)
 
 
 def _schema(columns: list[list[str]]) -> pl.Schema:

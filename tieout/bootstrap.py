@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from eventsourcing.postgres import PostgresApplicationRecorder
+
 from engine.application import Tieout
-from engine.ports import ObjectStore
+from engine.ports import JobQueue, ObjectStore
+from projections.job_queue import PostgresJobQueue
 from snapshots.stores import open_object_store
-from tieout.database import database_url, eventsourcing_env, migrate
+from tieout.database import database_url, eventsourcing_env, migrate, schema_lock
 from tieout.settings import Settings, load_settings
 
 
@@ -20,6 +23,7 @@ class Container:
     database_url: str
     app: Tieout
     object_store: ObjectStore
+    queue: JobQueue
 
     def close(self) -> None:
         self.app.close()
@@ -36,6 +40,17 @@ def bootstrap(settings: Settings | None = None) -> Container:
     store = open_object_store(
         settings.object_store_location, s3_endpoint_url=settings.s3_endpoint_url
     )
-    app = Tieout(eventsourcing_env(url, settings), store)
-    migrate(url)
-    return Container(settings=settings, database_url=url, app=app, object_store=store)
+    with schema_lock(url):
+        app = Tieout(eventsourcing_env(url, settings), store)
+        migrate(url)
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        msg = f"expected a PostgreSQL event store, got {type(recorder).__name__}"
+        raise TypeError(msg)
+    return Container(
+        settings=settings,
+        database_url=url,
+        app=app,
+        object_store=store,
+        queue=PostgresJobQueue(recorder.datastore),
+    )

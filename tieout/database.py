@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 
 import psycopg
@@ -13,6 +15,7 @@ from tieout.settings import Settings
 APPLICATION_NAME = "Tieout"
 EVENTS_TABLE = "tieout_events"
 MIGRATIONS_LOCK = 7_202_611  # advisory lock key: one migrator at a time
+SCHEMA_LOCK = 7_202_612  # advisory lock key: one process creating the event store tables
 
 
 def database_url(settings: Settings) -> str:
@@ -31,6 +34,7 @@ def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
     parts = conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "projections.job_recorder:JobQueueRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(parts.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(parts.get("port") or "5432"),
@@ -41,6 +45,22 @@ def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "CREATE_TABLE": "y",
     }
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Held while a process creates the event store's tables and migrates.
+
+    eventsourcing's CREATE ... IF NOT EXISTS statements are not safe against a second
+    process running them at the same moment ("tuple concurrently updated"), which is what
+    several workers starting together would do.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def migrate(url: str) -> None:

@@ -31,6 +31,41 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="WARNING", description="Python logging level.")
     db_pool_size: int = Field(default=5, ge=1, description="Connections in the database pool.")
+    worker_concurrency: int = Field(
+        default=2, ge=1, description="Jobs one worker process runs at the same time."
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose lease has not been heartbeated for this long is "
+        "taken over: its attempt fails and the job is retried.",
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="How often a worker renews the leases it holds."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Failed attempts after which a job is dead-lettered."
+    )
+    retry_backoff_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Delay before the first retry; it doubles after each failed attempt.",
+    )
+    retry_backoff_max_seconds: float = Field(
+        default=300.0, ge=0, description="The longest delay between retries."
+    )
+    decision_batch_size: int = Field(
+        default=5000, ge=1, description="Decisions recorded per DecisionsRecorded event."
+    )
+    metrics_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description="Port of a worker's Prometheus /metrics endpoint (0: none).",
+    )
+    poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for requested jobs."
+    )
 
     @property
     def object_store_location(self) -> str:

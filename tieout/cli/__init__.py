@@ -14,7 +14,7 @@ EXIT_BAD_INPUT = 2
 
 def _register_commands() -> None:
     # Imported for their side effect of attaching commands to `cli`.
-    from tieout.cli import audit, demo, match, projector, write  # noqa: F401, PLC0415
+    from tieout.cli import audit, demo, jobs, match, projector, serve, worker, write  # noqa: F401, PLC0415
 
 
 def main(argv: list[str] | None = None) -> None:

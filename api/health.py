@@ -1,0 +1,50 @@
+"""The small operational surface of the API: liveness, readiness, metrics.
+
+Handlers run the synchronous application in threads (docs/adr/0002).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from tieout.bootstrap import Container
+from tieout.metrics import DURATION_BUCKETS
+
+CONTAINER = web.AppKey("container", Container)
+
+
+def create_app(container: Container) -> web.Application:
+    app = web.Application()
+    app[CONTAINER] = container
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    """Alive, with the jobs by status."""
+    container = request.app[CONTAINER]
+    stats = await asyncio.to_thread(container.queue.stats, DURATION_BUCKETS)
+    body: dict[str, Any] = {"status": "ok", "jobs": stats.jobs_by_status}
+    return web.json_response(body)
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready when the event store answers."""
+    container = request.app[CONTAINER]
+    try:
+        await asyncio.to_thread(container.app.recorder.max_notification_id)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+        return web.json_response({"status": "unavailable", "error": str(exc)}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    del request
+    body = await asyncio.to_thread(generate_latest, REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

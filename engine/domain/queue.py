@@ -1,0 +1,63 @@
+"""What a Job save asks of the queue table, in the same transaction as its events.
+
+`app.save(job, queue=QueueRow.of(job), guard=QueueGuard(...))`: the recorder first checks
+the guard (row locked `FOR UPDATE`; a failed check rolls the whole save back), then writes
+the row. The row is derived from the aggregate, so the queue cannot drift from the log.
+Heartbeats and progress change the row too, but they are not events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from engine.domain.job import Job
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """The queue table's view of one job after a save."""
+
+    job_id: UUID
+    project_id: UUID
+    status: str
+    attempts: int
+    failures: int
+    takeovers: int
+    dead_letters: int
+    lease_token: str | None
+    worker: str
+    last_error: str
+    available_in_seconds: float
+
+    @classmethod
+    def of(cls, job: Job) -> QueueRow:
+        return cls(
+            job_id=job.id,
+            project_id=job.project_id,
+            status=job.status,
+            attempts=job.attempts,
+            failures=job.failures,
+            takeovers=job.takeovers,
+            dead_letters=job.dead_letters,
+            lease_token=job.lease_token or None,
+            worker=job.worker,
+            last_error=job.last_error,
+            available_in_seconds=job.retry_in_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class QueueGuard:
+    """What must still hold in the queue row for a save to go through.
+
+    `lease_token`: the writer's lease is still the current one (lease fencing).
+    `stale_for_seconds`: the lease has not been heartbeated for this long (takeover).
+    `skip_locked`: give up at once if another transaction holds the row (claiming).
+    """
+
+    job_id: UUID
+    status: str
+    lease_token: str | None = None
+    stale_for_seconds: float | None = None
+    skip_locked: bool = False

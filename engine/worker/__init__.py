@@ -1,0 +1,1 @@
+"""The job worker: claim, heartbeat, match, record decisions, complete under a lease."""

@@ -1,0 +1,124 @@
+"""Running one claimed job: load its inputs, match, record the result, complete."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from engine.application import Tieout
+from engine.domain.decisions import DECISIONS, UNMATCHED
+from engine.domain.job import Job, JobOutcome, LeaseLostError, RetryPolicy
+from engine.domain.meta import EventMeta
+from engine.domain.queue import QueueGuard
+from engine.errors import BadInputError, ConflictError
+from engine.ingest import load_source
+from engine.matching import decisions_hash, match
+from engine.matching.result import MatchResult
+from engine.ports import JobQueue, ObjectStore
+from engine.worker.heartbeat import Lease, ShutdownRequestedError
+from engine.worker.recording import Recorder
+
+logger = logging.getLogger(__name__)
+ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What running a job needs, shared by every job a worker runs."""
+
+    app: Tieout
+    queue: JobQueue
+    store: ObjectStore
+    policy: RetryPolicy
+    batch_size: int
+    meta: EventMeta
+    on_rate: Callable[[float], None]
+    """Told the matcher's rows per second after each match (a metric)."""
+
+
+def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
+    """Run a job whose lease we hold; returns how it ended for this worker."""
+    app, meta = context.app, context.meta
+    try:
+        outcome = execute(context, job, lease)
+        lease.checkpoint()
+        app.complete_job(job.id, lease.token, outcome, meta)
+    except LeaseLostError:
+        logger.warning("job %s: lease lost; this attempt's writes are rejected", job.id)
+        return "lease lost"
+    except ShutdownRequestedError:
+        app.release_job(job.id, lease.token, f"released by {meta['actor']} on shutdown", meta)
+        return "released"
+    except Exception as exc:
+        logger.exception("job %s: attempt %s failed", job.id, job.attempts)
+        return fail(context, job, lease, exc)
+    return "completed"
+
+
+def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
+    """Record the failed attempt; errors that can never succeed dead-letter at once."""
+    error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    try:
+        context.app.fail_job(
+            job.id,
+            lease.token,
+            error,
+            context.policy,
+            context.meta,
+            permanent=isinstance(exc, BadInputError),
+        )
+    except ConflictError:
+        logger.warning("job %s: lease lost before the failure could be recorded", job.id)
+        return "lease lost"
+    return "failed"
+
+
+def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
+    app = context.app
+    lease.report("loading", 0, 0)
+    left_source = app.get_source(job.project_id, job.left_source_id)
+    right_source = app.get_source(job.project_id, job.right_source_id)
+    left = load_source(context.store, left_source.location)
+    right = load_source(context.store, right_source.location)
+    ruleset = app.get_ruleset(job.project_id, job.ruleset_version)
+    total = left.height + right.height
+
+    def on_stage(stage: str, done: int, rules: int) -> None:
+        lease.report(f"matching: {stage} ({done}/{rules} rules)", 0, total)
+
+    started = time.perf_counter()
+    result = match(left, right, ruleset, progress=on_stage)
+    context.on_rate(total / max(time.perf_counter() - started, 1e-9))
+    batches = record(context, job, lease, result)
+    digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
+    inputs = f"{left_source.content_hash}:{right_source.content_hash}:{digest}"
+    return JobOutcome(
+        counts=result.summary(),
+        inputs_hash=hashlib.sha256(inputs.encode()).hexdigest(),
+        ruleset_version=job.ruleset_version,
+        engine_version=version("tieout"),
+        decisions_hash=decisions_hash(result),
+        decision_batches=batches[0],
+        unmatched_batches=batches[1],
+    )
+
+
+def record(context: JobContext, job: Job, lease: Lease, result: MatchResult) -> tuple[int, int]:
+    guard = QueueGuard(job.id, "running", lease.token)
+    recorder = Recorder(context.app, context.queue, guard, context.batch_size, context.meta)
+    total = result.matches.height + result.unmatched.height
+    written = 0
+
+    def on_rows(rows: int) -> None:
+        nonlocal written
+        written += rows
+        lease.report("recording decisions", written, total)
+
+    return (
+        recorder.record(DECISIONS, result.matches, on_rows),
+        recorder.record(UNMATCHED, result.unmatched, on_rows),
+    )

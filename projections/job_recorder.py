@@ -1,0 +1,110 @@
+"""The application recorder that keeps the job queue in step with the job events.
+
+`Tieout.save(..., guard=QueueGuard, queue=QueueRow)` reaches `_insert_events` below, inside
+the transaction that appends the events and before the events table is locked. The guard
+locks the job's queue row and checks it (lease fencing); the row is then upserted. If the
+guard fails, nothing of the save is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from engine.domain.job import ENDED, RUNNING, JobStateError, LeaseLostError
+from engine.domain.queue import QueueGuard, QueueRow
+
+GUARD = """
+SELECT 1 FROM tieout_job_queue
+WHERE job_id = %(job_id)s AND status = %(status)s
+  AND (%(lease_token)s::text IS NULL OR lease_token = %(lease_token)s::text)
+  AND (%(stale_for)s::float8 IS NULL
+       OR heartbeat_at < now() - make_interval(secs => %(stale_for)s::float8))
+"""
+
+UPSERT = """
+INSERT INTO tieout_job_queue AS q (
+    job_id, project_id, status, attempts, failures, takeovers, dead_letters,
+    lease_token, worker, last_error, available_at)
+VALUES (
+    %(job_id)s, %(project_id)s, %(status)s, %(attempts)s, %(failures)s, %(takeovers)s,
+    %(dead_letters)s, %(lease_token)s, %(worker)s, %(last_error)s,
+    now() + make_interval(secs => %(available_in)s::float8))
+ON CONFLICT (job_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    attempts = EXCLUDED.attempts,
+    failures = EXCLUDED.failures,
+    takeovers = EXCLUDED.takeovers,
+    dead_letters = EXCLUDED.dead_letters,
+    lease_token = EXCLUDED.lease_token,
+    worker = EXCLUDED.worker,
+    last_error = EXCLUDED.last_error,
+    available_at = EXCLUDED.available_at,
+    heartbeat_at = CASE WHEN %(claimed)s THEN now() ELSE q.heartbeat_at END,
+    started_at = CASE WHEN %(claimed)s THEN now() ELSE q.started_at END,
+    phase = CASE WHEN %(claimed)s THEN 'claimed'
+                 WHEN EXCLUDED.status = 'running' THEN q.phase
+                 ELSE EXCLUDED.status END,
+    rows_processed = CASE WHEN %(claimed)s THEN 0 ELSE q.rows_processed END,
+    finished_at = CASE WHEN %(ended)s THEN now() ELSE NULL END,
+    updated_at = now()
+"""
+
+
+class JobQueueRecorder(PostgresApplicationRecorder):
+    """PostgresApplicationRecorder (table lock and all) plus the queue writes of a save."""
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> None:
+        guard = kwargs.get("guard")
+        if isinstance(guard, QueueGuard):
+            check_guard(curs, guard)
+        row = kwargs.get("queue")
+        if isinstance(row, QueueRow):
+            curs.execute(UPSERT, upsert_params(row))
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+def check_guard(curs: Cursor[DictRow], guard: QueueGuard) -> None:
+    lock = " FOR UPDATE SKIP LOCKED" if guard.skip_locked else " FOR UPDATE"
+    curs.execute(
+        GUARD + lock,
+        {
+            "job_id": guard.job_id,
+            "status": guard.status,
+            "lease_token": guard.lease_token,
+            "stale_for": guard.stale_for_seconds,
+        },
+    )
+    if curs.fetchone() is not None:
+        return
+    if guard.lease_token is not None:
+        raise LeaseLostError(f"job {guard.job_id}: lease {guard.lease_token} is no longer held")
+    raise JobStateError(f"job {guard.job_id} is no longer {guard.status}")
+
+
+def upsert_params(row: QueueRow) -> dict[str, Any]:
+    return {
+        "job_id": row.job_id,
+        "project_id": row.project_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "failures": row.failures,
+        "takeovers": row.takeovers,
+        "dead_letters": row.dead_letters,
+        "lease_token": row.lease_token,
+        "worker": row.worker,
+        "last_error": row.last_error,
+        "available_in": row.available_in_seconds,
+        "claimed": row.status == RUNNING,
+        "ended": row.status in ENDED,
+    }
