@@ -88,13 +88,12 @@ class TolerantMapper(Mapper[UUID]):
                 stored_event.topic,
                 exc_info=True,
             )
-        undecodable: Any = UndecodableEvent(
+        return UndecodableEvent(
             originator_id=UUID(str(stored_event.originator_id)),
             originator_version=stored_event.originator_version,
             topic=stored_event.topic,
             state=self._raw_state(stored_event),
         )
-        return undecodable  # type: ignore[no-any-return]
 
     def _raw_state(self, stored_event: StoredEvent) -> Mapping[str, Any]:
         """The decoded state without its class, or nothing when even that fails."""
@@ -116,8 +115,9 @@ def event_entry(event: object, notification_id: int) -> AuditEntry:
         topic, fields = event.topic, event.state
         originator_id, version = event.originator_id, event.originator_version
     else:
-        topic, fields = get_topic(type(event)), vars(event)
-        originator_id, version = fields["originator_id"], fields["originator_version"]
+        topic, fields = get_topic(type(event)), getattr(event, "__dict__", {})
+        originator_id = getattr(event, "originator_id", None) or fields["originator_id"]
+        version = getattr(event, "originator_version", None) or fields["originator_version"]
     meta = fields.get("meta")
     meta = meta if isinstance(meta, Mapping) else {}
     occurred_at = fields.get("timestamp")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
 from eventsourcing.persistence import InfrastructureFactory, InterfaceError, OperationalError
 from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
@@ -38,7 +39,13 @@ from tieout.settings import Settings
 logger = logging.getLogger(__name__)
 
 POOL_SIZE = "2"  # per pool: the log (its LISTEN connection and reads), the view (writes)
-RECOVERABLE = (OperationalError, InterfaceError, ProjectionResetError)
+RECOVERABLE = (
+    OperationalError,  # eventsourcing's wrappers of psycopg's errors
+    InterfaceError,
+    psycopg.OperationalError,  # from the migrations, which use psycopg directly
+    psycopg.InterfaceError,
+    ProjectionResetError,
+)
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 HEALTHY_SECONDS = 60.0  # a runner that lasted this long starts the backoff afresh
 BATCH_LAG = 2000  # further behind than this, batches catch up faster than the runner
