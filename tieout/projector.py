@@ -127,7 +127,7 @@ def run_projector(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            _catch_up(settings, report)
+            _catch_up(settings, stop, poll_seconds, report)
             if not stop.is_set():
                 _follow(projector_env(settings), stop, poll_seconds, report)
         except RECOVERABLE as error:
@@ -138,15 +138,21 @@ def run_projector(
             stop.wait(delay)
 
 
-def _catch_up(settings: Settings, report: LagReport) -> None:
-    """Batches up to the head of the log: far faster than the runner's event at a time."""
+def _catch_up(settings: Settings, stop: threading.Event, poll: float, report: LagReport) -> None:
+    """Batches, far faster than the runner's event at a time, until close to the head.
+
+    Works in slices of `poll` seconds, so that the gauge keeps moving and a signal is
+    answered within a slice even when the backlog is millions of events.
+    """
     with audit_index(settings) as (log, view):
-        started = time.perf_counter()
-        written = replay(log, view)
+        started, written, behind = time.perf_counter(), 0, BATCH_LAG
+        while not stop.is_set() and behind >= BATCH_LAG:
+            written += replay(log, view, deadline=time.monotonic() + poll)
+            behind = lag(log, view)
+            report(view.position(log.name), behind)
         if written:
             seconds = time.perf_counter() - started
             logger.info("%s caught up %d events in %.1fs", PROJECTION, written, seconds)
-        report(view.position(log.name), lag(log, view))
 
 
 def _follow(env: dict[str, str], stop: threading.Event, poll: float, report: LagReport) -> None:

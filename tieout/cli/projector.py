@@ -71,7 +71,7 @@ def _configured() -> Settings:
 
 
 def _serve_metrics(settings: Settings) -> None:
-    port = int(getattr(settings, "metrics_port", 0) or 0)  # TIEOUT_METRICS_PORT, 0: none
+    port = settings.metrics_port  # TIEOUT_METRICS_PORT, 0: none
     if not port:
         return
     try:
