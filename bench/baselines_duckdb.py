@@ -119,22 +119,25 @@ def run(left: Path, right: Path, out: Path) -> None:
         con,
         "amount-date-description",
         """SELECT lid, rid, sim - abs(date_diff('day', booked, posted)) AS score FROM (
-            SELECT l.lid, r.rid, l.booked, r.posted, token_set(l.textn, r.textn) AS sim
+            SELECT l.lid, r.rid, l.booked, r.posted, 100 * jaro_winkler_similarity(l.textn, r.textn) AS sim
             FROM l2 l JOIN r2 r ON l.cents = r.cents
                 AND r.posted BETWEEN l.booked - 3 AND l.booked + 3)
-        WHERE sim >= 70""",
+        WHERE sim >= 72""",
     )
     one_to_one(
         con,
         "fuzzy-description",
         """SELECT lid, rid, score FROM (
-            SELECT l.lid, r.rid, wratio(l.textn, r.textn) AS score
-            FROM (SELECT *, unnest([cents // 10 - 1, cents // 10, cents // 10 + 1]) AS b
-                  FROM l2) l
-            JOIN (SELECT *, cents // 10 AS b FROM r2) r ON l.b = r.b
+            SELECT l.lid, r.rid, 100 * jaro_winkler_similarity(l.textn, r.textn) AS score
+            FROM (SELECT *, unnest([d - 1, d, d + 1]) AS dk FROM (
+                    SELECT *, unnest([cents // 10 - 1, cents // 10, cents // 10 + 1]) AS ck,
+                        date_diff('day', DATE '1970-01-01', booked) // 6 AS d
+                    FROM l2)) l
+            JOIN (SELECT *, cents // 10 AS ck, date_diff('day', DATE '1970-01-01', posted) // 6 AS dk
+                  FROM r2) r USING (ck, dk)
             WHERE abs(l.cents - r.cents) <= 5
                 AND abs(date_diff('day', l.booked, r.posted)) <= 5)
-        WHERE score >= 65""",
+        WHERE score >= 72""",
     )
     out.mkdir(parents=True, exist_ok=True)
     con.execute(

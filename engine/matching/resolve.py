@@ -59,10 +59,18 @@ def ranked(candidates: pl.DataFrame) -> pl.DataFrame:
 
 
 def resolve_one_to_one(candidates: pl.DataFrame) -> pl.DataFrame:
-    """The accepted pairs: each left and right row at most once, best rank first."""
-    ordered = ranked(with_confidence(candidates))
-    won = accept_greedy(ordered.select(ORDER, L, R))
-    return ordered.join(won, on=ORDER, how="semi").drop(ORDER)
+    """The accepted pairs: each left and right row at most once, best rank first.
+
+    Pairs whose rows have no other candidate are accepted as they are (no rival, so
+    confidence = base); only the contested rest is ranked and resolved.
+    """
+    alone = (pl.len().over(L) == 1) & (pl.len().over(R) == 1)
+    flagged = candidates.with_columns(alone.alias("__alone"))
+    uncontested = flagged.filter("__alone").drop("__alone").with_columns(pl.col(BASE).alias(CONF))
+    contested = ranked(with_confidence(flagged.filter(~pl.col("__alone")).drop("__alone")))
+    won = accept_greedy(contested.select(ORDER, L, R))
+    accepted = contested.join(won, on=ORDER, how="semi").select(uncontested.columns)
+    return pl.concat([uncontested, accepted])
 
 
 def accept_greedy(edges: pl.DataFrame) -> pl.DataFrame:

@@ -132,6 +132,15 @@ class Ruleset(_Model):
             seen.add(rule.name)
         return rules
 
+    def columns(self, side: Literal["left", "right"]) -> list[str]:
+        """Every column of one side the ruleset reads: the id first, then in rule order."""
+        names = [self.left.id if side == "left" else self.right.id]
+        for rule in self.rules:
+            names += [getattr(cond, side) for cond in rule.when]
+            if rule.sum is not None:
+                names.append(getattr(rule.sum, side))
+        return list(dict.fromkeys(names))
+
     def check_columns(self, left: pl.Schema, right: pl.Schema) -> None:
         """Raise BadInputError if a column is missing or its type does not suit its op."""
         from engine.matching.columns import check_ruleset_columns  # noqa: PLC0415

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.errors import BadInputError
-from engine.frames import read_frame, scan_frame
+from engine.frames import scan_frame
 from engine.matching import MatchResult, Ruleset, decisions_hash, match, parse_ruleset
 from tieout.cli.root import cli
 
@@ -38,8 +39,7 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> N
     started = time.perf_counter()
     ruleset = read_ruleset(rules_path)
     _check_out_dir(out_dir)
-    ruleset.check_columns(scan_frame(left).collect_schema(), scan_frame(right).collect_schema())
-    left_frame, right_frame = read_frame(left), read_frame(right)
+    left_frame, right_frame = read_inputs(left, right, ruleset)
     with _progress() as report:
         result = match(left_frame, right_frame, ruleset, progress=report)
     summary = _summary(result, time.perf_counter() - started)
@@ -60,6 +60,25 @@ def read_ruleset(path: Path) -> Ruleset:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
         raise BadInputError(f"{path}: cannot read rules: {reason}") from None
     return parse_ruleset(text)
+
+
+def read_inputs(left: Path, right: Path, ruleset: Ruleset) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Check the ruleset against both schemas, then read only the columns it uses."""
+    left_scan, right_scan = scan_frame(left), scan_frame(right)
+    ruleset.check_columns(left_scan.collect_schema(), right_scan.collect_schema())
+    return (
+        _collect(left, left_scan.select(ruleset.columns("left"))),
+        _collect(right, right_scan.select(ruleset.columns("right"))),
+    )
+
+
+def _collect(path: Path, scan: pl.LazyFrame) -> pl.DataFrame:
+    try:
+        return scan.collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise BadInputError(f"{path}: cannot read: {first}") from None
 
 
 def _check_out_dir(out_dir: Path) -> None:
