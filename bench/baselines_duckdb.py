@@ -119,7 +119,8 @@ def run(left: Path, right: Path, out: Path) -> None:
         con,
         "amount-date-description",
         """SELECT lid, rid, sim - abs(date_diff('day', booked, posted)) AS score FROM (
-            SELECT l.lid, r.rid, l.booked, r.posted, 100 * jaro_winkler_similarity(l.textn, r.textn) AS sim
+            SELECT l.lid, r.rid, l.booked, r.posted,
+                100 * jaro_winkler_similarity(l.textn, r.textn) AS sim
             FROM l2 l JOIN r2 r ON l.cents = r.cents
                 AND r.posted BETWEEN l.booked - 3 AND l.booked + 3)
         WHERE sim >= 72""",
@@ -133,8 +134,9 @@ def run(left: Path, right: Path, out: Path) -> None:
                     SELECT *, unnest([cents // 10 - 1, cents // 10, cents // 10 + 1]) AS ck,
                         date_diff('day', DATE '1970-01-01', booked) // 6 AS d
                     FROM l2)) l
-            JOIN (SELECT *, cents // 10 AS ck, date_diff('day', DATE '1970-01-01', posted) // 6 AS dk
-                  FROM r2) r USING (ck, dk)
+            JOIN (SELECT *, cents // 10 AS ck,
+                    date_diff('day', DATE '1970-01-01', posted) // 6 AS dk FROM r2) r
+                USING (ck, dk)
             WHERE abs(l.cents - r.cents) <= 5
                 AND abs(date_diff('day', l.booked, r.posted)) <= 5)
         WHERE score >= 72""",
