@@ -44,7 +44,6 @@ RECOVERABLE = (
     InterfaceError,
     psycopg.OperationalError,  # from the migrations, which use psycopg directly
     psycopg.InterfaceError,
-    ProjectionResetError,
 )
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 HEALTHY_SECONDS = 60.0  # a runner that lasted this long starts the backoff afresh
@@ -122,7 +121,7 @@ class LagGauge:
 def run_projector(
     settings: Settings, stop: threading.Event, poll_seconds: float, report: LagReport
 ) -> None:
-    """Project until `stop` is set, starting over after a lost connection."""
+    """Project until `stop` is set, starting over after a rebuild or a lost connection."""
     failures = 0
     while not stop.is_set():
         started = time.monotonic()
@@ -130,6 +129,8 @@ def run_projector(
             _catch_up(settings, stop, poll_seconds, report)
             if not stop.is_set():
                 _follow(projector_env(settings), stop, poll_seconds, report)
+        except ProjectionResetError as reset:
+            logger.info("%s; starting again", reset)  # a rebuild: no fault, no wait
         except RECOVERABLE as error:
             failures = 0 if time.monotonic() - started > HEALTHY_SECONDS else failures
             delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]

@@ -251,6 +251,11 @@ def test_audit_cli_queries_and_rejects_bad_filters(
     assert (row["event_type"], row["actor"]) == ("ProjectCreated", "user:alice@example.com")
 
     with pytest.raises(SystemExit) as done:
+        main(["db", "rebuild-projections"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1"
+
+    with pytest.raises(SystemExit) as done:
         main(["audit", "events", "--since", "last tuesday"])
     assert done.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
@@ -279,6 +284,33 @@ def test_lag_gauge_reaches_zero(container: Container) -> None:
         stop.set()
         projector.join(timeout=10)
     assert not projector.is_alive()
+
+
+def test_rebuild_while_a_projector_runs_ends_complete(container: Container) -> None:
+    stop, appended = threading.Event(), threading.Event()
+    gauge = LagGauge(CollectorRegistry())
+    projector = threading.Thread(target=run_projector, args=(container.settings, stop, 0.05, gauge))
+    appender = threading.Thread(target=append_until, args=(container, appended))
+    projector.start()
+    appender.start()
+    try:
+        for _ in range(4):
+            time.sleep(0.2)
+            rebuild_audit_index(container.settings)  # while the projector writes
+        appended.set()
+        appender.join(timeout=10)
+        url = container.database_url
+        assert wait_for(lambda: [row[0] for row in index_rows(url)] == log_ids(url))
+    finally:
+        appended.set()
+        stop.set()
+        projector.join(timeout=10)
+    assert not projector.is_alive()
+
+
+def append_until(container: Container, done: threading.Event) -> None:
+    while not done.is_set():
+        container.app.create_project("p", ALICE)
 
 
 def lag_value(registry: CollectorRegistry) -> float | None:
