@@ -109,31 +109,27 @@ class TolerantMapper(Mapper[UUID]):
         return decoded if isinstance(decoded, Mapping) else {}
 
 
-def event_entry(event: object, notification_id: int) -> AuditEntry:
+def event_entry(event: DomainEventProtocol[UUID], notification_id: int) -> AuditEntry:
     """The audit row of any event, known, new or undecodable."""
     if isinstance(event, UndecodableEvent):
         topic, fields = event.topic, event.state
-        originator_id, version = event.originator_id, event.originator_version
     else:
         topic, fields = get_topic(type(event)), getattr(event, "__dict__", {})
-        originator_id = getattr(event, "originator_id", None) or fields["originator_id"]
-        version = getattr(event, "originator_version", None) or fields["originator_version"]
     meta = fields.get("meta")
     meta = meta if isinstance(meta, Mapping) else {}
     occurred_at = fields.get("timestamp")
+    in_project = isinstance(event, Project.Event)
     row = AuditRow(
         notification_id=notification_id,
-        originator_id=originator_id,
-        originator_version=version,
+        originator_id=event.originator_id,
+        originator_version=event.originator_version,
         event_type=event_type(topic),
         topic=topic,
         actor=_text(meta.get("actor")),
         request_id=_text(meta.get("request_id")),
         causation=_text(meta.get("causation")),
         occurred_at=occurred_at if isinstance(occurred_at, datetime) else None,
-        project_id=originator_id
-        if isinstance(event, Project.Event)
-        else _uuid(fields, "project_id"),
+        project_id=event.originator_id if in_project else _uuid(fields, "project_id"),
     )
     return AuditEntry(row=row, parent_id=_uuid(fields, "job_id"))
 
