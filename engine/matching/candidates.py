@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan, log_tolerance
-from engine.matching.schemas import ROW, L, R, score_column, value_column
+from engine.matching.prepared import PreparedValues
+from engine.matching.schemas import L, R, score_column, value_column
 
 GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
 SIGN = "__sign"
+SIDES = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,18 @@ class JoinSpec:
     right_on: list[str]
 
 
-def key_frames(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> JoinSpec:
-    """Prepared values of every condition, nulls dropped, grid keys added."""
-    lsel = [pl.col(ROW).alias(L)]
-    rsel = [pl.col(ROW).alias(R)]
-    for k, plan in enumerate(plans):
-        lsel.append(plan.left.alias(value_column("left", k)))
-        rsel.append(plan.right.alias(value_column("right", k)))
-    spec = JoinSpec(
-        _drop_missing(left.lazy().select(lsel), plans, "left"),
-        _drop_missing(right.lazy().select(rsel), plans, "right"),
-        [],
-        [],
-    )
+def key_frames(
+    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
+) -> JoinSpec:
+    """Row numbers with the values to join on, rows missing any value dropped, grids added.
+
+    Text values only filter out missing rows here; they are gathered after the join.
+    """
+    frames = [
+        _side_frame(side, side_rows, plans, prepared)
+        for side, side_rows in zip(SIDES, rows, strict=True)
+    ]
+    spec = JoinSpec(frames[0].lazy(), frames[1].lazy(), [], [])
     for k, plan in enumerate(plans):
         if isinstance(plan, KeyPlan):
             spec.left_on.append(value_column("left", k))
@@ -54,11 +55,19 @@ def key_frames(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> Jo
     return spec
 
 
-def _drop_missing(frame: pl.LazyFrame, plans: list[Plan], side: str) -> pl.LazyFrame:
-    frame = frame.drop_nulls()
+def _side_frame(
+    side: str, rows: pl.Series, plans: list[Plan], prepared: PreparedValues
+) -> pl.DataFrame:
+    values = {(L if side == "left" else R): rows}
+    for k, plan in enumerate(plans):
+        expr = plan.left if side == "left" else plan.right
+        values[value_column(side, k)] = prepared.gather(side, expr, rows)
+    frame = pl.DataFrame(values).drop_nulls()
     for k, plan in enumerate(plans):
         if isinstance(plan, RangePlan):
             frame = frame.filter(pl.col(value_column(side, k)).is_finite())
+        elif isinstance(plan, TextPlan):
+            frame = frame.drop(value_column(side, k))
     return frame
 
 
@@ -99,13 +108,13 @@ def joined(spec: JoinSpec, plans: list[Plan]) -> pl.LazyFrame:
     else:
         pairs = spec.left.join(spec.right, how="cross")
     keep = [pl.col(L), pl.col(R)]
+    if any(isinstance(plan, TextPlan) for plan in plans):
+        keep += [pl.col(name) for name in spec.left_on]  # text scoring goes block by block
     for k, plan in enumerate(plans):
         if isinstance(plan, RangePlan):
             diff, tolerance, noise = _range_terms(plan, k)
             pairs = pairs.filter(diff <= tolerance + noise)
             keep.append(_range_score(diff, tolerance).alias(score_column(k)))
-        elif isinstance(plan, TextPlan):
-            keep += [pl.col(value_column("left", k)), pl.col(value_column("right", k))]
     return pairs.select(keep)
 
 
@@ -122,6 +131,20 @@ def _range_score(diff: pl.Expr, tolerance: pl.Expr) -> pl.Expr:
     """1 at no difference, falling linearly to 0.5 at the tolerance."""
     score = pl.when(tolerance > 0).then(1.0 - 0.5 * diff / tolerance).otherwise(1.0)
     return score.clip(0.5, 1.0)
+
+
+def pair_count(spec: JoinSpec) -> int:
+    """How many pairs the join yields before the residual filter."""
+    if not spec.left_on:
+        return int(
+            spec.left.select(pl.len()).collect().item()
+            * spec.right.select(pl.len()).collect().item()
+        )
+    lcount = spec.left.group_by(spec.left_on).agg(pl.len().alias("__nl"))
+    rcount = spec.right.group_by(spec.right_on).agg(pl.len().alias("__nr"))
+    both = lcount.join(rcount, left_on=spec.left_on, right_on=spec.right_on)
+    total = both.select((pl.col("__nl").cast(pl.Int64) * pl.col("__nr")).sum()).collect().item()
+    return int(total or 0)
 
 
 def block_sizes(spec: JoinSpec) -> pl.LazyFrame:

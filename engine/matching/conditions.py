@@ -125,13 +125,14 @@ def normalized(expr: pl.Expr, steps: tuple[str, ...]) -> pl.Expr:
             expr = expr.str.strip_chars()
         else:
             expr = _alnum(expr)
-    return pl.when(expr.str.len_bytes() > 0).then(expr)
+    return expr.replace("", None)
 
 
 def _alnum(expr: pl.Expr) -> pl.Expr:
     """Keep letters, digits and single spaces: 'INV-001' -> 'INV001', ' A  B. ' -> 'A B'."""
     kept = expr.str.replace_all(r"[^\p{L}\p{N}\s]+", "")
-    return kept.str.replace_all(r"\s+", " ").str.strip_chars()
+    # same as \s+ -> " ", but a lone plain space (the common case) is not rewritten
+    return kept.str.replace_all(r"\s\s+|[^ \S]", " ").str.strip_chars()
 
 
 def log_tolerance(relative: float) -> float:

@@ -1,4 +1,4 @@
-"""Scoring candidates: similarity in batches through rapidfuzz, and the base confidence.
+"""Scoring candidates: every condition's score and the base confidence of each pair.
 
 Every condition scores in [0, 1]: equals 1; within and within_days 1 at no difference
 falling linearly to 0.5 at the tolerance; similar the rapidfuzz score / 100. A pair's base
@@ -7,49 +7,45 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import numpy as np
 import polars as pl
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
 
-from engine.matching.candidates import block_sizes, joined, key_frames
+from engine.matching.candidates import JoinSpec, block_sizes, joined, key_frames, pair_count
 from engine.matching.conditions import KeyPlan, Plan, TextPlan
+from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column, value_column
+from engine.matching.similarity import all_pairs_above, candidate_scores
 
 PAIR_BUDGET = 4_000_000  # candidate pairs materialized at once, before the residual filter
 
-SCORERS: dict[str, Callable[..., Any]] = {
-    "ratio": fuzz.ratio,
-    "partial_ratio": fuzz.partial_ratio,
-    "token_sort_ratio": fuzz.token_sort_ratio,
-    "token_set_ratio": fuzz.token_set_ratio,
-    "WRatio": fuzz.WRatio,
-    "QRatio": fuzz.QRatio,
-    "jaro_winkler": JaroWinkler.normalized_similarity,
-}
-SCALE = {"jaro_winkler": 100.0}  # scorers that answer 0-1 instead of 0-100
 
-
-def scored_candidates(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> pl.DataFrame:
-    """Every pair that satisfies all conditions, with one score per condition and BASE."""
-    spec = key_frames(left, right, plans)
-    chunks = [_score_text(chunk, plans) for chunk in _chunks(spec, plans)]
-    frame = pl.concat(chunks) if chunks else _empty(plans)
+def scored_candidates(
+    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
+) -> pl.DataFrame:
+    """Every pair of the given rows that satisfies all conditions, scored, with BASE."""
+    if all(isinstance(plan, TextPlan) for plan in plans):
+        frame = _text_only(rows, plans, prepared)
+    else:
+        spec = key_frames(rows, plans, prepared)
+        chunks = [
+            _score_text(chunk, plans, spec.left_on, prepared) for chunk in _chunks(spec, plans)
+        ]
+        frame = pl.concat(chunks) if chunks else _empty(plans)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
-    frame = frame.with_columns(scores)
     names = [score_column(k) for k in range(len(plans))]
-    return frame.select(L, R, *names, pl.mean_horizontal(names).alias(BASE))
+    frame = frame.with_columns(scores).select(L, R, *names)
+    return frame.with_columns(pl.mean_horizontal(names).alias(BASE))
 
 
-def _chunks(spec: Any, plans: list[Plan]) -> Iterator[pl.DataFrame]:
-    bounds = _left_chunks(block_sizes(spec).collect(engine="streaming"))
-    for low, high in bounds:
-        part = type(spec)(
+def _chunks(spec: JoinSpec, plans: list[Plan]) -> Iterator[pl.DataFrame]:
+    if pair_count(spec) <= PAIR_BUDGET:
+        yield joined(spec, plans).collect(engine="streaming")
+        return
+    for low, high in _left_chunks(block_sizes(spec).collect(engine="streaming")):
+        part = JoinSpec(
             spec.left.filter(pl.col(L).is_between(low, high)),
             spec.right,
             spec.left_on,
@@ -60,8 +56,6 @@ def _chunks(spec: Any, plans: list[Plan]) -> Iterator[pl.DataFrame]:
 
 def _left_chunks(sizes: pl.DataFrame) -> list[tuple[int, int]]:
     """Ranges of left rows whose blocks hold about PAIR_BUDGET pairs in all."""
-    if sizes.height == 0:
-        return []
     per_row = sizes.group_by(L).agg(pl.col("__n").sum()).sort(L)
     chunk = (per_row["__n"].cum_sum() // PAIR_BUDGET).alias("__chunk")
     ranges = (
@@ -73,34 +67,57 @@ def _left_chunks(sizes: pl.DataFrame) -> list[tuple[int, int]]:
     return list(zip(ranges["low"].to_list(), ranges["high"].to_list(), strict=True))
 
 
-def _score_text(frame: pl.DataFrame, plans: list[Plan]) -> pl.DataFrame:
+def _score_text(
+    frame: pl.DataFrame, plans: list[Plan], keys: list[str], prepared: PreparedValues
+) -> pl.DataFrame:
     for k, plan in enumerate(plans):
-        if not isinstance(plan, TextPlan):
+        if not isinstance(plan, TextPlan) or score_column(k) in frame.columns:
             continue
-        lcol, rcol = value_column("left", k), value_column("right", k)
-        scores = similarity(frame[lcol], frame[rcol], plan.scorer, plan.minimum)
+        columns = (value_column("left", k), value_column("right", k))
+        frame = frame.with_columns(
+            prepared.gather("left", plan.left, frame[L]).alias(columns[0]),
+            prepared.gather("right", plan.right, frame[R]).alias(columns[1]),
+        )
+        scores = candidate_scores(frame, columns, plan.scorer, plan.minimum, keys)
         frame = (
             frame.with_columns(pl.Series(score_column(k), scores / 100.0))
             .filter(pl.Series(scores >= plan.minimum))
-            .drop(lcol, rcol)
+            .drop(columns)
         )
     return frame
 
 
-def similarity(left: pl.Series, right: pl.Series, scorer: str, minimum: float) -> np.ndarray:
-    """Pairwise scores (0-100) of two equally long string series, in one batch."""
-    if left.len() == 0:
-        return np.zeros(0, dtype=np.float64)
-    scale = SCALE.get(scorer, 1.0)
-    raw = process.cpdist(
-        left.to_list(),
-        right.to_list(),
-        scorer=SCORERS[scorer],
-        score_cutoff=minimum / scale,
-        dtype=np.float64,
-        workers=-1,
+def _text_only(
+    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
+) -> pl.DataFrame:
+    """No key to join on: the first condition scores the full matrix, in slices of rows."""
+    first = plans[0]
+    assert isinstance(first, TextPlan)  # noqa: S101 - the caller checked
+    lside = _text_side(rows[0], plans, prepared, "left")
+    rside = _text_side(rows[1], plans, prepared, "right")
+    lpos, rpos, scores = all_pairs_above(
+        lside.get_column("__v"), rside.get_column("__v"), first.scorer, first.minimum, PAIR_BUDGET
     )
-    return np.asarray(raw, dtype=np.float64) * scale
+    pairs = pl.DataFrame(
+        {
+            L: lside.get_column(L).gather(lpos),
+            R: rside.get_column(R).gather(rpos),
+            score_column(0): scores / 100.0,
+        }
+    )
+    return _score_text(pairs, plans, [], prepared)
+
+
+def _text_side(
+    rows: pl.Series, plans: list[Plan], prepared: PreparedValues, side: str
+) -> pl.DataFrame:
+    """Rows with a value for every condition, with the first condition's value as __v."""
+    values = {
+        str(k): prepared.gather(side, plan.left if side == "left" else plan.right, rows)
+        for k, plan in enumerate(plans)
+    }
+    frame = pl.DataFrame({(L if side == "left" else R): rows, **values}).drop_nulls()
+    return frame.select(L if side == "left" else R, pl.col("0").alias("__v"))
 
 
 def _empty(plans: list[Plan]) -> pl.DataFrame:

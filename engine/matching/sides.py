@@ -18,7 +18,9 @@ def prepare_side(frame: pl.DataFrame, id_column: str, side: str) -> pl.DataFrame
     nulls = ids.null_count()
     if nulls:
         raise BadInputError(f"{side}.id: column {id_column!r} has {nulls} missing values")
-    if ids.n_unique() != ids.len():
-        duplicate = ids.filter(ids.is_duplicated()).min()
-        raise BadInputError(f"{side}.id: column {id_column!r} repeats the id {duplicate!r}")
-    return frame.with_columns(ids.alias(ID)).sort(ID).with_row_index(ROW)
+    ordered = frame.with_columns(ids.alias(ID)).sort(ID)
+    sorted_ids = ordered.get_column(ID)
+    repeats = sorted_ids.filter(sorted_ids == sorted_ids.shift(1))
+    if repeats.len():
+        raise BadInputError(f"{side}.id: column {id_column!r} repeats the id {repeats[0]!r}")
+    return ordered.with_row_index(ROW)

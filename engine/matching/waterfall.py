@@ -9,6 +9,7 @@ import polars as pl
 
 from engine.matching.conditions import Plan, plan_condition
 from engine.matching.many_to_one import resolve_groups
+from engine.matching.prepared import PreparedValues
 from engine.matching.resolve import resolve_one_to_one
 from engine.matching.result import MatchResult
 from engine.matching.ruleset import Rule, Ruleset
@@ -64,10 +65,11 @@ def match(
     empty = pl.Series(ROW, [], dtype=lside.schema[ROW])
     state = _State(empty, empty, empty, empty)
     decisions: list[pl.DataFrame] = []
+    prepared = PreparedValues(lside, rside)
     total = len(ruleset.rules)
     for number, rule in enumerate(ruleset.rules):
         _report(progress, f"rule {rule.name}", number, total)
-        decisions.append(_run_rule(rule, lside, rside, state))
+        decisions.append(_run_rule(rule, lside, rside, state, prepared))
     _report(progress, "done", total, total)
     return MatchResult(
         matches=_matches(decisions, lside, rside),
@@ -87,11 +89,13 @@ def _report(progress: Progress | None, stage: str, done: int, total: int) -> Non
         progress(stage, done, total)
 
 
-def _run_rule(rule: Rule, lside: pl.DataFrame, rside: pl.DataFrame, state: _State) -> pl.DataFrame:
+def _run_rule(
+    rule: Rule, lside: pl.DataFrame, rside: pl.DataFrame, state: _State, prepared: PreparedValues
+) -> pl.DataFrame:
     left = lside.filter(~pl.col(ROW).is_in(state.taken_left.implode()))
     right = rside.filter(~pl.col(ROW).is_in(state.taken_right.implode()))
     plans = _plans(rule, lside.schema, rside.schema)
-    pairs = scored_candidates(left, right, plans)
+    pairs = scored_candidates((left[ROW], right[ROW]), plans, prepared)
     state.seen_left = pl.concat([state.seen_left, pairs.get_column(L).unique()])
     state.seen_right = pl.concat([state.seen_right, pairs.get_column(R).unique()])
     if rule.sum is None:

@@ -1,0 +1,31 @@
+"""Each condition's prepared values over a whole side, computed once per `match` call.
+
+Rules often compare the same columns the same way (a normalized reference in two rules, a
+normalized description in two more); preparing a value once per side and gathering it by
+row number afterwards saves the repeated string work, and lets the join carry only row
+numbers and keys while strings are gathered for the pairs that survive it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+class PreparedValues:
+    """Prepared values of both sides, each a Series indexed by ROW (row number)."""
+
+    def __init__(self, left: pl.DataFrame, right: pl.DataFrame) -> None:
+        self._sides = {"left": left, "right": right}
+        self._cache: dict[tuple[str, str], pl.Series] = {}
+
+    def values(self, side: str, expr: pl.Expr) -> pl.Series:
+        """`expr` evaluated over the whole side; position i holds row i's value."""
+        key = (side, expr.meta.serialize(format="json"))
+        if key not in self._cache:
+            frame = self._sides[side]
+            self._cache[key] = frame.select(expr.alias("__v")).to_series()
+        return self._cache[key]
+
+    def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
+        """The prepared values of the given rows, in their order."""
+        return self.values(side, expr).gather(rows)
