@@ -3,21 +3,16 @@
 Hash joins on composite keys (normalized reference + cents; cents + a date window; a cents
 bucket with its neighbours + a date window), never NOT IN; remaining rows by ANTI JOIN;
 one-to-one by mutual best (ROW_NUMBER on each side); many-to-one by self-joins over pairs and
-triples; similarity through the same rapidfuzz scorers as Tieout, called as a vectorized
-Arrow UDF. Usage: python bench/baselines_duckdb.py LEFT.csv RIGHT.csv OUT_DIR
+triples; similarity by DuckDB's native jaro_winkler_similarity, the scorer the ruleset names.
+Usage: python bench/baselines_duckdb.py LEFT.csv RIGHT.csv OUT_DIR
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
-from duckdb.func import ARROW
-from rapidfuzz import fuzz, process
 
 NORMALIZE = (
     "nullif(trim(regexp_replace(regexp_replace(lower({col}), '[^a-z0-9\\s]', '', 'g'),"
@@ -25,20 +20,8 @@ NORMALIZE = (
 )
 
 
-def _scorer(scorer: Any) -> Callable[[pa.Array, pa.Array], pa.Array]:
-    def score(left: pa.Array, right: pa.Array) -> pa.Array:
-        lefts = [v or "" for v in left.to_pylist()]
-        rights = [v or "" for v in right.to_pylist()]
-        return pa.array(process.cpdist(lefts, rights, scorer=scorer, workers=1))
-
-    return score
-
-
 def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for name, scorer in (("token_set", fuzz.token_set_ratio), ("wratio", fuzz.WRatio)):
-        con.create_function(name, _scorer(scorer), ["VARCHAR", "VARCHAR"], "DOUBLE", type=ARROW)
-    return con
+    return duckdb.connect()
 
 
 def load(con: duckdb.DuckDBPyConnection, left: Path, right: Path) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+MIN_SIMILARITY = 72
 
 
 def normalized(text: pd.Series) -> pd.Series:
@@ -52,10 +54,15 @@ def one_to_one(candidates: pd.DataFrame, rule: str) -> pd.DataFrame:
     return ordered.drop_duplicates("lid").drop_duplicates("rid")[["lid", "rid"]].assign(rule=rule)
 
 
-def similarity(frame: pd.DataFrame, scorer: Any) -> np.ndarray:
-    return np.asarray(
-        process.cpdist(frame["ltext"].tolist(), frame["rtext"].tolist(), scorer=scorer, workers=-1)
+def similarity(frame: pd.DataFrame) -> np.ndarray:
+    """jaro_winkler (0-100), the scorer the ruleset names, pair by pair in one batch."""
+    scores = process.cpdist(
+        frame["ltext"].tolist(),
+        frame["rtext"].tolist(),
+        scorer=JaroWinkler.normalized_similarity,
+        workers=-1,
     )
+    return np.asarray(scores) * 100
 
 
 def run(left_path: Path, right_path: Path, out: Path) -> None:
@@ -102,8 +109,8 @@ def amount_date_description(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataF
         tolerance=pd.Timedelta(days=3),
         direction="nearest",
     ).dropna(subset=["rid"])
-    near = near.assign(score=similarity(near, fuzz.token_set_ratio))
-    return one_to_one(near[near["score"] >= 70], "amount-date-description")
+    near = near.assign(score=similarity(near))
+    return one_to_one(near[near["score"] >= MIN_SIMILARITY], "amount-date-description")
 
 
 def fuzzy_description(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
@@ -116,8 +123,8 @@ def fuzzy_description(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         direction="nearest",
     ).dropna(subset=["rid"])
     near = near[(near["ldate"] - near["rdate"]).abs() <= pd.Timedelta(days=5)]
-    near = near.assign(score=similarity(near, fuzz.WRatio))
-    return one_to_one(near[near["score"] >= 65], "fuzzy-description")
+    near = near.assign(score=similarity(near))
+    return one_to_one(near[near["score"] >= MIN_SIMILARITY], "fuzzy-description")
 
 
 if __name__ == "__main__":
