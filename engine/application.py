@@ -150,9 +150,11 @@ class Tieout(Application[UUID]):
 
     # Job lifecycle, as a worker drives it
 
-    def claim_job(self, job: UUID, worker: str, lease_token: str, meta: EventMeta) -> Job:
+    def claim_job(
+        self, job: UUID, worker: str, lease_token: str, batch_size: int, meta: EventMeta
+    ) -> Job:
         found = self.get_job(job)
-        found.claim(worker, lease_token, meta)
+        found.claim(worker, lease_token, batch_size, meta)
         self.save_job(found, QueueGuard(found.id, REQUESTED, skip_locked=True))
         return found
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
@@ -57,7 +58,28 @@ ON CONFLICT (job_id) DO UPDATE SET
 
 
 class JobQueueRecorder(PostgresApplicationRecorder):
-    """PostgresApplicationRecorder (table lock and all) plus the queue writes of a save."""
+    """PostgresApplicationRecorder (table lock and all) plus the queue writes of a save.
+
+    `insert_events` is the library's, minus psycopg's pipeline mode: with the megabytes of
+    a batch of decisions as one parameter, a pipelined save intermittently hung for good
+    (client and server each waiting to read; psycopg/psycopg#685 describes the pattern).
+    A save is one transaction of a few statements, so the pipeline saved nothing here.
+    """
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(
         self,

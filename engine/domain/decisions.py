@@ -3,11 +3,18 @@
 Each batch is a one-event stream with a deterministic id, `uuid5(job, "decisions:N")`. The
 matcher is deterministic, so a retried attempt rebuilds identical batches; a batch already
 in the log is skipped, and a second write of one would violate (originator_id, version)
-anyway. Columns are stored as lists (columnar JSON), thousands of rows per event.
+anyway.
+
+A batch's rows travel as one Arrow IPC file (zstd-compressed, base64 in the event's JSON),
+with the columns of `tieout match`'s matches.parquet plus `scores`, or of unmatched.parquet.
+Columnar JSON lists were the first design; encoding a million decisions that way alone took
+longer than the whole budget for recording them (docs/adr/0005).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from uuid import UUID, uuid5
 
 import polars as pl
@@ -16,10 +23,9 @@ from eventsourcing.domain import event
 from engine.domain.base import TieoutAggregate
 from engine.domain.meta import EventMeta
 
-DECISION_COLUMNS = ("left_id", "right_id", "group_id", "rule", "confidence", "status", "scores")
-UNMATCHED_COLUMNS = ("side", "id", "reason")
 DECISIONS = "decisions"
 UNMATCHED = "unmatched"
+ARROW_FORMAT = "arrow-ipc+zstd;base64"
 
 
 def batch_id(job: UUID, kind: str, number: int) -> UUID:
@@ -27,14 +33,28 @@ def batch_id(job: UUID, kind: str, number: int) -> UUID:
     return uuid5(job, f"{kind}:{number}")
 
 
+def encode_rows(frame: pl.DataFrame) -> str:
+    """A frame as base64 text of a zstd-compressed Arrow IPC file."""
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="zstd")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_rows(data: str) -> pl.DataFrame:
+    """The frame `encode_rows` encoded."""
+    return pl.read_ipc(io.BytesIO(base64.b64decode(data)))
+
+
 class DecisionBatch(TieoutAggregate):
-    """Decisions `first_row ..` of one job: pairs or group rows with scores."""
+    """Decisions `first_row .. first_row + rows` of one job: pairs or group rows, scored."""
 
     class DecisionsRecorded(TieoutAggregate.Created):
         job_id: UUID
         batch: int
         first_row: int
-        columns: dict[str, list[object]]
+        rows: int
+        format: str
+        data: str
 
     @staticmethod
     def create_id(job_id: UUID, batch: int) -> UUID:
@@ -46,14 +66,21 @@ class DecisionBatch(TieoutAggregate):
         job_id: UUID,
         batch: int,
         first_row: int,
-        columns: dict[str, list[object]],
+        rows: int,
+        format: str,  # noqa: A002 - the event's field name, read by auditors
+        data: str,
         meta: EventMeta,
     ) -> None:
         del meta
         self.job_id = job_id
         self.batch = batch
         self.first_row = first_row
-        self.columns = columns
+        self.rows = rows
+        self.format = format
+        self.data = data
+
+    def frame(self) -> pl.DataFrame:
+        return decode_rows(self.data)
 
 
 class UnmatchedBatch(TieoutAggregate):
@@ -63,7 +90,9 @@ class UnmatchedBatch(TieoutAggregate):
         job_id: UUID
         batch: int
         first_row: int
-        columns: dict[str, list[object]]
+        rows: int
+        format: str
+        data: str
 
     @staticmethod
     def create_id(job_id: UUID, batch: int) -> UUID:
@@ -75,22 +104,18 @@ class UnmatchedBatch(TieoutAggregate):
         job_id: UUID,
         batch: int,
         first_row: int,
-        columns: dict[str, list[object]],
+        rows: int,
+        format: str,  # noqa: A002 - the event's field name, read by auditors
+        data: str,
         meta: EventMeta,
     ) -> None:
         del meta
         self.job_id = job_id
         self.batch = batch
         self.first_row = first_row
-        self.columns = columns
+        self.rows = rows
+        self.format = format
+        self.data = data
 
-
-def frame_columns(frame: pl.DataFrame, names: tuple[str, ...]) -> dict[str, list[object]]:
-    """A frame's columns as plain lists, ready for JSON."""
-    return {name: frame.get_column(name).to_list() for name in names}
-
-
-def batches_frame(batches: list[dict[str, list[object]]], schema: pl.Schema) -> pl.DataFrame:
-    """Rebuild a frame from recorded batches (in batch order)."""
-    frames = [pl.DataFrame(columns, schema=schema) for columns in batches]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    def frame(self) -> pl.DataFrame:
+        return decode_rows(self.data)

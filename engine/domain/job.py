@@ -91,6 +91,7 @@ class Job(TieoutAggregate):
         worker: str
         lease_token: str
         attempt: int
+        decision_batch_size: int
 
     class JobCompleted(TieoutAggregate.Event):
         lease_token: str
@@ -147,13 +148,22 @@ class Job(TieoutAggregate):
         self.worker = ""
         self.last_error = ""
         self.retry_in_seconds = 0.0
+        self.decision_batch_size = 0
         self.outcome: JobOutcome | None = None
 
     # Commands. Each checks its precondition, then records one or two events.
 
-    def claim(self, worker: str, lease_token: str, meta: EventMeta) -> None:
+    def claim(self, worker: str, lease_token: str, batch_size: int, meta: EventMeta) -> None:
+        """Take the job under a new lease. The first claim fixes the decision batch size,
+        so that every retry cuts the same batches whatever the worker's setting."""
         self._require(REQUESTED, "claim")
-        self._claimed(worker=worker, lease_token=lease_token, attempt=self.attempts + 1, meta=meta)
+        self._claimed(
+            worker=worker,
+            lease_token=lease_token,
+            attempt=self.attempts + 1,
+            decision_batch_size=self.decision_batch_size or batch_size,
+            meta=meta,
+        )
 
     def complete(self, lease_token: str, outcome: JobOutcome, meta: EventMeta) -> None:
         self.check_lease(lease_token)
@@ -224,8 +234,16 @@ class Job(TieoutAggregate):
     # Events: how each one changes the state.
 
     @event(JobClaimed)
-    def _claimed(self, worker: str, lease_token: str, attempt: int, meta: EventMeta) -> None:
+    def _claimed(
+        self,
+        worker: str,
+        lease_token: str,
+        attempt: int,
+        decision_batch_size: int,
+        meta: EventMeta,
+    ) -> None:
         del meta
+        self.decision_batch_size = decision_batch_size
         self.status = RUNNING
         self.worker = worker
         self.lease_token = lease_token

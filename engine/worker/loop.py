@@ -56,7 +56,6 @@ class Worker:
             queue=queue,
             store=store,
             policy=config.policy,
-            batch_size=config.batch_size,
             meta=event_meta(actor=f"service:{config.name}", causation="worker.run"),
             on_rate=self._set_rate,
         )
@@ -117,7 +116,7 @@ class Worker:
         for job_id in self.queue.claimable(SCAN_LIMIT):
             token = uuid.uuid4().hex
             try:
-                self.app.claim_job(job_id, self.config.name, token, meta)
+                self.app.claim_job(job_id, self.config.name, token, self.config.batch_size, meta)
             except (ConflictError, NotFoundError):
                 continue  # another worker got there first
             return job_id, token

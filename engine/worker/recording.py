@@ -16,13 +16,12 @@ import polars as pl
 
 from engine.application import Tieout
 from engine.domain.decisions import (
-    DECISION_COLUMNS,
+    ARROW_FORMAT,
     DECISIONS,
-    UNMATCHED_COLUMNS,
     DecisionBatch,
     UnmatchedBatch,
     batch_id,
-    frame_columns,
+    encode_rows,
 )
 from engine.domain.meta import EventMeta
 from engine.domain.queue import QueueGuard
@@ -46,11 +45,16 @@ class Batch:
         return batch_id(self.job_id, self.kind, self.number)
 
     def aggregate(self, meta: EventMeta) -> DecisionBatch | UnmatchedBatch:
-        if self.kind == DECISIONS:
-            columns = frame_columns(self.rows, DECISION_COLUMNS)
-            return DecisionBatch(self.job_id, self.number, self.first_row, columns, meta)
-        columns = frame_columns(self.rows, UNMATCHED_COLUMNS)
-        return UnmatchedBatch(self.job_id, self.number, self.first_row, columns, meta)
+        kind = DecisionBatch if self.kind == DECISIONS else UnmatchedBatch
+        return kind(
+            job_id=self.job_id,
+            batch=self.number,
+            first_row=self.first_row,
+            rows=self.rows.height,
+            format=ARROW_FORMAT,
+            data=encode_rows(self.rows),
+            meta=meta,
+        )
 
 
 @dataclass(frozen=True)

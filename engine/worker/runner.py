@@ -34,7 +34,6 @@ class JobContext:
     queue: JobQueue
     store: ObjectStore
     policy: RetryPolicy
-    batch_size: int
     meta: EventMeta
     on_rate: Callable[[float], None]
     """Told the matcher's rows per second after each match (a metric)."""
@@ -109,7 +108,7 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
 
 def record(context: JobContext, job: Job, lease: Lease, result: MatchResult) -> tuple[int, int]:
     guard = QueueGuard(job.id, "running", lease.token)
-    recorder = Recorder(context.app, context.queue, guard, context.batch_size, context.meta)
+    recorder = Recorder(context.app, context.queue, guard, job.decision_batch_size, context.meta)
     total = result.matches.height + result.unmatched.height
     written = 0
 
