@@ -19,6 +19,9 @@ from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan, log_t
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import L, R, score_column, value_column
 
+# A range condition scores 1 at no difference, 1 - RANGE_DROP at the tolerance: being in
+# range is the evidence, where in the range only tips the balance between candidates.
+RANGE_DROP = 0.25
 GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
 SIGN = "__sign"
 SIDES = ("left", "right")
@@ -52,7 +55,9 @@ def key_frames(
             spec.right_on.append(value_column("right", k))
         elif isinstance(plan, RangePlan):
             spec = _add_grid(spec, plan, k)
-    return spec
+    # materialized once: sizing, chunking and the join all read them
+    lazy = pl.collect_all([spec.left, spec.right])
+    return JoinSpec(lazy[0].lazy(), lazy[1].lazy(), spec.left_on, spec.right_on)
 
 
 def _side_frame(
@@ -108,8 +113,6 @@ def joined(spec: JoinSpec, plans: list[Plan]) -> pl.LazyFrame:
     else:
         pairs = spec.left.join(spec.right, how="cross")
     keep = [pl.col(L), pl.col(R)]
-    if any(isinstance(plan, TextPlan) for plan in plans):
-        keep += [pl.col(name) for name in spec.left_on]  # text scoring goes block by block
     for k, plan in enumerate(plans):
         if isinstance(plan, RangePlan):
             diff, tolerance, noise = _range_terms(plan, k)
@@ -128,9 +131,9 @@ def _range_terms(plan: RangePlan, k: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 
 def _range_score(diff: pl.Expr, tolerance: pl.Expr) -> pl.Expr:
-    """1 at no difference, falling linearly to 0.5 at the tolerance."""
-    score = pl.when(tolerance > 0).then(1.0 - 0.5 * diff / tolerance).otherwise(1.0)
-    return score.clip(0.5, 1.0)
+    """1 at no difference, falling linearly to 1 - RANGE_DROP at the tolerance."""
+    score = pl.when(tolerance > 0).then(1.0 - RANGE_DROP * diff / tolerance).otherwise(1.0)
+    return score.clip(1.0 - RANGE_DROP, 1.0)
 
 
 def pair_count(spec: JoinSpec) -> int:

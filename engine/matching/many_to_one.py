@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from engine.matching.candidates import RANGE_DROP
 from engine.matching.resolve import ORDER, accept_greedy, confidence, rival
 from engine.matching.ruleset import SumSpec
 from engine.matching.schemas import BASE, CONF, GROUP, ROW, L, R, score_column
@@ -96,7 +97,9 @@ def _scored(groups: pl.DataFrame, spec: SumSpec, conditions: int) -> pl.DataFram
     size = pl.col(MEMBERS).list.len()
     diff = (pl.col(TOTAL) - pl.col(TARGET)).abs()
     sum_score = (
-        pl.lit(1.0) if spec.tolerance == 0 else (1.0 - 0.5 * diff / spec.tolerance).clip(0.5, 1.0)
+        pl.lit(1.0)
+        if spec.tolerance == 0
+        else (1.0 - RANGE_DROP * diff / spec.tolerance).clip(1.0 - RANGE_DROP, 1.0)
     )
     base = (pl.col(BASES) / pl.col(SIZE) * conditions + pl.col(SUM_SCORE)) / (conditions + 1)
     scored = (

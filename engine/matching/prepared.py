@@ -8,6 +8,7 @@ numbers and keys while strings are gathered for the pairs that survive it.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 
@@ -17,6 +18,27 @@ class PreparedValues:
     def __init__(self, left: pl.DataFrame, right: pl.DataFrame) -> None:
         self._sides = {"left": left, "right": right}
         self._cache: dict[tuple[str, str], pl.Series] = {}
+        self._objects: dict[tuple[str, str], np.ndarray] = {}
+
+    def precompute(self, side: str, exprs: list[pl.Expr]) -> None:
+        """Evaluate many expressions in one parallel pass (each once)."""
+        todo = {(side, e.meta.serialize(format="json")): e for e in exprs}
+        todo = {key: e for key, e in todo.items() if key not in self._cache}
+        if not todo:
+            return
+        names = [f"__v{n}" for n in range(len(todo))]
+        frame = self._sides[side].select(
+            e.alias(name) for e, name in zip(todo.values(), names, strict=True)
+        )
+        for key, name in zip(todo, names, strict=True):
+            self._cache[key] = frame.get_column(name)
+
+    def strings(self, side: str, expr: pl.Expr) -> np.ndarray:
+        """The values as a numpy array of Python strings, for rapidfuzz (built once)."""
+        key = (side, expr.meta.serialize(format="json"))
+        if key not in self._objects:
+            self._objects[key] = self.values(side, expr).to_numpy()
+        return self._objects[key]
 
     def values(self, side: str, expr: pl.Expr) -> pl.Series:
         """`expr` evaluated over the whole side; position i holds row i's value."""

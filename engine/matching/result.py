@@ -54,7 +54,7 @@ class MatchResult:
 
 
 def decisions_hash(result: MatchResult) -> str:
-    """SHA-256 (hex) of a canonical CSV of matches and unmatched, floats rounded."""
+    """SHA-256 (hex) of a canonical CSV of matches (scores as columns) and unmatched."""
     scores = (
         pl.col(SCORES).list.eval(pl.element().round(HASH_DECIMALS).cast(pl.String)).list.join(";")
     )

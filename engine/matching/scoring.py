@@ -14,8 +14,8 @@ import polars as pl
 from engine.matching.candidates import JoinSpec, block_sizes, joined, key_frames, pair_count
 from engine.matching.conditions import KeyPlan, Plan, TextPlan
 from engine.matching.prepared import PreparedValues
-from engine.matching.schemas import BASE, L, R, score_column, value_column
-from engine.matching.similarity import all_pairs_above, candidate_scores
+from engine.matching.schemas import BASE, L, R, score_column
+from engine.matching.similarity import all_pairs_above, pair_scores
 
 PAIR_BUDGET = 4_000_000  # candidate pairs materialized at once, before the residual filter
 
@@ -28,9 +28,7 @@ def scored_candidates(
         frame = _text_only(rows, plans, prepared)
     else:
         spec = key_frames(rows, plans, prepared)
-        chunks = [
-            _score_text(chunk, plans, spec.left_on, prepared) for chunk in _chunks(spec, plans)
-        ]
+        chunks = [_score_text(chunk, plans, prepared) for chunk in _chunks(spec, plans)]
         frame = pl.concat(chunks) if chunks else _empty(plans)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
@@ -67,22 +65,17 @@ def _left_chunks(sizes: pl.DataFrame) -> list[tuple[int, int]]:
     return list(zip(ranges["low"].to_list(), ranges["high"].to_list(), strict=True))
 
 
-def _score_text(
-    frame: pl.DataFrame, plans: list[Plan], keys: list[str], prepared: PreparedValues
-) -> pl.DataFrame:
+def _score_text(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
     for k, plan in enumerate(plans):
         if not isinstance(plan, TextPlan) or score_column(k) in frame.columns:
             continue
-        columns = (value_column("left", k), value_column("right", k))
-        frame = frame.with_columns(
-            prepared.gather("left", plan.left, frame[L]).alias(columns[0]),
-            prepared.gather("right", plan.right, frame[R]).alias(columns[1]),
+        strings = (
+            prepared.strings("left", plan.left)[frame[L].to_numpy()],
+            prepared.strings("right", plan.right)[frame[R].to_numpy()],
         )
-        scores = candidate_scores(frame, columns, plan.scorer, plan.minimum, keys)
-        frame = (
-            frame.with_columns(pl.Series(score_column(k), scores / 100.0))
-            .filter(pl.Series(scores >= plan.minimum))
-            .drop(columns)
+        scores = pair_scores(*strings, plan.scorer, plan.minimum)
+        frame = frame.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
+            pl.Series(scores >= plan.minimum)
         )
     return frame
 
@@ -93,31 +86,30 @@ def _text_only(
     """No key to join on: the first condition scores the full matrix, in slices of rows."""
     first = plans[0]
     assert isinstance(first, TextPlan)  # noqa: S101 - the caller checked
-    lside = _text_side(rows[0], plans, prepared, "left")
-    rside = _text_side(rows[1], plans, prepared, "right")
+    lrows = _complete_rows(rows[0], plans, prepared, "left")
+    rrows = _complete_rows(rows[1], plans, prepared, "right")
     lpos, rpos, scores = all_pairs_above(
-        lside.get_column("__v"), rside.get_column("__v"), first.scorer, first.minimum, PAIR_BUDGET
+        prepared.strings("left", first.left)[lrows.to_numpy()],
+        prepared.strings("right", first.right)[rrows.to_numpy()],
+        first.scorer,
+        first.minimum,
+        PAIR_BUDGET,
     )
     pairs = pl.DataFrame(
-        {
-            L: lside.get_column(L).gather(lpos),
-            R: rside.get_column(R).gather(rpos),
-            score_column(0): scores / 100.0,
-        }
+        {L: lrows.gather(lpos), R: rrows.gather(rpos), score_column(0): scores / 100.0}
     )
-    return _score_text(pairs, plans, [], prepared)
+    return _score_text(pairs, plans, prepared)
 
 
-def _text_side(
+def _complete_rows(
     rows: pl.Series, plans: list[Plan], prepared: PreparedValues, side: str
-) -> pl.DataFrame:
-    """Rows with a value for every condition, with the first condition's value as __v."""
+) -> pl.Series:
+    """The rows with a value for every condition."""
     values = {
         str(k): prepared.gather(side, plan.left if side == "left" else plan.right, rows)
         for k, plan in enumerate(plans)
     }
-    frame = pl.DataFrame({(L if side == "left" else R): rows, **values}).drop_nulls()
-    return frame.select(L if side == "left" else R, pl.col("0").alias("__v"))
+    return pl.DataFrame({"__row": rows, **values}).drop_nulls().get_column("__row")
 
 
 def _empty(plans: list[Plan]) -> pl.DataFrame:

@@ -1,12 +1,14 @@
 """Similarity scores through rapidfuzz's batch APIs, never a Python loop per pair.
 
-Two ways to score the candidate pairs of one condition:
-- `cpdist` over the pairs themselves: every scorer, about 1-5 million pairs a second.
-- `cdist` over a block: when many pairs share a join key (a block), the block's distinct
-  left strings x distinct right strings form one matrix, which rapidfuzz fills with SIMD
-  for the scorers in BLOCK_SCORERS (10-40 million pairs a second); each pair then reads
-  its cell. Used when a block has at least MIN_BLOCK_PAIRS pairs and its matrix is at
-  most MAX_MATRIX_WASTE times the pairs it serves. Both give identical scores.
+- Candidate pairs from a join: `cpdist` over the pairs, in one call (all cores).
+- A rule with no key to join on: `cdist` over slices of the left x right matrix, which
+  rapidfuzz fills with SIMD for short strings (ratio, QRatio, token_sort_ratio,
+  jaro_winkler), keeping the cells at or above `min`.
+
+Scoring join candidates block by block with `cdist` (a block = the rows sharing a join key)
+gives identical scores but measured 1.5-2.5x slower than `cpdist` on the pairs in the
+benchmark: blocks are a few hundred rows a side, so grouping them and the per-call
+overhead cost more than SIMD saves (docs/adr/0004-matcher-blocking-and-grid-joins.md).
 """
 
 from __future__ import annotations
@@ -15,11 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
-
-from engine.matching.schemas import L, R
 
 SCORERS: dict[str, Callable[..., Any]] = {
     "ratio": fuzz.ratio,
@@ -31,21 +30,17 @@ SCORERS: dict[str, Callable[..., Any]] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
 }
 SCALE = {"jaro_winkler": 100.0}  # scorers that answer 0-1 instead of 0-100
-BLOCK_SCORERS = frozenset({"ratio", "QRatio", "token_sort_ratio", "jaro_winkler"})
-MIN_BLOCK_PAIRS = 2_048
-MAX_MATRIX_WASTE = 4
-POSITION = "__pos"
-BLOCK_PAIRS = "__bn"
+Strings = np.ndarray | list[str]
 
 
-def pair_scores(left: pl.Series, right: pl.Series, scorer: str, minimum: float) -> np.ndarray:
-    """Scores (0-100) of equally long string series, pair by pair, in one batch."""
-    if left.len() == 0:
+def pair_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> np.ndarray:
+    """Scores (0-100) of two equally long sequences of strings, pair by pair, in one batch."""
+    if len(left) == 0:
         return np.zeros(0, dtype=np.float64)
     scale = SCALE.get(scorer, 1.0)
     raw = process.cpdist(
-        left.to_list(),
-        right.to_list(),
+        _as_list(left),
+        _as_list(right),
         scorer=SCORERS[scorer],
         score_cutoff=minimum / scale,
         dtype=np.float64,
@@ -54,12 +49,12 @@ def pair_scores(left: pl.Series, right: pl.Series, scorer: str, minimum: float) 
     return np.asarray(raw, dtype=np.float64) * scale
 
 
-def matrix_scores(left: list[str], right: list[str], scorer: str, minimum: float) -> np.ndarray:
+def matrix_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> np.ndarray:
     """The len(left) x len(right) matrix of scores (0-100), below `minimum` as 0."""
     scale = SCALE.get(scorer, 1.0)
     raw = process.cdist(
-        left,
-        right,
+        _as_list(left),
+        _as_list(right),
         scorer=SCORERS[scorer],
         score_cutoff=minimum / scale,
         dtype=np.float64,
@@ -68,46 +63,19 @@ def matrix_scores(left: list[str], right: list[str], scorer: str, minimum: float
     return np.asarray(raw, dtype=np.float64) * scale
 
 
-def candidate_scores(
-    frame: pl.DataFrame, columns: tuple[str, str], scorer: str, minimum: float, keys: list[str]
-) -> np.ndarray:
-    """Scores of every candidate in `frame`, by blocks of `keys` where that pays."""
-    lcol, rcol = columns
-    if scorer not in BLOCK_SCORERS or frame.height < MIN_BLOCK_PAIRS:
-        return pair_scores(frame[lcol], frame[rcol], scorer, minimum)
-    block = pl.len().over(keys) if keys else pl.len()
-    marked = frame.with_row_index(POSITION).with_columns(block.alias(BLOCK_PAIRS))
-    scores = np.zeros(frame.height, dtype=np.float64)
-    small = marked.filter(pl.col(BLOCK_PAIRS) < MIN_BLOCK_PAIRS)
-    scores[small[POSITION].to_numpy()] = pair_scores(small[lcol], small[rcol], scorer, minimum)
-    big = marked.filter(pl.col(BLOCK_PAIRS) >= MIN_BLOCK_PAIRS)
-    blocks = big.partition_by(keys, maintain_order=True) if keys else [big]
-    for part in blocks:
-        scores[part[POSITION].to_numpy()] = _block_scores(part, columns, scorer, minimum)
-    return scores
-
-
-def _block_scores(
-    block: pl.DataFrame, columns: tuple[str, str], scorer: str, minimum: float
-) -> np.ndarray:
-    lrows, lfirst, lcell = np.unique(block[L].to_numpy(), return_index=True, return_inverse=True)
-    rrows, rfirst, rcell = np.unique(block[R].to_numpy(), return_index=True, return_inverse=True)
-    if lrows.size * rrows.size > MAX_MATRIX_WASTE * block.height:
-        return pair_scores(block[columns[0]], block[columns[1]], scorer, minimum)
-    lefts = block[columns[0]].gather(lfirst).to_list()
-    rights = block[columns[1]].gather(rfirst).to_list()
-    return matrix_scores(lefts, rights, scorer, minimum)[lcell, rcell]
+def _as_list(strings: Strings) -> list[str]:
+    return strings.tolist() if isinstance(strings, np.ndarray) else list(strings)
 
 
 def all_pairs_above(
-    left: pl.Series, right: pl.Series, scorer: str, minimum: float, budget: int
+    left: np.ndarray, right: np.ndarray, scorer: str, minimum: float, budget: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (left position, right position, score) with score >= minimum, by matrix rows."""
-    step = max(1, budget // max(right.len(), 1))
-    rights = right.to_list()
+    step = max(1, budget // max(len(right), 1))
+    rights = right.tolist()
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, left.len(), step):
-        matrix = matrix_scores(left.slice(start, step).to_list(), rights, scorer, minimum)
+    for start in range(0, len(left), step):
+        matrix = matrix_scores(left[start : start + step], rights, scorer, minimum)
         rows, cols = np.nonzero(matrix >= minimum)
         found.append((rows + start, cols, matrix[rows, cols]))
     if not found:

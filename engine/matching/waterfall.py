@@ -65,11 +65,14 @@ def match(
     empty = pl.Series(ROW, [], dtype=lside.schema[ROW])
     state = _State(empty, empty, empty, empty)
     decisions: list[pl.DataFrame] = []
+    plans = [_plans(rule, lside.schema, rside.schema) for rule in ruleset.rules]
     prepared = PreparedValues(lside, rside)
+    prepared.precompute("left", [plan.left for rule_plans in plans for plan in rule_plans])
+    prepared.precompute("right", [plan.right for rule_plans in plans for plan in rule_plans])
     total = len(ruleset.rules)
     for number, rule in enumerate(ruleset.rules):
         _report(progress, f"rule {rule.name}", number, total)
-        decisions.append(_run_rule(rule, lside, rside, state, prepared))
+        decisions.append(_run_rule(rule, plans[number], (lside, rside), state, prepared))
     _report(progress, "done", total, total)
     return MatchResult(
         matches=_matches(decisions, lside, rside),
@@ -90,11 +93,14 @@ def _report(progress: Progress | None, stage: str, done: int, total: int) -> Non
 
 
 def _run_rule(
-    rule: Rule, lside: pl.DataFrame, rside: pl.DataFrame, state: _State, prepared: PreparedValues
+    rule: Rule,
+    plans: list[Plan],
+    sides: tuple[pl.DataFrame, pl.DataFrame],
+    state: _State,
+    prepared: PreparedValues,
 ) -> pl.DataFrame:
-    left = lside.filter(~pl.col(ROW).is_in(state.taken_left.implode()))
-    right = rside.filter(~pl.col(ROW).is_in(state.taken_right.implode()))
-    plans = _plans(rule, lside.schema, rside.schema)
+    left = sides[0].filter(~pl.col(ROW).is_in(state.taken_left.implode()))
+    right = sides[1].filter(~pl.col(ROW).is_in(state.taken_right.implode()))
     pairs = scored_candidates((left[ROW], right[ROW]), plans, prepared)
     state.seen_left = pl.concat([state.seen_left, pairs.get_column(L).unique()])
     state.seen_right = pl.concat([state.seen_right, pairs.get_column(R).unique()])

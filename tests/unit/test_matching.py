@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.errors import BadInputError
-from engine.matching import MatchResult, decisions_hash, match
+from engine.matching import MatchResult, decisions_hash, match, scoring
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
 
@@ -93,7 +93,7 @@ def test_within_days_works_on_dates_and_datetimes() -> None:
     )
     result = match(left, right, one_rule(cond("t", "within_days", days=2)))
     assert pairs(result) == [("a", "c")]
-    assert result.matches["scores"].to_list() == [[0.5]]
+    assert result.matches["scores"].to_list() == [[0.75]]
 
 
 @pytest.mark.parametrize(
@@ -122,6 +122,32 @@ def test_similar_without_blocking_keys_scores_every_pair_and_skips_nulls() -> No
     right = pl.DataFrame({"id": ["x", "y", "z"], "s": ["mary jones", "jonathon smith", None]})
     rules = one_rule(cond("s", "similar", scorer="ratio", min=85, normalize=["lower"]))
     assert pairs(match(left, right, rules)) == [("a", "y"), ("c", "x")]
+
+
+def test_chunked_candidate_generation_gives_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    left = pl.DataFrame({"id": list(range(60)), "x": [i % 4 for i in range(60)]})
+    right = pl.DataFrame({"id": list(range(100, 150)), "x": [i % 4 for i in range(50)]})
+    rules = one_rule(cond("x", "within", tolerance=1))
+    whole = match(left, right, rules)
+    monkeypatch.setattr(scoring, "PAIR_BUDGET", 50)
+    assert_frame_equal(match(left, right, rules).matches, whole.matches)
+
+
+def test_a_text_only_rule_scores_in_slices_of_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ["anna", "bert", "carl", "dora", "emil", "fred"]
+    left = pl.DataFrame({"id": names, "s": names, "t": [*names[:5], None]})
+    right = pl.DataFrame({"id": [n.upper() for n in names], "s": [n + "x" for n in names]})
+    right = right.with_columns(t=pl.col("s"))
+    rules = one_rule(
+        cond("s", "similar", scorer="ratio", min=80),
+        cond("t", "similar", scorer="jaro_winkler", min=50),
+    )
+    monkeypatch.setattr(scoring, "PAIR_BUDGET", 7)
+    result = match(left, right, rules)
+    assert pairs(result) == [(n, n.upper()) for n in names[:5]]
+    assert result.matches["scores"].to_list()[0] == pytest.approx([0.888889, 0.96], abs=1e-6)
 
 
 def test_the_waterfall_offers_later_rules_only_what_is_left() -> None:
@@ -174,7 +200,7 @@ def test_accept_at_splits_matched_from_suggested() -> None:
     result = match(left, right, one_rule(cond("x", "within", tolerance=1), accept_at=0.9))
     assert result.matches.select("left_id", "confidence", "status").rows() == [
         ("a", 1.0, "matched"),
-        ("b", 0.75, "suggested"),
+        ("b", 0.875, "suggested"),
     ]
 
 
