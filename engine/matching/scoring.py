@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import polars as pl
 
+from engine.matching.blocks import score_big_blocks, split_big_blocks
 from engine.matching.candidates import JoinSpec, block_sizes, joined, key_frames, pair_count
-from engine.matching.conditions import KeyPlan, Plan, TextPlan
+from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
@@ -28,14 +29,39 @@ def scored_candidates(
         frame = _text_only(rows, plans, prepared)
     else:
         spec = key_frames(rows, plans, prepared)
-        chunks = [_score_text(chunk, plans, prepared) for chunk in _chunks(spec, plans)]
-        frame = pl.concat(chunks) if chunks else _empty(plans)
+        chunks = []
+        if _has_text(plans) and not any(isinstance(p, RangePlan) for p in plans):
+            spec, groups = split_big_blocks(spec)
+            chunks = score_big_blocks(groups, plans, prepared, PAIR_BUDGET)
+        chunks += list(_chunks(spec, plans))
+        chunks = [_score_text(chunk.select(_columns(plans)), plans, prepared) for chunk in chunks]
+        frame = pl.concat([_ordered(c, plans) for c in chunks]) if chunks else _empty(plans)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
     names = [score_column(k) for k in range(len(plans))]
     frame = frame.with_columns(scores).select(L, R, *names)
     return frame.with_columns(pl.mean_horizontal(names).alias(BASE))
+
+
+def _has_text(plans: list[Plan]) -> bool:
+    return any(isinstance(plan, TextPlan) for plan in plans)
+
+
+def _columns(plans: list[Plan]) -> list[pl.Expr]:
+    """The columns of a chunk: rows and range scores (text scores may be there already)."""
+    keep = [pl.col(L), pl.col(R)]
+    for k, plan in enumerate(plans):
+        if isinstance(plan, RangePlan):
+            keep.append(pl.col(score_column(k)))
+        elif isinstance(plan, TextPlan):
+            keep.append(pl.col(f"^{score_column(k)}$"))
+    return keep
+
+
+def _ordered(chunk: pl.DataFrame, plans: list[Plan]) -> pl.DataFrame:
+    names = [score_column(k) for k, plan in enumerate(plans) if not isinstance(plan, KeyPlan)]
+    return chunk.select(L, R, *names)
 
 
 def _chunks(spec: JoinSpec, plans: list[Plan]) -> Iterator[pl.DataFrame]:

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.errors import BadInputError
-from engine.matching import MatchResult, decisions_hash, match, scoring
+from engine.matching import MatchResult, blocks, decisions_hash, match, scoring
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
 
@@ -148,6 +148,34 @@ def test_a_text_only_rule_scores_in_slices_of_the_matrix(monkeypatch: pytest.Mon
     result = match(left, right, rules)
     assert pairs(result) == [(n, n.upper()) for n in names[:5]]
     assert result.matches["scores"].to_list()[0] == pytest.approx([0.888889, 0.96], abs=1e-6)
+
+
+def test_big_key_blocks_score_as_matrices_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = ["anna smith", "bert jones", "carl brown", "dora white", "emil black", "fred green"]
+    left = pl.DataFrame(
+        {"id": range(12), "k": [i % 2 for i in range(12)], "s": names * 2, "t": names[::-1] * 2}
+    )
+    right = pl.DataFrame(
+        {
+            "id": range(100, 112),
+            "k": [i % 2 for i in range(12)],
+            "s": [n.upper() for n in names] * 2,
+            "t": [*names[::-1][:5], None] * 2,
+        }
+    )
+    rules = one_rule(
+        cond("k", "equals"),
+        cond("s", "similar", scorer="ratio", min=60, normalize=["lower"]),
+        cond("t", "similar", scorer="token_sort_ratio", min=50),
+    )
+    joined = match(left, right, rules)
+    monkeypatch.setattr(blocks, "BIG_BLOCK", 4)
+    monkeypatch.setattr(scoring, "PAIR_BUDGET", 10)
+    as_matrices = match(left, right, rules)
+    assert_frame_equal(as_matrices.matches, joined.matches)
+    assert joined.matches.height == 10
 
 
 def test_the_waterfall_offers_later_rules_only_what_is_left() -> None:
