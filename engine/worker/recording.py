@@ -27,7 +27,7 @@ from engine.domain.meta import EventMeta
 from engine.domain.queue import QueueGuard
 from engine.ports import JobQueue
 
-ROWS_PER_TRANSACTION = 50_000
+BATCHES_PER_TRANSACTION = 10  # 50,000 decisions per transaction at the default batch size
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,10 @@ class Recorder:
         """Record `frame` in batches; calls `on_rows(n)` after each save; returns the count."""
         batches = list(split(self.guard.job_id, kind, frame, self.batch_size))
         done = self.queue.recorded([batch.stream_id for batch in batches])
-        per_save = max(1, ROWS_PER_TRANSACTION // self.batch_size)
         pending = [batch for batch in batches if batch.stream_id not in done]
         on_rows(sum(batch.rows.height for batch in batches if batch.stream_id in done))
-        for start in range(0, len(pending), per_save):
-            chunk = pending[start : start + per_save]
+        for start in range(0, len(pending), BATCHES_PER_TRANSACTION):
+            chunk = pending[start : start + BATCHES_PER_TRANSACTION]
             self.app.save(*(batch.aggregate(self.meta) for batch in chunk), guard=self.guard)
             on_rows(sum(batch.rows.height for batch in chunk))
         return len(batches)

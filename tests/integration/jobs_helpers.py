@@ -93,7 +93,7 @@ def recorded_frames(container: Container, job: Job) -> tuple[pl.DataFrame, pl.Da
 
 
 def batch_frame(container: Container, stream_id: UUID) -> pl.DataFrame:
-    batch = container.app.repository.get(stream_id)
+    batch: object = container.app.repository.get(stream_id)
     assert isinstance(batch, DecisionBatch | UnmatchedBatch)
     return batch.frame()
 
