@@ -1,7 +1,7 @@
 """Scoring candidates: every condition's score and the base confidence of each pair.
 
 Every condition scores in [0, 1]: equals 1; within and within_days 1 at no difference
-falling linearly to 0.5 at the tolerance; similar the rapidfuzz score / 100. A pair's base
+falling linearly to 0.75 at the tolerance; similar the rapidfuzz score / 100. A pair's base
 confidence is the mean of its condition scores (see docs/matching.md).
 """
 
