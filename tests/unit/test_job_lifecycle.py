@@ -1,0 +1,129 @@
+"""The Job aggregate's lifecycle rules, without a database."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from engine.domain.job import (
+    CANCELLED,
+    COMPLETED,
+    DEAD_LETTERED,
+    FAILED,
+    REQUESTED,
+    RUNNING,
+    Job,
+    JobOutcome,
+    JobStateError,
+    LeaseLostError,
+    RetryPolicy,
+)
+from engine.domain.meta import event_meta
+from engine.domain.queue import QueueRow
+
+META = event_meta(actor="service:worker-test", causation="test")
+POLICY = RetryPolicy(max_attempts=3, backoff_seconds=2, backoff_max_seconds=5)
+OUTCOME = JobOutcome(
+    counts={"matched": 1, "suggested": 0, "unmatched_left": 0, "unmatched_right": 0},
+    inputs_hash="in",
+    ruleset_version=1,
+    engine_version="0.1.0",
+    decisions_hash="out",
+    decision_batches=1,
+    unmatched_batches=0,
+)
+
+
+def new_job() -> Job:
+    return Job(
+        project_id=uuid4(),
+        left_source_id=uuid4(),
+        right_source_id=uuid4(),
+        ruleset_version=1,
+        idempotency_key="",
+        meta=META,
+    )
+
+
+def claimed(job: Job, lease: str = "t1", batch_size: int = 100) -> Job:
+    job.claim("w1", lease, batch_size, META)
+    return job
+
+
+@pytest.mark.parametrize(("failures", "delay"), [(1, 2), (2, 4), (3, 5), (9, 5)])
+def test_backoff_doubles_up_to_the_cap(failures: int, delay: float) -> None:
+    assert POLICY.delay(failures) == delay
+
+
+def test_completion_needs_the_current_lease() -> None:
+    job = claimed(new_job())
+    with pytest.raises(LeaseLostError):
+        job.complete("someone-else", OUTCOME, META)
+    job.complete("t1", OUTCOME, META)
+    assert (job.status, job.outcome) == (COMPLETED, OUTCOME)
+    with pytest.raises(LeaseLostError):
+        job.complete("t1", OUTCOME, META)
+
+
+def test_failures_back_off_then_dead_letter() -> None:
+    job = new_job()
+    for attempt in (1, 2):
+        claimed(job, f"t{attempt}").fail(f"t{attempt}", "boom", POLICY, META)
+        assert (job.status, job.retry_in_seconds) == (FAILED, POLICY.delay(attempt))
+        job.retry(META)
+        assert job.status == REQUESTED
+    claimed(job, "t3").fail("t3", "boom", POLICY, META)
+    assert (job.status, job.attempts, job.failures, job.dead_letters) == (DEAD_LETTERED, 3, 3, 1)
+
+
+def test_permanent_error_dead_letters_at_once() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "BadInputError: no column", POLICY, META, permanent=True)
+    assert job.status == DEAD_LETTERED
+
+
+def test_redrive_gives_a_fresh_budget() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "boom", POLICY, META, permanent=True)
+    job.redrive(META)
+    claimed(job, "t2").fail("t2", "boom", POLICY, META)
+    assert job.status == FAILED  # one failure since the redrive, of three allowed
+    with pytest.raises(JobStateError):
+        job.redrive(META)
+
+
+def test_release_counts_no_failure() -> None:
+    job = claimed(new_job())
+    job.release("t1", "shutdown", META)
+    assert (job.status, job.attempts, job.failures) == (REQUESTED, 1, 0)
+
+
+def test_first_claim_fixes_the_batch_size() -> None:
+    job = claimed(new_job(), batch_size=100)
+    job.release("t1", "shutdown", META)
+    claimed(job, "t2", batch_size=7)
+    assert job.decision_batch_size == 100
+
+
+def test_takeover_counts_and_cancel_is_final() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "lease expired", POLICY, META, lease_expired=True)
+    assert job.takeovers == 1
+    job.cancel("not needed", META)
+    assert job.status == CANCELLED
+    with pytest.raises(JobStateError):
+        job.cancel("again", META)
+    with pytest.raises(JobStateError):
+        job.retry(META)
+    with pytest.raises(JobStateError):
+        job.redrive(META)
+
+
+def test_queue_row_mirrors_the_aggregate() -> None:
+    job = claimed(new_job())
+    row = QueueRow.of(job)
+    assert (row.status, row.attempts, row.lease_token, row.worker) == (RUNNING, 1, "t1", "w1")
+    job.fail("t1", "boom", POLICY, META)
+    row = QueueRow.of(job)
+    assert (row.status, row.lease_token, row.available_in_seconds) == (FAILED, None, 2)
