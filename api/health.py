@@ -10,16 +10,19 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from tieout.bootstrap import Container
 from tieout.metrics import DURATION_BUCKETS
 
 CONTAINER = web.AppKey("container", Container)
+METRICS = web.AppKey("metrics", CollectorRegistry)
 
 
-def create_app(container: Container) -> web.Application:
+def create_app(container: Container, registry: CollectorRegistry = REGISTRY) -> web.Application:
     app = web.Application()
     app[CONTAINER] = container
+    app[METRICS] = registry
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -45,6 +48,5 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    del request
-    body = await asyncio.to_thread(generate_latest, REGISTRY)
+    body = await asyncio.to_thread(generate_latest, request.app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
+from psycopg.rows import tuple_row
 
 from engine.ports import JobProgress, QueueEntry, QueueStats
 
@@ -45,14 +46,16 @@ FROM tieout_job_queue
 """
 
 TOTALS = """
-SELECT status, count(*), sum(attempts), sum(failures), sum(takeovers), sum(dead_letters),
+SELECT status, count(*) AS jobs, sum(attempts)::bigint AS attempts,
+       sum(failures)::bigint AS failures, sum(takeovers)::bigint AS takeovers,
+       sum(dead_letters)::bigint AS dead_letters,
        max(CASE WHEN status = 'running'
-                THEN extract(epoch FROM now() - heartbeat_at)::float8 END)
+                THEN extract(epoch FROM now() - heartbeat_at)::float8 END) AS oldest_heartbeat
 FROM tieout_job_queue GROUP BY status
 """
 
 DURATIONS = """
-SELECT width_bucket(seconds, %s::float8[]) AS bucket, count(*), sum(seconds)
+SELECT width_bucket(seconds, %s::float8[]) AS bucket, count(*) AS jobs, sum(seconds) AS seconds
 FROM (SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds
       FROM tieout_job_queue WHERE status = 'completed' AND started_at IS NOT NULL) AS done
 GROUP BY bucket
@@ -123,19 +126,18 @@ class PostgresJobQueue:
     def _pick(self, status: str, limit: int) -> list[UUID]:
         # The row locks only keep two pickers from offering each other the same rows; the
         # claim itself is guarded again inside the save (QueueGuard, SKIP LOCKED).
-        with self.datastore.get_connection() as conn, conn.transaction():
-            rows = conn.execute(PICK, (status, limit)).fetchall()
-        return [_first(row) for row in rows]
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            rows = curs.execute(PICK, (status, limit)).fetchall()
+        return [row[0] for row in rows]
 
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(query, params)
-            return [tuple(row.values()) for row in curs.fetchall()]
-
-
-def _first(row: Any) -> UUID:
-    value: UUID = next(iter(row.values()))
-    return value
+            return curs.fetchall()
 
 
 def _entry(row: tuple[Any, ...]) -> QueueEntry:
