@@ -53,13 +53,15 @@ def score_big_blocks(
     """Pairs of each big key whose first `similar` condition reaches its `min`, scored."""
     k, plan = next((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan))
     assert isinstance(plan, TextPlan)  # noqa: S101 - found just above
-    lstrings = prepared.strings("left", plan.left)
-    rstrings = prepared.strings("right", plan.right)
     found = []
     for lrows, rrows in zip(groups[L].to_list(), groups[R].to_list(), strict=True):
         left, right = np.asarray(lrows, dtype=np.int64), np.asarray(rrows, dtype=np.int64)
         lpos, rpos, scores = all_pairs_above(
-            lstrings[left], rstrings[right], plan.scorer, plan.minimum, budget
+            prepared.strings("left", plan.left, left),
+            prepared.strings("right", plan.right, right),
+            plan.scorer,
+            plan.minimum,
+            budget,
         )
         found.append(
             pl.DataFrame(

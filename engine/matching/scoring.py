@@ -96,8 +96,8 @@ def _score_text(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues
         if not isinstance(plan, TextPlan) or score_column(k) in frame.columns:
             continue
         strings = (
-            prepared.strings("left", plan.left)[frame[L].to_numpy()],
-            prepared.strings("right", plan.right)[frame[R].to_numpy()],
+            prepared.strings("left", plan.left, frame[L].to_numpy()),
+            prepared.strings("right", plan.right, frame[R].to_numpy()),
         )
         scores = pair_scores(*strings, plan.scorer, plan.minimum)
         frame = frame.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
@@ -115,8 +115,8 @@ def _text_only(
     lrows = _complete_rows(rows[0], plans, prepared, "left")
     rrows = _complete_rows(rows[1], plans, prepared, "right")
     lpos, rpos, scores = all_pairs_above(
-        prepared.strings("left", first.left)[lrows.to_numpy()],
-        prepared.strings("right", first.right)[rrows.to_numpy()],
+        prepared.strings("left", first.left, lrows.to_numpy()),
+        prepared.strings("right", first.right, rrows.to_numpy()),
         first.scorer,
         first.minimum,
         PAIR_BUDGET,

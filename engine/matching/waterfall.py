@@ -67,8 +67,6 @@ def match(
     decisions: list[pl.DataFrame] = []
     plans = [_plans(rule, lside.schema, rside.schema) for rule in ruleset.rules]
     prepared = PreparedValues(lside, rside)
-    prepared.precompute("left", [plan.left for rule_plans in plans for plan in rule_plans])
-    prepared.precompute("right", [plan.right for rule_plans in plans for plan in rule_plans])
     total = len(ruleset.rules)
     for number, rule in enumerate(ruleset.rules):
         _report(progress, f"rule {rule.name}", number, total)
@@ -101,6 +99,8 @@ def _run_rule(
 ) -> pl.DataFrame:
     left = sides[0].filter(~pl.col(ROW).is_in(state.taken_left.implode()))
     right = sides[1].filter(~pl.col(ROW).is_in(state.taken_right.implode()))
+    prepared.precompute("left", [plan.left for plan in plans], left[ROW])
+    prepared.precompute("right", [plan.right for plan in plans], right[ROW])
     pairs = scored_candidates((left[ROW], right[ROW]), plans, prepared)
     state.seen_left = pl.concat([state.seen_left, pairs.get_column(L).unique()])
     state.seen_right = pl.concat([state.seen_right, pairs.get_column(R).unique()])
