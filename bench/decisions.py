@@ -106,21 +106,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=Settings().decision_batch_size)
-    parser.add_argument("--one-per-save", type=int, default=1_000, help="events to time")
+    parser.add_argument("--one-per-save", type=int, default=1_000, help="saves to time")
     args = parser.parse_args()
     frame = decisions(args.decisions)
     with scratch_container(Path(".tieout")) as container:
         seconds = batched_seconds(container, frame, args.batch_size)
         single = one_per_save_rate(container, frame, args.one_per_save)
-    events = -(-args.decisions // args.batch_size)
-    print(f"decisions recorded:       {args.decisions:,} in {events:,} events")
+    report(args.decisions, args.batch_size, seconds, single)
+
+
+def report(decisions: int, batch_size: int, seconds: float, single: float) -> None:
+    events = -(-decisions // batch_size)
+    rate = decisions / seconds
+    print(f"decisions recorded:    {decisions:,} in {events:,} events of {batch_size:,}")
+    print(f"batched:               {seconds:.2f} s ({rate:,.0f} decisions/s)")
+    print(f"one decision per save: {single:,.0f} events/s = decisions/s (same store, same run)")
     print(
-        f"batched:                  {seconds:.2f} s  ({args.decisions / seconds:,.0f} decisions/s,"
-        f" {events / seconds:,.0f} events/s)"
-    )
-    print(
-        f"one event per save:       {single:,.0f} events/s"
-        f"  ({args.decisions / single / 3600:.1f} h for as many decisions, one per event)"
+        f"speed-up:              {rate / single:,.0f}x (one per save would need"
+        f" {decisions / single / 60:,.0f} min for as many decisions)"
     )
 
 

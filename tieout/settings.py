@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         default=9100,
         ge=0,
         le=65535,
-        description="Port of a worker's Prometheus /metrics endpoint (0: none).",
+        description="Port of the /metrics endpoint of `tieout worker` and `tieout projector` "
+        "(0: none).",
     )
     poll_seconds: float = Field(
         default=1.0, gt=0, description="How often an idle worker looks for requested jobs."
