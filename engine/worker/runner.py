@@ -50,12 +50,21 @@ def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
         logger.warning("job %s: lease lost; this attempt's writes are rejected", job.id)
         return "lease lost"
     except ShutdownRequestedError:
-        app.release_job(job.id, lease.token, f"released by {meta['actor']} on shutdown", meta)
-        return "released"
+        return release(context, job, lease)
     except Exception as exc:
         logger.exception("job %s: attempt %s failed", job.id, job.attempts)
         return fail(context, job, lease, exc)
     return "completed"
+
+
+def release(context: JobContext, job: Job, lease: Lease) -> str:
+    """Give the job back on shutdown; if the lease went meanwhile, there is nothing to give."""
+    reason = f"released by {context.meta['actor']} on shutdown"
+    try:
+        context.app.release_job(job.id, lease.token, reason, context.meta)
+    except ConflictError:
+        return "lease lost"
+    return "released"
 
 
 def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
