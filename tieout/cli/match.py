@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.errors import BadInputError
 from engine.frames import frame_format, scan_frame
-from engine.matching import MatchResult, Ruleset, decisions_hash, match, parse_ruleset
+from engine.matching import MatchResult, Ruleset, match, parse_ruleset
 from tieout.cli.root import cli
 
 OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
@@ -98,7 +98,6 @@ def _check_out_dir(out_dir: Path) -> None:
 def _summary(result: MatchResult, seconds: float) -> dict[str, Any]:
     summary = result.summary()
     summary["seconds"] = round(seconds, 3)
-    summary["decisions_hash"] = decisions_hash(result)
     return summary
 
 
