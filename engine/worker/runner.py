@@ -100,6 +100,7 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
 
     started = time.perf_counter()
     result = match(left, right, ruleset, progress=on_stage)
+    lease.report("matched", total, total)
     context.on_rate(total / max(time.perf_counter() - started, 1e-9))
     batches = record(context, job, lease, result)
     digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
