@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +62,37 @@ async def test_health_ready_and_metrics_count_jobs(
     assert found[("tieout_job_duration_seconds_count", ())] == 1
     assert found[("tieout_oldest_running_job_heartbeat_age_seconds", ())] == 0
     assert {done, poison} == {entry.job_id for entry in container.queue.entries()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own server
+            return response.status, response.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_serve_answers_health_ready_and_metrics(cli_env: dict[str, str]) -> None:
+    port = free_port()
+    tieout = str(Path(sys.executable).parent / "tieout")
+    server = subprocess.Popen([tieout, "serve", "--port", str(port)], env=cli_env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while get(f"{base}/api/ready")[0] != 200:
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.1)
+        status, body = get(f"{base}/metrics")
+        assert status == 200
+        assert 'tieout_jobs{status="requested"} 0.0' in body
+        assert json.loads(get(f"{base}/api/health")[1]) == {"status": "ok", "jobs": {}}
+    finally:
+        server.terminate()
+        assert server.wait(timeout=20) == 0
