@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from engine.application import Tieout
-from engine.domain.job import RetryPolicy
+from engine.domain.job import Job, RetryPolicy
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError, NotFoundError
 from engine.ports import JobQueue, ObjectStore
@@ -91,11 +91,10 @@ class Worker:
     def tick(self) -> bool:
         """Do one round of work; True if a job was run."""
         self.maintain()
-        claimed = self.claim_next()
-        if claimed is None:
+        job = self.claim_next()
+        if job is None:
             return False
-        job_id, token = claimed
-        self.run_job(job_id, token)
+        self.run_job(job)
         return True
 
     def maintain(self) -> None:
@@ -111,23 +110,22 @@ class Worker:
         for job_id in self.queue.due_retries(SCAN_LIMIT):
             self._quietly(job_id, lambda job: self.app.retry_job(job, meta))
 
-    def claim_next(self) -> tuple[UUID, str] | None:
+    def claim_next(self) -> Job | None:
+        """Claim the oldest claimable job under a fresh lease token, if there is one."""
         meta = event_meta(actor=f"service:{self.config.name}", causation="worker.claim")
+        name, batch_size = self.config.name, self.config.batch_size
         for job_id in self.queue.claimable(SCAN_LIMIT):
-            token = uuid.uuid4().hex
             try:
-                self.app.claim_job(job_id, self.config.name, token, self.config.batch_size, meta)
+                return self.app.claim_job(job_id, name, uuid.uuid4().hex, batch_size, meta)
             except (ConflictError, NotFoundError):
                 continue  # another worker got there first
-            return job_id, token
         return None
 
-    def run_job(self, job_id: UUID, token: str) -> str:
-        job = self.app.get_job(job_id)
-        lease = Lease(self.queue, job_id, token, self.config.heartbeat_seconds, self.abandoning)
-        with lease:
+    def run_job(self, job: Job) -> str:
+        interval, abandon = self.config.heartbeat_seconds, self.abandoning
+        with Lease(self.queue, job.id, job.lease_token, interval, abandon) as lease:
             ended = run_claimed(self.context, job, lease)
-        logger.info("job %s attempt %s: %s", job_id, job.attempts, ended)
+        logger.info("job %s attempt %s: %s", job.id, job.attempts, ended)
         return ended
 
     def _set_rate(self, rows_per_second: float) -> None:
