@@ -16,6 +16,7 @@ from engine.domain.job import (
     DEAD_LETTERED,
     FAILED,
     REQUESTED,
+    RUNNING,
     Job,
     JobOutcome,
     JobStateError,
@@ -130,7 +131,12 @@ class Tieout(Application[UUID]):
             idempotency_key=idempotency_key,
             meta=meta,
         )
-        self.save(job, queue=QueueRow.of(job))
+        try:
+            self.save(job, queue=QueueRow.of(job))
+        except IntegrityError:
+            if candidate is None:
+                raise
+            return candidate  # the same request, saved concurrently a moment earlier
         return job.id
 
     def get_job(self, job: UUID) -> Job:
@@ -187,7 +193,7 @@ class Tieout(Application[UUID]):
         token = found.lease_token
         error = f"lease expired: {found.worker} sent no heartbeat for {stale_for_seconds:g}s"
         found.fail(token, error, policy, meta, lease_expired=True)
-        guard = QueueGuard(found.id, "running", token, stale_for_seconds=stale_for_seconds)
+        guard = QueueGuard(found.id, RUNNING, token, stale_for_seconds=stale_for_seconds)
         self.save_job(found, guard)
 
     def release_job(self, job: UUID, lease_token: str, reason: str, meta: EventMeta) -> None:
@@ -223,7 +229,7 @@ class Tieout(Application[UUID]):
 
 
 def _lease_guard(job: UUID, lease_token: str) -> QueueGuard:
-    return QueueGuard(job, "running", lease_token)
+    return QueueGuard(job, RUNNING, lease_token)
 
 
 def _schema(columns: list[list[str]]) -> pl.Schema:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
+from uuid import UUID
 
 import polars as pl
 import psycopg
@@ -35,6 +37,7 @@ from engine.domain.job import (
 from engine.domain.queue import QueueGuard
 from engine.matching import decisions_hash
 from engine.ports import JobProgress
+from engine.worker.loop import Worker
 from engine.worker.recording import Recorder
 from tieout.bootstrap import Container
 
@@ -233,3 +236,21 @@ def test_cancelling_a_running_job_fences_its_worker(container: Container, inputs
     with pytest.raises(LeaseLostError):
         late.record(DECISIONS, direct_match(container, job).matches, print)
     assert batch_events(container, job_id) == 0
+
+
+def test_racing_workers_claim_each_job_exactly_once(container: Container, inputs: Inputs) -> None:
+    jobs = [inputs.request(container, key=f"race-{n}") for n in range(8)]
+    claimed: list[UUID] = []
+
+    def claim_all(racer: Worker) -> None:
+        while (job := racer.claim_next()) is not None:
+            claimed.append(job.id)
+
+    racers = [threading.Thread(target=claim_all, args=(worker(container),)) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    assert sorted(claimed) == sorted(jobs)
+    for job_id in jobs:
+        assert event_names(container, job_id).count("JobClaimed") == 1
