@@ -127,7 +127,9 @@ def record(context: JobContext, job: Job, lease: Lease, result: MatchResult) -> 
         written += rows
         lease.report("recording decisions", written, total)
 
-    return (
+    batches = (
         recorder.record(DECISIONS, result.matches, on_rows),
         recorder.record(UNMATCHED, result.unmatched, on_rows),
     )
+    lease.report("completing", written, total)
+    return batches

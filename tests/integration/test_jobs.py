@@ -36,10 +36,11 @@ from engine.domain.job import (
 )
 from engine.domain.queue import QueueGuard
 from engine.matching import decisions_hash
-from engine.ports import JobProgress
+from engine.ports import JobProgress, QueueEntry
 from engine.worker.loop import Worker
 from engine.worker.recording import Recorder
 from tieout.bootstrap import Container
+from tieout.workers import run_until_done
 
 
 @pytest.fixture
@@ -254,3 +255,14 @@ def test_racing_workers_claim_each_job_exactly_once(container: Container, inputs
     assert sorted(claimed) == sorted(jobs)
     for job_id in jobs:
         assert event_names(container, job_id).count("JobClaimed") == 1
+
+
+def test_run_until_done_reports_progress_and_returns_the_ended_job(
+    container: Container, inputs: Inputs
+) -> None:
+    job_id = inputs.request(container)
+    seen: list[QueueEntry] = []
+    job = run_until_done(container, job_id, seen.append, timeout_seconds=60)
+    assert job.status == COMPLETED
+    assert seen[-1].status == COMPLETED
+    assert seen[-1].rows_processed == seen[-1].rows_total > 0
