@@ -34,6 +34,8 @@ class Inputs:
     version: int
     left_id: UUID
     right_id: UUID
+    directory: Path
+    """Where left.csv and right.csv were written."""
 
     def request(self, container: Container, key: str = "") -> UUID:
         return container.app.request_job(
@@ -52,6 +54,7 @@ def register_inputs(container: Container, tmp_path: Path, rows: int = 600) -> In
         version,
         app.register_source(project, left, META),
         app.register_source(project, right, META),
+        left.parent,
     )
 
 

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
+import polars as pl
 import pytest
-from jobs_helpers import Inputs, register_inputs, worker
+from jobs_helpers import Inputs, recorded_frames, register_inputs, worker
+from polars.testing import assert_frame_equal
 
 from engine.domain.job import DEAD_LETTERED
 from tieout.bootstrap import Container
+from tieout.demo import demo_ruleset_text
 
 TIEOUT = str(Path(sys.executable).parent / "tieout")
 FAST = {
@@ -66,6 +69,22 @@ def test_run_wait_show_and_list(
     assert view["decisions_hash"] == outcome.decisions_hash
     listed = json.loads(tieout(env, "jobs", "list", "--json").stdout)
     assert [entry["id"] for entry in listed] == [job_id]
+    assert_same_as_tieout_match(container, UUID(job_id), env, inputs.directory)
+
+
+def assert_same_as_tieout_match(
+    container: Container, job_id: UUID, env: dict[str, str], directory: Path
+) -> None:
+    """The job's recorded decisions are what `tieout match` writes for the same inputs."""
+    rules = directory / "rules.yaml"
+    rules.write_text(demo_ruleset_text(), encoding="utf-8")
+    out = directory / "match-out"
+    args = (str(directory / "left.csv"), str(directory / "right.csv"))
+    assert tieout(env, "match", *args, "--rules", str(rules), "--out", str(out)).returncode == 0
+    matches, unmatched = recorded_frames(container, container.app.get_job(job_id))
+    expected = pl.read_parquet(out / "matches.parquet")
+    assert_frame_equal(matches.select(expected.columns), expected)
+    assert_frame_equal(unmatched, pl.read_parquet(out / "unmatched.parquet"))
 
 
 def test_dead_letter_listed_and_redriven_by_cli(
