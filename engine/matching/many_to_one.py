@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from engine.matching.candidates import RANGE_DROP
-from engine.matching.resolve import ORDER, accept_greedy, confidence, rival
+from engine.matching.resolve import ORDER, accept_greedy, confidence, with_rival
 from engine.matching.ruleset import SumSpec
 from engine.matching.schemas import BASE, CONF, GROUP, ROW, L, R, score_column
 
@@ -108,18 +108,13 @@ def _scored(groups: pl.DataFrame, spec: SumSpec, conditions: int) -> pl.DataFram
         .sort(L, MEMBERS)
         .with_row_index("__gid")
     )
-    by_right = (
-        scored.select("__gid", BASE, pl.col(MEMBERS).alias(R))
-        .explode(R)
-        .with_columns(rival(BASE, R).alias("__rr"))
-        .group_by("__gid")
-        .agg(pl.col("__rr").max())
-    )
+    members = scored.select("__gid", BASE, pl.col(MEMBERS).alias(R)).explode(R)
+    by_right = with_rival(members, R, "__rr").group_by("__gid").agg(pl.col("__rr").max())
     return (
-        scored.with_columns(rival(BASE, L).alias("__rl"))
+        with_rival(scored, L, "__rl")
         .join(by_right, on="__gid", how="left")
         .with_columns(confidence(pl.col(BASE), pl.max_horizontal("__rl", "__rr")).alias(CONF))
-        .drop("__gid", "__rl", "__rr")
+        .drop("__gid", "__rl", "__rr", "__rl_n")
     )
 
 

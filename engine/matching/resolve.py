@@ -7,9 +7,11 @@ linearly to TIE_FACTOR when the rival scores as high: a coin toss is never a sur
 Candidates are ranked by (confidence desc, degree asc, left id asc, right id asc), where
 degree is how many candidates share either row; row numbers follow id order, so the rank
 never depends on input row order. Resolution is the greedy matching over that rank: a pair
-is accepted when neither row was taken by a better-ranked pair. It runs as rounds of
-"accept every pair that is the best remaining for both its rows", which gives exactly the
-greedy result, vectorized; a long chain of conflicts finishes in a plain greedy loop.
+is accepted when neither row was taken by a better-ranked pair. Pairs whose rows have no
+other candidate are accepted at once; two vectorized rounds of "accept every pair that is
+the best remaining for both its rows" (which agrees exactly with the greedy) settle most
+conflicts; the chains of conflicts they leave go through a plain loop over the remaining
+pairs in rank order (a flag per row, about 0.3 microseconds a pair).
 """
 
 from __future__ import annotations
@@ -20,14 +22,19 @@ from engine.matching.schemas import BASE, CONF, L, R
 
 AMBIGUITY_MARGIN = 0.1
 TIE_FACTOR = 0.4
-MAX_ROUNDS = 12
+MAX_ROUNDS = 2  # vectorized rounds; what they leave is a chain of conflicts for the loop
 ORDER = "__ord"
+DEGREE = "__deg"  # candidates sharing the left row + those sharing the right row
 
 
 def with_confidence(candidates: pl.DataFrame) -> pl.DataFrame:
     """Add CONF: the base confidence times the ambiguity factor against the best rival."""
-    best_rival = pl.max_horizontal(rival(BASE, L), rival(BASE, R))
-    return candidates.with_columns(confidence(pl.col(BASE), best_rival).alias(CONF))
+    frame = with_rival(with_rival(candidates, L, "__rl"), R, "__rr")
+    best_rival = pl.max_horizontal("__rl", "__rr")
+    degree = pl.col("__rl_n") + pl.col("__rr_n")
+    return frame.with_columns(
+        confidence(pl.col(BASE), best_rival).alias(CONF), degree.alias(DEGREE)
+    ).drop("__rl", "__rr", "__rl_n", "__rr_n")
 
 
 def confidence(base: pl.Expr, best_rival: pl.Expr) -> pl.Expr:
@@ -37,23 +44,39 @@ def confidence(base: pl.Expr, best_rival: pl.Expr) -> pl.Expr:
     return base * factor
 
 
-def rival(score: str, key: str) -> pl.Expr:
-    """Best score among the other candidates sharing `key` (null when there are none)."""
-    best = pl.col(score).max().over(key)
-    count_best = (pl.col(score) == best).sum().over(key)
-    second = pl.col(score).top_k(2).min().over(key)
-    alone = pl.len().over(key) == 1
-    is_best = (pl.col(score) == best) & (count_best == 1)
-    return pl.when(alone).then(None).when(is_best).then(second).otherwise(best)
+def with_rival(frame: pl.DataFrame, key: str, name: str) -> pl.DataFrame:
+    """Add `name`: the best BASE among the other candidates sharing `key` (null if none),
+    and `name`_n: how many candidates share `key`.
+
+    Computed by a group-by joined back (a windowed top-2 is several times slower)."""
+    base = pl.col(BASE)
+    stats = frame.group_by(key).agg(
+        base.max().alias("__best"),
+        (base == base.max()).sum().alias("__nbest"),
+        base.filter(base < base.max()).max().alias("__second"),
+        pl.len().alias("__n"),
+    )
+    only_best = (base == pl.col("__best")) & (pl.col("__nbest") == 1)
+    best_rival = (
+        pl.when(pl.col("__n") == 1)
+        .then(None)
+        .when(only_best)
+        .then(pl.col("__second"))
+        .otherwise(pl.col("__best"))
+    )
+    return (
+        frame.join(stats, on=key, how="left")
+        .with_columns(best_rival.alias(name), pl.col("__n").alias(f"{name}_n"))
+        .drop("__best", "__nbest", "__second", "__n")
+    )
 
 
 def ranked(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Candidates sorted by the documented total order, with their rank in ORDER."""
-    degree = pl.len().over(L) + pl.len().over(R)
+    """Candidates (from `with_confidence`) sorted by the documented total order, with
+    their rank in ORDER."""
     return (
-        candidates.with_columns(degree.alias("__deg"))
-        .sort([CONF, "__deg", L, R], descending=[True, False, False, False])
-        .drop("__deg")
+        candidates.sort([CONF, DEGREE, L, R], descending=[True, False, False, False])
+        .drop(DEGREE)
         .with_row_index(ORDER)
     )
 
@@ -111,7 +134,9 @@ def _locally_best(edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def _greedy(remaining: pl.DataFrame) -> pl.DataFrame:
-    """Plain greedy over groups in rank order; only for long chains of conflicts."""
+    """Plain greedy over what the rounds left, in rank order."""
+    if remaining.get_column(ORDER).is_unique().all():
+        return _greedy_pairs(remaining.sort(ORDER))
     groups = remaining.sort(ORDER).group_by(ORDER, maintain_order=True).agg(L, R)
     used_l: set[int] = set()
     used_r: set[int] = set()
@@ -122,3 +147,17 @@ def _greedy(remaining: pl.DataFrame) -> pl.DataFrame:
             used_r.update(rights)
             keep.append(order)
     return pl.DataFrame({ORDER: keep}, schema={ORDER: remaining.schema[ORDER]})
+
+
+def _greedy_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The greedy over pairs sorted by rank, with a flag per row: about 0.3 us a pair."""
+    lefts = pairs.get_column(L).to_list()
+    rights = pairs.get_column(R).to_list()
+    used_l = bytearray(max(lefts) + 1)
+    used_r = bytearray(max(rights) + 1)
+    keep = bytearray(len(lefts))
+    for i, (left, right) in enumerate(zip(lefts, rights, strict=True)):
+        if not used_l[left] and not used_r[right]:
+            used_l[left] = used_r[right] = keep[i] = 1
+    mask = pl.Series(memoryview(keep)).cast(pl.Boolean)
+    return pairs.filter(mask).select(ORDER)
