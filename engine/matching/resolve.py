@@ -8,10 +8,10 @@ Candidates are ranked by (confidence desc, degree asc, left id asc, right id asc
 degree is how many candidates share either row; row numbers follow id order, so the rank
 never depends on input row order. Resolution is the greedy matching over that rank: a pair
 is accepted when neither row was taken by a better-ranked pair. Pairs whose rows have no
-other candidate are accepted at once; two vectorized rounds of "accept every pair that is
-the best remaining for both its rows" (which agrees exactly with the greedy) settle most
-conflicts; the chains of conflicts they leave go through a plain loop over the remaining
-pairs in rank order (a flag per row, about 0.3 microseconds a pair).
+other candidate are accepted at once; a vectorized round of "accept every pair that is the
+best for both its rows" (which agrees exactly with the greedy) settles most conflicts; the
+chains of conflicts it leaves go through a plain loop over the remaining pairs in rank
+order (a flag per row, about 0.3 microseconds a pair).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from engine.matching.schemas import BASE, CONF, L, R
 
 AMBIGUITY_MARGIN = 0.1
 TIE_FACTOR = 0.4
-MAX_ROUNDS = 2  # vectorized rounds; what they leave is a chain of conflicts for the loop
+MAX_ROUNDS = 1  # vectorized rounds; what they leave (chains of conflicts) goes to the loop
 ORDER = "__ord"
 DEGREE = "__deg"  # candidates sharing the left row + those sharing the right row
 
