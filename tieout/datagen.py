@@ -61,6 +61,7 @@ SYLLABLES = np.array(
 SUFFIXES = np.array(["LTD", "GMBH", "INC", "BV", "SA", "LLC", "PLC", "AG"])
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 COUNTERPARTIES = 5_000
+BANK_LEDGER_RULES = Path(__file__).parent / "rulesets" / "bank_ledger.yaml"
 HALF = 0.5
 
 
@@ -80,6 +81,11 @@ class GeneratedPair:
         self.right.write_csv(right)
         self.truth.write_csv(directory / "truth.csv")
         return left, right
+
+
+def bank_ledger_rules() -> str:
+    """The default ruleset (YAML) for the generator's columns: `tieout demo` and the bench."""
+    return BANK_LEDGER_RULES.read_text(encoding="utf-8")
 
 
 def generate_bank_ledger(rows: int, seed: int = 7) -> GeneratedPair:

@@ -10,9 +10,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.errors import BadInputError
-from engine.matching import MatchResult, blocks, decisions_hash, match, scoring
+from engine.matching import MatchResult, blocks, decisions_hash, match, parse_ruleset, scoring
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
+from tieout.datagen import bank_ledger_rules, generate_bank_ledger
 
 
 def ruleset(*rules: dict[str, Any]) -> Ruleset:
@@ -316,3 +317,14 @@ def test_progress_reports_each_rule() -> None:
     left = pl.DataFrame({"id": [1], "x": [1]})
     match(left, left, one_rule(cond("x", "equals")), progress=lambda *a: seen.append(a))
     assert seen == [("rule r", 0, 1), ("done", 1, 1)]
+
+
+def test_the_generator_is_deterministic_and_its_truth_is_found() -> None:
+    first, second = generate_bank_ledger(3_000, seed=5), generate_bank_ledger(3_000, seed=5)
+    assert_frame_equal(first.left, second.left)
+    assert_frame_equal(first.truth, second.truth)
+    assert set(first.truth["kind"]) == {"exact", "shifted", "fuzzy", "split"}
+    result = match(first.left, first.right, parse_ruleset(bank_ledger_rules()))
+    found = result.matches.join(first.truth, on=["left_id", "right_id"]).height
+    assert found / first.truth.height > 0.99
+    assert found / result.matches.height > 0.99

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from engine.errors import BadInputError
 from engine.matching.ruleset import Ruleset, parse_ruleset
+from tieout.datagen import bank_ledger_rules, generate_bank_ledger
 
 CONTRACT_EXAMPLE = """
 left:  {id: txn_id}            # id column of each side (any column name)
@@ -84,9 +84,10 @@ def test_json_and_the_canonical_dump_round_trip() -> None:
     assert parse_ruleset(json.dumps(dumped)).model_dump(mode="json") == dumped
 
 
-def test_the_shipped_bank_ledger_ruleset_parses() -> None:
-    path = Path(__file__).parents[2] / "tieout" / "rulesets" / "bank_ledger.yaml"
-    assert parse_ruleset(path.read_text(encoding="utf-8")).rules
+def test_the_shipped_bank_ledger_ruleset_parses_and_fits_the_generator() -> None:
+    ruleset = parse_ruleset(bank_ledger_rules())
+    pair = generate_bank_ledger(50, seed=1)
+    ruleset.check_columns(pair.left.schema, pair.right.schema)
 
 
 @pytest.mark.parametrize(
