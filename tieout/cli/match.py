@@ -102,6 +102,13 @@ def _summary(result: MatchResult, seconds: float) -> dict[str, Any]:
 
 def write_outputs(result: MatchResult, summary: dict[str, Any], out_dir: Path) -> None:
     """Write the three outputs next to DIR, then move them into DIR."""
+    try:
+        _write_outputs(result, summary, out_dir)
+    except OSError as exc:
+        raise BadInputError(f"{out_dir}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_outputs(result: MatchResult, summary: dict[str, Any], out_dir: Path) -> None:
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
