@@ -18,7 +18,7 @@ from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
-PAIR_BUDGET = 4_000_000  # candidate pairs materialized at once, before the residual filter
+PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the residual filter
 
 
 def scored_candidates(
