@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import polars as pl
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.projection import ProjectionRunner
 from prometheus_client import CollectorRegistry
 
-from engine.domain.decisions import DecisionBatch
+from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, encode_rows
 from engine.domain.job import Job
 from engine.domain.meta import event_meta
 from engine.domain.project import Project
@@ -165,8 +166,11 @@ def test_unknown_and_undecodable_events_are_indexed(container: Container) -> Non
     app = container.app
     project_id = app.create_project("p", ALICE)
     job = Job(project_id, uuid4(), uuid4(), 1, "", meta=ALICE)
-    job.claim("worker-1", "lease-1", event_meta("service:worker-1", "jobs.claim"))
-    batch = DecisionBatch(job.id, 0, 0, {"left_id": ["1"]}, meta=ALICE)
+    job.claim("worker-1", "lease-1", 5_000, event_meta("service:worker-1", "jobs.claim"))
+    decided = pl.DataFrame({"left_id": ["1"]})
+    batch = DecisionBatch(
+        job.id, 0, 0, decided.height, ARROW_FORMAT, encode_rows(decided), meta=ALICE
+    )
     app.save(job, batch)
     future, damaged = uuid4(), uuid4()
     state = app.mapper.transcoder.encode(
