@@ -11,8 +11,13 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from uuid import UUID
+
+import polars as pl
 
 from engine.application import Tieout
+from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, UnmatchedBatch, encode_rows
+from engine.domain.job import Job, JobOutcome, RetryPolicy
 from engine.domain.meta import event_meta
 from snapshots.stores import LocalObjectStore
 
@@ -42,7 +47,44 @@ def run_scenario(app: Tieout, scratch: Path) -> None:
     right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
     left_id = app.register_source(project, left, meta)
     right_id = app.register_source(project, right, meta)
-    app.request_job(project, left_id, right_id, 1, meta, idempotency_key="sample")
+    job_id = app.request_job(project, left_id, right_id, 1, meta, idempotency_key="sample")
+    run_job_lifecycle(app, job_id)
+
+
+def run_job_lifecycle(app: Tieout, job_id: UUID) -> None:
+    """Every Job event and both decision-batch events, through the aggregates' commands."""
+    worker = event_meta(actor="service:worker-sample", causation="worker.run")
+    operator = event_meta(actor="cli:operator", causation="jobs.redrive")
+    policy = RetryPolicy(max_attempts=2, backoff_seconds=5, backoff_max_seconds=60)
+    job = app.get_job(job_id)
+    job.claim("worker-sample", "lease-1", 5_000, worker)
+    job.fail("lease-1", "object missing", policy, worker)
+    job.retry(worker)
+    job.claim("worker-sample", "lease-2", 5_000, worker)
+    job.fail("lease-2", "object missing", policy, worker)  # exhausted: dead-lettered
+    job.redrive(operator)
+    job.claim("worker-sample", "lease-3", 5_000, worker)
+    job.release("lease-3", "worker shutting down", worker)
+    job.claim("worker-sample", "lease-4", 5_000, worker)
+    decided = pl.DataFrame({"left_id": ["1"], "right_id": ["9"], "rule": ["exact-reference"]})
+    unmatched = pl.DataFrame({"side": ["left"], "id": ["2"], "reason": ["no_candidate"]})
+    batches = [
+        DecisionBatch(job.id, 0, 0, 1, ARROW_FORMAT, encode_rows(decided), worker),
+        UnmatchedBatch(job.id, 0, 0, 1, ARROW_FORMAT, encode_rows(unmatched), worker),
+    ]
+    outcome = JobOutcome(
+        counts={"matched": 1, "suggested": 0, "unmatched_left": 1, "unmatched_right": 0},
+        inputs_hash="0" * 64,
+        ruleset_version=1,
+        engine_version="0.1.0",
+        decisions_hash="1" * 64,
+        decision_batches=1,
+        unmatched_batches=1,
+    )
+    job.complete("lease-4", outcome, worker)
+    cancelled = Job(job.project_id, job.left_source_id, job.right_source_id, 1, "", worker)
+    cancelled.cancel("requested by mistake", operator)
+    app.save(job, cancelled, *batches)
 
 
 def main() -> int:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.domain import AGGREGATES
 from engine.domain.base import TieoutAggregate
-from engine.domain.job import Job
-from engine.domain.project import Project
-from engine.domain.source import Source
 from tieout.settings import Settings
 
 ROOT = Path(__file__).parent.parent.parent
@@ -33,7 +31,7 @@ def test_every_setting_has_a_description(field: str) -> None:
 
 def stored_event_names() -> list[str]:
     names: set[str] = set()
-    for aggregate in (Project, Source, Job):
+    for aggregate in AGGREGATES:
         for value in vars(aggregate).values():
             is_event = isinstance(value, type) and issubclass(value, TieoutAggregate.Event)
             if is_event and value.__name__ not in {"Event", "Created"}:

@@ -18,13 +18,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from engine.domain import AGGREGATES
 from engine.domain.base import TieoutAggregate
-from engine.domain.job import Job
-from engine.domain.project import Project
 from engine.domain.source import Source
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "events"
-AGGREGATES: list[type[TieoutAggregate]] = [Project, Source, Job]
 BASE_CLASSES = {"Event", "Created"}  # per-aggregate bases the library generates; never stored
 
 
