@@ -12,6 +12,13 @@ import polars as pl
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from engine.domain.decisions import (
+    DECISIONS,
+    UNMATCHED,
+    DecisionBatch,
+    UnmatchedBatch,
+    batch_id,
+)
 from engine.domain.job import (
     DEAD_LETTERED,
     FAILED,
@@ -27,7 +34,7 @@ from engine.domain.meta import EventMeta
 from engine.domain.project import Project
 from engine.domain.queue import QueueGuard, QueueRow
 from engine.domain.source import Source, source_id
-from engine.errors import BadInputError, NotFoundError
+from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import store_source
 from engine.matching.ruleset import Ruleset, parse_ruleset
 from engine.ports import ObjectStore
@@ -141,6 +148,26 @@ class Tieout(Application[UUID]):
 
     def get_job(self, job: UUID) -> Job:
         return self._get(Job, job, "job")
+
+    def recorded_decisions(self, job: UUID) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """A completed job's decisions and unmatched rows, read back from its batch streams."""
+        found = self.get_job(job)
+        if found.outcome is None:
+            raise ConflictError(f"job {job} is {found.status}: it has no recorded decisions")
+        frames = []
+        for kind, count in (
+            (DECISIONS, found.outcome.decision_batches),
+            (UNMATCHED, found.outcome.unmatched_batches),
+        ):
+            batches = [self._get_batch(batch_id(found.id, kind, n)).frame() for n in range(count)]
+            frames.append(pl.concat(batches) if batches else pl.DataFrame())
+        return frames[0], frames[1]
+
+    def _get_batch(self, stream: UUID) -> DecisionBatch | UnmatchedBatch:
+        found: object = self.repository.get(stream)
+        if not isinstance(found, DecisionBatch | UnmatchedBatch):
+            raise NotFoundError(f"decision batch {stream} not found")
+        return found
 
     def cancel_job(self, job: UUID, reason: str, meta: EventMeta) -> None:
         found = self.get_job(job)

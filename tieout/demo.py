@@ -21,12 +21,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from engine.domain.job import Job, JobOutcome
 from engine.domain.meta import event_meta
-from engine.ingest import load_source
-from engine.matching import MatchResult, match
+from engine.errors import ConflictError
+from engine.ports import QueueEntry
 from tieout.bootstrap import Container
 from tieout.datagen import generate_bank_ledger
 from tieout.evaluation import Accuracy, accuracy
+from tieout.workers import run_until_done
 
 RULESET = "bank_ledger.yaml"
 
@@ -46,16 +48,25 @@ def demo_ruleset_text() -> str:
     return resources.files("tieout.rulesets").joinpath(RULESET).read_text(encoding="utf-8")
 
 
-def run_demo(container: Container, rows: int, seed: int, console: Console) -> MatchResult:
-    """Generate, register, reconcile, and report against the ground truth."""
+@dataclass(frozen=True)
+class Reconciled:
+    """The demo job as it ended, and the decisions it recorded."""
+
+    job: Job
+    outcome: JobOutcome
+    matches: pl.DataFrame
+
+
+def run_demo(container: Container, rows: int, seed: int, console: Console) -> Reconciled:
+    """Generate, register, reconcile as a job, and report against the ground truth."""
     console.rule("[bold]Tieout demo: bank statement vs ledger")
     with _progress(console) as progress:
         inputs = _register(container, rows, seed, progress)
         started = time.perf_counter()
-        result = _reconcile(container, inputs, progress)
+        done = _reconcile(container, inputs, progress)
         seconds = time.perf_counter() - started
-    _report(console, inputs, result, accuracy(result.matches, inputs.truth), seconds)
-    return result
+    _report(console, inputs, done, accuracy(done.matches, inputs.truth), seconds)
+    return done
 
 
 def _register(container: Container, rows: int, seed: int, progress: Progress) -> DemoInputs:
@@ -75,24 +86,32 @@ def _register(container: Container, rows: int, seed: int, progress: Progress) ->
     return DemoInputs(project_id, version, left_id, right_id, pair.truth)
 
 
-def _reconcile(container: Container, inputs: DemoInputs, progress: Progress) -> MatchResult:
-    app = container.app
-    left = app.get_source(inputs.project_id, inputs.left_id)
-    right = app.get_source(inputs.project_id, inputs.right_id)
-    ruleset = app.get_ruleset(inputs.project_id, inputs.ruleset_version)
-    step = progress.add_task("Matching", total=None)
+def _reconcile(container: Container, inputs: DemoInputs, progress: Progress) -> Reconciled:
+    """Request a job, run it on an in-process worker, read its decisions back from the log."""
+    meta = event_meta(actor="cli:demo", causation="jobs.run")
+    job_id = container.app.request_job(
+        inputs.project_id, inputs.left_id, inputs.right_id, inputs.ruleset_version, meta
+    )
+    step = progress.add_task(f"Job {str(job_id)[:8]}: queued", total=None)
 
-    def report(phase: str, done: int, total: int) -> None:
-        progress.update(step, description=f"Matching: {phase}", completed=done, total=total)
+    def report(entry: QueueEntry) -> None:
+        total = entry.rows_total or None
+        phase = entry.phase if entry.phase and entry.phase != entry.status else ""
+        label = f"Job {str(job_id)[:8]}: {entry.status} {phase}".rstrip()
+        progress.update(step, description=label, completed=entry.rows_processed, total=total)
 
-    frames = [load_source(container.object_store, s.location) for s in (left, right)]
-    return match(frames[0], frames[1], ruleset, progress=report)
+    job = run_until_done(container, job_id, on_progress=report)
+    if job.outcome is None:
+        raise ConflictError(f"demo job {job_id} ended {job.status}: {job.last_error}")
+    matches, _ = container.app.recorded_decisions(job_id)
+    return Reconciled(job=job, outcome=job.outcome, matches=matches)
 
 
 def _report(
-    console: Console, inputs: DemoInputs, result: MatchResult, score: Accuracy, seconds: float
+    console: Console, inputs: DemoInputs, done: Reconciled, score: Accuracy, seconds: float
 ) -> None:
-    summary: dict[str, Any] = result.summary()
+    outcome = done.outcome
+    summary: dict[str, Any] = outcome.counts
     table = Table(title="Decisions by rule")
     for column in ("rule", "matched", "suggested"):
         table.add_column(column, justify="left" if column == "rule" else "right")
@@ -109,6 +128,10 @@ def _report(
         f"Against the ground truth ({score.true_pairs:,} true pairs): "
         f"precision {score.precision:.4f} · recall {score.recall:.4f} · F1 {score.f1:.4f} · "
         f"precision of automatic matches {score.auto_precision:.4f}"
+    )
+    console.print(
+        f"job {done.job.id} · {done.job.status} after {done.job.attempts} attempt(s) · "
+        f"decisions hash {outcome.decisions_hash[:16]}…"
     )
     console.print(f"project {inputs.project_id} · ruleset v{inputs.ruleset_version}")
     console.print(f"sources {inputs.left_id} (left) · {inputs.right_id} (right)")

@@ -26,6 +26,7 @@ def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> N
     assert float(precision.group(1)) >= 0.99
     assert float(precision.group(2)) >= 0.99
     assert re.search(r"project [0-9a-f-]{36}", out)
+    assert re.search(r"job [0-9a-f-]{36} · completed after 1 attempt", out)
 
 
 def test_demo_rejects_too_few_rows(cli_env: dict[str, str]) -> None:

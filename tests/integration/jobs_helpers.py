@@ -11,8 +11,6 @@ import polars as pl
 from engine.domain.decisions import (
     DECISIONS,
     UNMATCHED,
-    DecisionBatch,
-    UnmatchedBatch,
     batch_id,
 )
 from engine.domain.job import Job, RetryPolicy
@@ -84,21 +82,7 @@ def direct_match(container: Container, job: Job) -> MatchResult:
 
 def recorded_frames(container: Container, job: Job) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The decisions and unmatched rows the job's batch streams hold, in order."""
-    assert job.outcome is not None
-    frames: dict[str, pl.DataFrame] = {}
-    for kind, count in (
-        (DECISIONS, job.outcome.decision_batches),
-        (UNMATCHED, job.outcome.unmatched_batches),
-    ):
-        parts = [batch_frame(container, batch_id(job.id, kind, n)) for n in range(count)]
-        frames[kind] = pl.concat(parts)
-    return frames[DECISIONS], frames[UNMATCHED]
-
-
-def batch_frame(container: Container, stream_id: UUID) -> pl.DataFrame:
-    batch: object = container.app.repository.get(stream_id)
-    assert isinstance(batch, DecisionBatch | UnmatchedBatch)
-    return batch.frame()
+    return container.app.recorded_decisions(job.id)
 
 
 def event_names(container: Container, job_id: UUID) -> list[str]:
