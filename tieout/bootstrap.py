@@ -11,7 +11,7 @@ from engine.application import Tieout
 from engine.ports import JobQueue, ObjectStore
 from projections.job_queue import PostgresJobQueue
 from snapshots.stores import open_object_store
-from tieout.database import database_url, eventsourcing_env, migrate, schema_lock
+from tieout.database import database_url, eventsourcing_env, migrate_if_allowed, schema_lock
 from tieout.settings import Settings, load_settings
 
 
@@ -42,7 +42,7 @@ def bootstrap(settings: Settings | None = None) -> Container:
     )
     with schema_lock(url):
         app = Tieout(eventsourcing_env(url, settings), store)
-        migrate(url)
+        migrate_if_allowed(url, settings)
     recorder = app.recorder
     if not isinstance(recorder, PostgresApplicationRecorder):
         msg = f"expected a PostgreSQL event store, got {type(recorder).__name__}"

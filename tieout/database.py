@@ -43,7 +43,7 @@ def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if settings.migrate else "n",
     }
 
 
@@ -61,6 +61,12 @@ def schema_lock(url: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+def migrate_if_allowed(url: str, settings: Settings) -> None:
+    """Migrate unless TIEOUT_MIGRATE is false (a least-privilege role cannot)."""
+    if settings.migrate:
+        migrate(url)
 
 
 def migrate(url: str) -> None:

@@ -33,7 +33,7 @@ from projections.audit import (
     lag,
     replay,
 )
-from tieout.database import database_url, eventsourcing_env, migrate
+from tieout.database import database_url, eventsourcing_env, migrate_if_allowed
 from tieout.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def audit_index(settings: Settings) -> Iterator[tuple[TieoutLog, AuditIndexView]
     env = projector_env(settings)
     log = TieoutLog(env)  # creates tieout_events when missing: the migrations need it
     try:
-        migrate(database_url(settings))
+        migrate_if_allowed(database_url(settings), settings)
         factory = InfrastructureFactory[AuditIndexView].construct(
             Environment(AuditIndexProjection.name, {**os.environ, **env})
         )

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=None, description="S3 endpoint override (MinIO, or a test server)."
     )
     log_level: str = Field(default="WARNING", description="Python logging level.")
+    migrate: bool = Field(
+        default=True,
+        description="Create tables and apply migrations at start. Set false for processes that "
+        "run as the least-privilege role; the owner runs `tieout db migrate` instead.",
+    )
     db_pool_size: int = Field(default=5, ge=1, description="Connections in the database pool.")
     worker_concurrency: int = Field(
         default=2, ge=1, description="Jobs one worker process runs at the same time."

@@ -11,6 +11,7 @@ from types import FrameType
 import click
 from prometheus_client import start_http_server
 
+from tieout.bootstrap import bootstrap
 from tieout.cli.root import cli
 from tieout.projector import LagGauge, rebuild_audit_index, run_projector
 from tieout.settings import Settings, load_settings
@@ -47,6 +48,14 @@ def projector(poll_seconds: float) -> None:
 @cli.group()
 def db() -> None:
     """Database administration."""
+
+
+@db.command("migrate")
+def migrate_database() -> None:
+    """Create the tables and apply every migration (run as the database owner)."""
+    settings = _configured().model_copy(update={"migrate": True})
+    bootstrap(settings).close()
+    click.echo("migrations applied")
 
 
 @db.command("rebuild-projections")
