@@ -12,9 +12,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from projections.audit_query import audit_index_lag
 from tieout.bootstrap import Container
 from tieout.metrics import DURATION_BUCKETS
 
+READY_MAX_LAG = 1_000  # events the audit index may trail the log by and still be ready
 CONTAINER = web.AppKey("container", Container)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 
@@ -38,13 +40,16 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """Ready when the event store answers."""
+    """Ready when the event store answers and the audit index is within READY_MAX_LAG."""
     container = request.app[CONTAINER]
     try:
-        await asyncio.to_thread(container.app.recorder.max_notification_id)
+        behind = await asyncio.to_thread(audit_index_lag, container.database_url)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         return web.json_response({"status": "unavailable", "error": str(exc)}, status=503)
-    return web.json_response({"status": "ready"})
+    body = {"status": "ready", "projection_lag_events": behind}
+    if behind > READY_MAX_LAG:
+        return web.json_response(body | {"status": "catching up"}, status=503)
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -14,6 +14,8 @@ from engine.errors import BadInputError
 from projections.audit_rows import AuditRow
 
 MAX_LIMIT = 10_000
+LOG_APPLICATION = "Tieout"  # the tracking rows of the index are keyed by the log's name
+TRACKING = "tieout_audit_index_tracking"
 
 COLUMNS = (
     "notification_id, originator_id, originator_version, event_type, topic, "
@@ -119,3 +121,25 @@ def _parse_uuid(text: str, label: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise BadInputError(f"{label}: {text!r} is not a valid id") from None
+
+
+def audit_index_lag(url: str) -> int:
+    """Events in the log that the audit index does not hold yet (two cheap queries).
+
+    Until a projector first runs, its tracking table does not exist: the whole log is lag.
+    """
+    with psycopg.connect(url) as conn:
+        head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM tieout_events")
+        behind = int(_first(head.fetchone()))
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TRACKING,)).fetchone()
+        if exists is None or not exists[0]:
+            return behind
+        position = conn.execute(
+            f"SELECT coalesce(max(notification_id), 0) FROM {TRACKING} WHERE application_name = %s",
+            (LOG_APPLICATION,),
+        ).fetchone()
+    return max(behind - int(_first(position)), 0)
+
+
+def _first(row: tuple[Any, ...] | None) -> Any:
+    return row[0] if row else 0

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from jobs_helpers import register_inputs, worker
+from net_helpers import free_port, get
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
@@ -62,21 +61,6 @@ async def test_health_ready_and_metrics_count_jobs(
     assert found[("tieout_job_duration_seconds_count", ())] == 1
     assert found[("tieout_oldest_running_job_heartbeat_age_seconds", ())] == 0
     assert {done, poison} == {entry.job_id for entry in container.queue.entries()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own server
-            return response.status, response.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def test_serve_answers_health_ready_and_metrics(cli_env: dict[str, str]) -> None:

@@ -6,13 +6,13 @@ code path production uses with MinIO or AWS.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from net_helpers import free_port
 
 from engine.domain.meta import event_meta
 from engine.errors import BadInputError, NotFoundError
@@ -21,12 +21,6 @@ from engine.ports import ObjectStore
 from snapshots.stores import LocalObjectStore, S3ObjectStore, open_object_store
 from tieout.bootstrap import bootstrap
 from tieout.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,68 @@
+"""/api/ready: the event store answers and the audit index keeps up with the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from net_helpers import free_port, get
+
+from api.health import READY_MAX_LAG, create_app
+from engine.domain.meta import event_meta
+from engine.domain.project import Project
+from tieout.bootstrap import Container
+from tieout.projector import catch_up
+
+META = event_meta(actor="user:alice@example.com", causation="test")
+
+
+async def test_not_ready_while_the_index_trails_the_log(
+    container: Container, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(create_app(container))
+    catch_up(container.settings, timeout_seconds=30)
+    assert (await client.get("/api/ready")).status == 200
+    container.app.save(*(Project(f"p{n}", META) for n in range(READY_MAX_LAG + 1)))
+    behind = await client.get("/api/ready")
+    assert behind.status == 503
+    assert await behind.json() == {
+        "status": "catching up",
+        "projection_lag_events": READY_MAX_LAG + 1,
+    }
+    catch_up(container.settings, timeout_seconds=30)
+    again = await client.get("/api/ready")
+    assert (again.status, (await again.json())["projection_lag_events"]) == (200, 0)
+
+
+def test_serve_on_the_embedded_default_runs_the_projector(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIEOUT_")}
+    env["TIEOUT_HOME"] = str(tmp_path / "home")
+    tieout = str(Path(sys.executable).parent / "tieout")
+    created = subprocess.run(
+        [tieout, "projects", "create", "indexed by serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert created.stdout.strip()
+    port = free_port()
+    server = subprocess.Popen([tieout, "serve", "--port", str(port)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            status, body = get(f"http://127.0.0.1:{port}/api/ready")
+            if status == 200 and json.loads(body)["projection_lag_events"] == 0:
+                break
+            assert server.poll() is None, "serve exited"
+            assert time.monotonic() < deadline, f"index never caught up: {status} {body}"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
