@@ -106,12 +106,17 @@ def _run_rule(
     state.seen_right = pl.concat([state.seen_right, pairs.get_column(R).unique()])
     if rule.sum is None:
         accepted = resolve_one_to_one(pairs).with_columns(pl.col(L).alias(GROUP))
-        names = [score_column(k) for k in range(len(plans))]
     else:
         accepted = resolve_groups(pairs, left, right, rule.sum, len(plans))
-        names = [score_column(k) for k in range(len(plans) + 1)]
     state.taken_left = pl.concat([state.taken_left, accepted.get_column(L).unique()])
     state.taken_right = pl.concat([state.taken_right, accepted.get_column(R)])
+    return _decisions(accepted, rule, len(plans))
+
+
+def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFrame:
+    """The accepted pairs in output form; a many-to-one rule's sum score comes last."""
+    scored = conditions + (rule.sum is not None)
+    names = [score_column(k) for k in range(scored)]
     status = (
         pl.when(pl.col(CONF) >= rule.accept_at).then(pl.lit(MATCHED)).otherwise(pl.lit(SUGGESTED))
     )
