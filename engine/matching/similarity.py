@@ -30,6 +30,7 @@ SCORERS: dict[str, Callable[..., Any]] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
 }
 SCALE = {"jaro_winkler": 100.0}  # scorers that answer 0-1 instead of 0-100
+PARALLEL_CELLS = 250_000
 Strings = np.ndarray | list[str]
 
 
@@ -49,7 +50,9 @@ def pair_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> n
     return np.asarray(raw, dtype=np.float64) * scale
 
 
-def matrix_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> np.ndarray:
+def matrix_scores(
+    left: Strings, right: Strings, scorer: str, minimum: float, workers: int = -1
+) -> np.ndarray:
     """The len(left) x len(right) matrix of scores (0-100), below `minimum` as 0."""
     scale = SCALE.get(scorer, 1.0)
     raw = process.cdist(
@@ -58,7 +61,7 @@ def matrix_scores(left: Strings, right: Strings, scorer: str, minimum: float) ->
         scorer=SCORERS[scorer],
         score_cutoff=minimum / scale,
         dtype=np.float64,
-        workers=-1,
+        workers=workers,
     )
     return np.asarray(raw, dtype=np.float64) * scale
 
@@ -73,9 +76,11 @@ def all_pairs_above(
     """Every (left position, right position, score) with score >= minimum, by matrix rows."""
     step = max(1, budget // max(len(right), 1))
     rights = right.tolist()
+    # a thread pool costs more than it saves on a small matrix
+    workers = -1 if len(left) * len(right) >= PARALLEL_CELLS else 1
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(left), step):
-        matrix = matrix_scores(left[start : start + step], rights, scorer, minimum)
+        matrix = matrix_scores(left[start : start + step], rights, scorer, minimum, workers)
         rows, cols = np.nonzero(matrix >= minimum)
         found.append((rows + start, cols, matrix[rows, cols]))
     if not found:

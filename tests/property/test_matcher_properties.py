@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from rapidfuzz import fuzz
 
-from engine.matching import MatchResult, decisions_hash, match
+from engine.matching import MatchResult, blocks, decisions_hash, match
 from engine.matching.ruleset import (
     Equals,
     Rule,
@@ -161,3 +161,21 @@ def _groups_sum(
         assert 2 <= group.height <= spec.max_group_size
         total = sum(rrows[r][spec.right] for r in group["right_id"])
         assert abs(total - lrows[str(left_id)][spec.left]) <= spec.tolerance + 1e-9
+
+
+@SETTINGS
+@given(sides("L"), sides("R"), st.sampled_from(RULESETS))
+def test_matrix_and_pair_scoring_agree(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]]
+) -> None:
+    ruleset = build(rules)
+    saved = blocks.BIG_BLOCK
+    try:
+        blocks.BIG_BLOCK = 1
+        as_matrices = match(left, right, ruleset)
+        blocks.BIG_BLOCK = 10**9
+        as_pairs = match(left, right, ruleset)
+    finally:
+        blocks.BIG_BLOCK = saved
+    assert_frame_equal(as_matrices.matches, as_pairs.matches)
+    assert_frame_equal(as_matrices.unmatched, as_pairs.unmatched)
