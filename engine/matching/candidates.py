@@ -121,6 +121,26 @@ def joined(spec: JoinSpec, plans: list[Plan]) -> pl.LazyFrame:
     return pairs.select(keep)
 
 
+def range_filter(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
+    """Pairs found without the join (matrices of a key's rows): the range tests and scores
+    the join would have applied, on values gathered by row number."""
+    for k, plan in enumerate(plans):
+        if not isinstance(plan, RangePlan):
+            continue
+        lcol, rcol = value_column("left", k), value_column("right", k)
+        frame = frame.with_columns(
+            prepared.gather("left", plan.left, frame.get_column(L)).alias(lcol),
+            prepared.gather("right", plan.right, frame.get_column(R)).alias(rcol),
+        )
+        diff, tolerance, noise = _range_terms(plan, k)
+        frame = (
+            frame.filter(diff <= tolerance + noise)
+            .with_columns(_range_score(diff, tolerance).alias(score_column(k)))
+            .drop(lcol, rcol)
+        )
+    return frame
+
+
 def _range_terms(plan: RangePlan, k: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """|left - right|, the tolerance, and the float noise allowed on top of it."""
     lval, rval = pl.col(value_column("left", k)), pl.col(value_column("right", k))

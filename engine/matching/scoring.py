@@ -12,7 +12,14 @@ from collections.abc import Iterator
 import polars as pl
 
 from engine.matching.blocks import score_big_blocks, split_big_blocks
-from engine.matching.candidates import JoinSpec, block_sizes, joined, key_frames, pair_count
+from engine.matching.candidates import (
+    JoinSpec,
+    block_sizes,
+    joined,
+    key_frames,
+    pair_count,
+    range_filter,
+)
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
@@ -30,9 +37,10 @@ def scored_candidates(
     else:
         spec = key_frames(rows, plans, prepared)
         chunks = []
-        if _has_text(plans) and not any(isinstance(p, RangePlan) for p in plans):
+        if _has_text(plans):
             spec, groups = split_big_blocks(spec)
-            chunks = score_big_blocks(groups, plans, prepared, PAIR_BUDGET)
+            found = score_big_blocks(groups, plans, prepared, PAIR_BUDGET)
+            chunks = [range_filter(frame, plans, prepared) for frame in found]
         chunks += list(_chunks(spec, plans))
         chunks = [_score_text(chunk.select(_columns(plans)), plans, prepared) for chunk in chunks]
         frame = pl.concat([_ordered(c, plans) for c in chunks]) if chunks else _empty(plans)

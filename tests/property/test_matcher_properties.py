@@ -43,6 +43,16 @@ RULESETS = [
     [{"name": "ks", "when": [_c("k", "equals"), _c("s", "similar", scorer="ratio", min=50)]}],
     [{"name": "s", "when": [_c("s", "similar", scorer="token_set_ratio", min=60)]}],
     [
+        {
+            "name": "xts",
+            "when": [
+                _c("x", "within", tolerance=2),
+                _c("t", "within_days", days=1),
+                _c("s", "similar", scorer="token_sort_ratio", min=40),
+            ],
+        }
+    ],
+    [
         {"name": "exact", "when": [_c("k", "equals"), _c("x", "equals")]},
         {"name": "near", "when": [_c("t", "within_days", days=1), _c("x", "within", tolerance=2)]},
         {
