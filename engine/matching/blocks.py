@@ -1,13 +1,15 @@
 """Big blocks: key groups scored as one similarity matrix instead of as joined pairs.
 
-In a rule of exact keys and `similar` conditions (no ranges), the candidates of one key are
-all of that key's left rows x right rows, so the key's matrix is exactly the work. When a
-key holds at least BIG_BLOCK pairs, joining them would materialize every pair only to
-score it one by one with `cpdist` (which converts both strings of every pair); instead the
-key's rows go straight to `rapidfuzz.process.cdist` (each string prepared once, SIMD for
-short strings), which keeps only the cells at or above `min`. Measured on 1M x 1M people
-records matched on birth date (blocks of about 50 x 50) and name similarity: 63 s joined
-and scored pair by pair, 6.9 s as matrices.
+In a rule with a `similar` condition, the candidates of one join key (exact keys plus grid
+buckets) are that key's left rows x right rows, less the pairs the range tests remove.
+When a key holds at least BIG_BLOCK such pairs, joining them would materialize every pair
+only to score it one by one with `cpdist` (which converts both strings of every pair);
+instead the key's rows go straight to `rapidfuzz.process.cdist` (each string prepared
+once, SIMD for short strings), which keeps the cells at or above `min`; the range tests
+then run on those cells (candidates.range_filter). A pair within tolerance meets in
+exactly one key, so nothing is found twice. Measured on 1M x 1M people records matched on
+birth date (blocks of about 50 x 50) and name similarity: 63 s joined and scored pair by
+pair, 6.9 s as matrices; on the bank benchmark about 15% faster overall.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Similarity scores through rapidfuzz's batch APIs, never a Python loop per pair.
 
-- Candidate pairs from a join: `cpdist` over the pairs, in one call (all cores).
-- A rule with no key to join on: `cdist` over slices of the left x right matrix, which
-  rapidfuzz fills with SIMD for short strings (ratio, QRatio, token_sort_ratio,
-  jaro_winkler), keeping the cells at or above `min`.
-
-Scoring join candidates block by block with `cdist` (a block = the rows sharing a join key)
-gives identical scores but measured 1.5-2.5x slower than `cpdist` on the pairs in the
-benchmark: blocks are a few hundred rows a side, so grouping them and the per-call
-overhead cost more than SIMD saves (docs/adr/0004-matcher-blocking-and-grid-joins.md).
+- Candidate pairs from a join (keys with few pairs): `cpdist` over the pairs, one call.
+- The rows of one key (blocks.py), or of a rule with no key at all: `cdist` over the left
+  x right matrix, in slices of rows, keeping the cells at or above `min`. `cdist` prepares
+  each string once and fills rows with SIMD for short strings (ratio, QRatio,
+  token_sort_ratio, jaro_winkler); small matrices run on one thread, where a thread pool
+  costs more than it saves. Both give identical scores.
 """
 
 from __future__ import annotations
