@@ -7,7 +7,10 @@ session. Each test that asks for `database_url` gets a database of its own, drop
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +25,18 @@ from tieout.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def admin_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def admin_database_url() -> str:
     """A URL with the right to create databases."""
     configured = os.environ.get("TIEOUT_TEST_DATABASE_URL")
     if configured:
         return configured
-    return embedded_database_url(tmp_path_factory.mktemp("embedded"), database="postgres")
+    # Not under pytest's basetemp: every pytest session makes its root private again
+    # (chmod 0700), which would lock the server's own user out of its data directory.
+    home = Path(tempfile.mkdtemp(prefix="tieout-test-pg-"))
+    atexit.register(
+        shutil.rmtree, home, ignore_errors=True
+    )  # runs after the server's own atexit stop
+    return embedded_database_url(home, database="postgres")
 
 
 @pytest.fixture
@@ -67,3 +76,11 @@ def cli_env(settings: Settings) -> dict[str, str]:
     env["TIEOUT_HOME"] = str(settings.home)
     env["TIEOUT_OBJECT_STORE"] = settings.object_store_location
     return env
+
+
+@pytest.fixture
+def embedded_home() -> Iterator[Path]:
+    """A TIEOUT_HOME for a process that starts its own embedded server (outside basetemp)."""
+    home = Path(tempfile.mkdtemp(prefix="tieout-test-home-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)

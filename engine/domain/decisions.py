@@ -45,8 +45,31 @@ def decode_rows(data: str) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(base64.b64decode(data)))
 
 
-class DecisionBatch(TieoutAggregate):
-    """Decisions `first_row .. first_row + rows` of one job: pairs or group rows, scored."""
+class RowBatch(TieoutAggregate):
+    """Rows `first_row .. first_row + rows` of one job's output, as an encoded frame."""
+
+    def _hold(
+        self,
+        job_id: UUID,
+        batch: int,
+        first_row: int,
+        rows: int,
+        data_format: str,
+        data: str,
+    ) -> None:
+        self.job_id = job_id
+        self.batch = batch
+        self.first_row = first_row
+        self.rows = rows
+        self.format = data_format
+        self.data = data
+
+    def frame(self) -> pl.DataFrame:
+        return decode_rows(self.data)
+
+
+class DecisionBatch(RowBatch):
+    """Decisions of one job: pairs or group rows, scored."""
 
     class DecisionsRecorded(TieoutAggregate.Created):
         job_id: UUID
@@ -72,18 +95,10 @@ class DecisionBatch(TieoutAggregate):
         meta: EventMeta,
     ) -> None:
         del meta
-        self.job_id = job_id
-        self.batch = batch
-        self.first_row = first_row
-        self.rows = rows
-        self.format = format
-        self.data = data
-
-    def frame(self) -> pl.DataFrame:
-        return decode_rows(self.data)
+        self._hold(job_id, batch, first_row, rows, format, data)
 
 
-class UnmatchedBatch(TieoutAggregate):
+class UnmatchedBatch(RowBatch):
     """Rows of one job that no rule matched, with the reason."""
 
     class UnmatchedRecorded(TieoutAggregate.Created):
@@ -110,12 +125,4 @@ class UnmatchedBatch(TieoutAggregate):
         meta: EventMeta,
     ) -> None:
         del meta
-        self.job_id = job_id
-        self.batch = batch
-        self.first_row = first_row
-        self.rows = rows
-        self.format = format
-        self.data = data
-
-    def frame(self) -> pl.DataFrame:
-        return decode_rows(self.data)
+        self._hold(job_id, batch, first_row, rows, format, data)

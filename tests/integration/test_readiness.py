@@ -39,9 +39,9 @@ async def test_not_ready_while_the_index_trails_the_log(
     assert (again.status, (await again.json())["projection_lag_events"]) == (200, 0)
 
 
-def test_serve_on_the_embedded_default_runs_the_projector(tmp_path: Path) -> None:
+def test_serve_on_the_embedded_default_runs_the_projector(embedded_home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIEOUT_")}
-    env["TIEOUT_HOME"] = str(tmp_path / "home")
+    env["TIEOUT_HOME"] = str(embedded_home)
     tieout = str(Path(sys.executable).parent / "tieout")
     created = subprocess.run(
         [tieout, "projects", "create", "indexed by serve"],
