@@ -6,6 +6,8 @@ Handlers run the synchronous application in threads (docs/adr/0002).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -25,10 +27,20 @@ def create_app(container: Container, registry: CollectorRegistry = REGISTRY) -> 
     app = web.Application()
     app[CONTAINER] = container
     app[METRICS] = registry
+    app.cleanup_ctx.append(bounded_executor)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/ready", ready)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def bounded_executor(app: web.Application) -> AsyncIterator[None]:
+    """Threads for the synchronous application, no more than database connections (ADR 0002)."""
+    size = app[CONTAINER].settings.db_pool_size
+    executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tieout-api")
+    asyncio.get_running_loop().set_default_executor(executor)
+    yield
+    executor.shutdown(wait=True)
 
 
 async def health(request: web.Request) -> web.Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,13 @@ def test_serve_on_the_embedded_default_runs_the_projector(embedded_home: Path) -
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+async def test_handlers_run_on_threads_bounded_by_the_pool(
+    container: Container, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(create_app(container))
+    assert (await client.get("/api/health")).status == 200
+    executor = getattr(asyncio.get_running_loop(), "_default_executor", None)
+    assert isinstance(executor, ThreadPoolExecutor)
+    assert executor._max_workers == container.settings.db_pool_size
