@@ -110,11 +110,13 @@ def _scored(groups: pl.DataFrame, spec: SumSpec, conditions: int) -> pl.DataFram
     )
     members = scored.select("__gid", BASE, pl.col(MEMBERS).alias(R)).explode(R)
     by_right = with_rival(members, R, "__rr").group_by("__gid").agg(pl.col("__rr").max())
+    by_left = with_rival(scored.select("__gid", L, BASE), L, "__rl").select("__gid", "__rl")
+    rivals = by_left.join(by_right, on="__gid")
+    best_rival = pl.max_horizontal("__rl", "__rr")
     return (
-        with_rival(scored, L, "__rl")
-        .join(by_right, on="__gid", how="left")
-        .with_columns(confidence(pl.col(BASE), pl.max_horizontal("__rl", "__rr")).alias(CONF))
-        .drop("__gid", "__rl", "__rr", "__rl_n")
+        scored.join(rivals, on="__gid")
+        .with_columns(confidence(pl.col(BASE), best_rival).alias(CONF))
+        .drop("__gid", "__rl", "__rr")
     )
 
 
