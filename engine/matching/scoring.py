@@ -36,14 +36,15 @@ def scored_candidates(
         frame = _text_only(rows, plans, prepared)
     else:
         spec = key_frames(rows, plans, prepared)
-        chunks = []
+        chunks: list[pl.DataFrame] = []
         if _has_text(plans):
             spec, groups = split_big_blocks(spec)
             found = score_big_blocks(groups, plans, prepared, PAIR_BUDGET)
             chunks = [range_filter(frame, plans, prepared) for frame in found]
-        chunks += list(_chunks(spec, plans))
-        chunks = [_score_text(chunk.select(_columns(plans)), plans, prepared) for chunk in chunks]
-        frame = pl.concat([_ordered(c, plans) for c in chunks]) if chunks else _empty(plans)
+        # one slice of the join at a time: each is scored (and shrunk) before the next
+        scored = [_finish(chunk, plans, prepared) for chunk in chunks]
+        scored += [_finish(chunk, plans, prepared) for chunk in _chunks(spec, plans)]
+        frame = pl.concat(scored) if scored else _empty(plans)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
@@ -67,9 +68,12 @@ def _columns(plans: list[Plan]) -> list[pl.Expr]:
     return keep
 
 
-def _ordered(chunk: pl.DataFrame, plans: list[Plan]) -> pl.DataFrame:
+def _finish(chunk: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
+    """A slice of candidates with its text scored (pairs below `min` dropped), in the
+    column order every slice shares."""
+    scored = _score_text(chunk.select(_columns(plans)), plans, prepared)
     names = [score_column(k) for k, plan in enumerate(plans) if not isinstance(plan, KeyPlan)]
-    return chunk.select(L, R, *names)
+    return scored.select(L, R, *names)
 
 
 def _chunks(spec: JoinSpec, plans: list[Plan]) -> Iterator[pl.DataFrame]:
