@@ -33,8 +33,9 @@ lint: $(STAMP) ## ruff and mypy (strict)
 test: lint ## ruff, mypy (strict) and the test suite
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## the benchmarks (figures go to docs/performance.md)
+bench: $(STAMP) ## the benchmarks: matcher vs DuckDB/pandas, decisions recorded (docs/performance.md)
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/decisions.py
 
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format .
