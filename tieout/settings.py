@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.errors import BadInputError
 
 
 class Settings(BaseSettings):
@@ -80,12 +82,21 @@ class Settings(BaseSettings):
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Settings from the process environment, or from an explicit mapping (tests)."""
-    if env is None:
-        return Settings()
-    values = {
-        key.removeprefix("TIEOUT_").lower(): value
-        for key, value in env.items()
-        if key.startswith("TIEOUT_")
-    }
-    return Settings.model_validate(values)
+    """Settings from the process environment, or from an explicit mapping (tests).
+
+    A bad value is a `BadInputError` naming the variable, e.g.
+    `TIEOUT_LEASE_SECONDS: Input should be a valid number`.
+    """
+    try:
+        if env is None:
+            return Settings()
+        values = {
+            key.removeprefix("TIEOUT_").lower(): value
+            for key, value in env.items()
+            if key.startswith("TIEOUT_")
+        }
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TIEOUT_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise BadInputError(f"{name}: {first['msg']}") from None

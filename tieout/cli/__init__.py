@@ -5,11 +5,21 @@ from __future__ import annotations
 import sys
 
 import click
+import psycopg
+from eventsourcing import persistence
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
 from tieout.cli.root import cli
 
 EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 1
+# psycopg's own (from migrations and queue queries) and eventsourcing's wrappers of them
+DATABASE_ERRORS = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
 
 
 def _register_commands() -> None:
@@ -33,4 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     except (BadInputError, NotFoundError, ConflictError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except DATABASE_ERRORS as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        click.echo(f"error: database unavailable: {reason}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     sys.exit(0)
