@@ -20,12 +20,13 @@ def quickstart_commands() -> list[str]:
     return [line.removeprefix("$ ") for line in block.group(1).splitlines() if line]
 
 
-def test_quickstart_runs_as_written(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_quickstart_runs_as_written(embedded_home: Path, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     commands = quickstart_commands()
     assert len(commands) >= 4
     script = "set -euo pipefail\n" + "\n".join(commands) + '\necho "project=$PROJECT"\n'
-    env = dict(cli_env)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TIEOUT_")}
+    env["TIEOUT_HOME"] = str(embedded_home)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(
         ["bash", "-c", script],
@@ -38,5 +39,7 @@ def test_quickstart_runs_as_written(cli_env: dict[str, str], tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert re.search(r"project=[0-9a-f-]{36}", done.stdout)
+    assert '"status": "completed"' in done.stdout
+    assert "JobCompleted" in done.stdout
     assert (tmp_path / "out" / "matches.parquet").is_file()
     assert (tmp_path / "out" / "summary.json").is_file()
