@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from tieout.datagen import generate_bank_ledger
+from tieout.evaluation import accuracy
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
@@ -74,19 +75,9 @@ def score(matches_path: Path, truth_path: Path) -> tuple[float, float, float, fl
     """precision, recall, F1, precision of `matched` decisions, number of decisions."""
     if not matches_path.exists():
         return (0.0, 0.0, 0.0, 0.0, 0)
-    matches = pl.read_parquet(matches_path).select("left_id", "right_id", "status")
-    truth = (
-        pl.read_csv(truth_path).select("left_id", "right_id").with_columns(ok=pl.lit(value=True))
-    )
-    judged = matches.join(truth, on=["left_id", "right_id"], how="left")
-    judged = judged.with_columns(pl.col("ok").fill_null(value=False))
-    hits = int(judged["ok"].sum())
-    precision = hits / max(judged.height, 1)
-    recall = hits / max(truth.height, 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    auto = judged.filter(pl.col("status") == "matched")
-    auto_precision = int(auto["ok"].sum()) / auto.height if auto.height else 0.0
-    return (precision, recall, f1, auto_precision, judged.height)
+    matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
+    found = accuracy(matches, pl.read_csv(truth_path, columns=["left_id", "right_id"]))
+    return (found.precision, found.recall, found.f1, found.auto_precision, found.decided_pairs)
 
 
 def table(figures: list[Figures]) -> str:

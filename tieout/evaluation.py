@@ -42,4 +42,4 @@ def accuracy(matches: pl.DataFrame, truth: pl.DataFrame) -> Accuracy:
 
 
 def _ratio(part: float, whole: float) -> float:
-    return part / whole if whole else 1.0
+    return part / whole if whole else 0.0
