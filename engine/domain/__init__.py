@@ -14,3 +14,19 @@ AGGREGATES: tuple[type[TieoutAggregate], ...] = (
     UnmatchedBatch,
 )
 """Every aggregate whose events are stored; tests and docs check each of their events."""
+
+# Per-aggregate bases the library generates; never triggered, so never stored.
+_BASE_EVENT_NAMES = {"Event", "Created"}
+
+
+def stored_event_classes() -> list[type[TieoutAggregate.Event]]:
+    """Every event class an aggregate records, in a stable order (by qualified name)."""
+    found = {
+        value
+        for aggregate in AGGREGATES
+        for value in vars(aggregate).values()
+        if isinstance(value, type)
+        and issubclass(value, TieoutAggregate.Event)
+        and value.__name__ not in _BASE_EVENT_NAMES
+    }
+    return sorted(found, key=lambda event: event.__qualname__)

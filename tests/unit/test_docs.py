@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.domain import AGGREGATES
-from engine.domain.base import TieoutAggregate
+from engine.domain import stored_event_classes
 from tieout.settings import Settings
 
 ROOT = Path(__file__).parent.parent.parent
@@ -30,13 +29,7 @@ def test_every_setting_has_a_description(field: str) -> None:
 
 
 def stored_event_names() -> list[str]:
-    names: set[str] = set()
-    for aggregate in AGGREGATES:
-        for value in vars(aggregate).values():
-            is_event = isinstance(value, type) and issubclass(value, TieoutAggregate.Event)
-            if is_event and value.__name__ not in {"Event", "Created"}:
-                names.add(value.__name__)
-    return sorted(names)
+    return sorted({event.__name__ for event in stored_event_classes()})
 
 
 @pytest.mark.parametrize("name", stored_event_names())

@@ -18,24 +18,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from engine.domain import AGGREGATES
+from engine.domain import stored_event_classes
 from engine.domain.base import TieoutAggregate
 from engine.domain.source import Source
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "events"
-BASE_CLASSES = {"Event", "Created"}  # per-aggregate bases the library generates; never stored
-
-
-def event_classes() -> list[type[TieoutAggregate.Event]]:
-    found = {
-        value
-        for aggregate in AGGREGATES
-        for value in vars(aggregate).values()
-        if isinstance(value, type)
-        and issubclass(value, TieoutAggregate.Event)
-        and value.__name__ not in BASE_CLASSES
-    }
-    return sorted(found, key=get_topic)
 
 
 def mapper() -> Mapper[UUID]:
@@ -67,7 +54,7 @@ def test_sample_loads_into_todays_event_class(path: Path) -> None:
     assert event.meta["actor"]
 
 
-@pytest.mark.parametrize("event_class", event_classes(), ids=get_topic)
+@pytest.mark.parametrize("event_class", stored_event_classes(), ids=get_topic)
 def test_every_event_version_has_a_stored_sample(event_class: type[object]) -> None:
     version = getattr(event_class, "class_version", 1)
     for older in range(1, version + 1):
