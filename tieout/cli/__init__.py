@@ -5,31 +5,16 @@ from __future__ import annotations
 import sys
 
 import click
-import psycopg
-from eventsourcing import persistence
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
 from tieout.cli.root import cli
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
-# psycopg's own (from migrations and queue queries) and eventsourcing's wrappers of them
-DATABASE_ERRORS = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    persistence.OperationalError,
-    persistence.InterfaceError,
-)
-
-
-def _register_commands() -> None:
-    # Imported for their side effect of attaching commands to `cli`.
-    from tieout.cli import audit, demo, jobs, match, projector, serve, worker, write  # noqa: F401, PLC0415
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; bad input exits 2 with one readable line and no traceback."""
-    _register_commands()
     try:
         cli.main(args=argv, prog_name="tieout", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -43,8 +28,27 @@ def main(argv: list[str] | None = None) -> None:
     except (BadInputError, NotFoundError, ConflictError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except DATABASE_ERRORS as exc:
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         click.echo(f"error: database unavailable: {reason}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     sys.exit(0)
+
+
+def is_database_error(exc: Exception) -> bool:
+    """psycopg's connection errors and eventsourcing's wrappers of them.
+
+    Imported here, not at the top: commands without a database must not load psycopg.
+    """
+    import psycopg  # noqa: PLC0415
+    from eventsourcing import persistence  # noqa: PLC0415
+
+    unavailable = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        persistence.OperationalError,
+        persistence.InterfaceError,
+    )
+    return isinstance(exc, unavailable)
