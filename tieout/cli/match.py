@@ -21,7 +21,7 @@ import click
 import polars as pl
 
 from engine.errors import BadInputError
-from engine.frames import frame_format, scan_frame
+from engine.frames import collect_frames, scan_frame
 from engine.matching import MatchResult, Ruleset, match, parse_ruleset
 from tieout.cli.root import cli
 
@@ -62,31 +62,17 @@ def read_ruleset(path: Path) -> Ruleset:
 
 
 def read_inputs(left: Path, right: Path, ruleset: Ruleset) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Check the ruleset against both schemas, then read only the columns it uses."""
-    left_scan, right_scan = _scan(left), _scan(right)
+    """Check the ruleset against both schemas, then read only the columns it uses, both
+    files at once."""
+    left_scan, right_scan = scan_frame(left), scan_frame(right)
     ruleset.check_columns(left_scan.collect_schema(), right_scan.collect_schema())
-    return (
-        _collect(left, left_scan.select(ruleset.columns("left"))),
-        _collect(right, right_scan.select(ruleset.columns("right"))),
+    frames = collect_frames(
+        [
+            (left, left_scan.select(ruleset.columns("left"))),
+            (right, right_scan.select(ruleset.columns("right"))),
+        ]
     )
-
-
-def _scan(path: Path) -> pl.LazyFrame:
-    """scan_frame's lazy frame; a CSV is rescanned with the schema it inferred, because
-    polars would otherwise infer it again (10,000 rows, dates tried) when collecting."""
-    scan = scan_frame(path)
-    if frame_format(path) != "csv":
-        return scan
-    return pl.scan_csv(path, schema=scan.collect_schema(), try_parse_dates=True)
-
-
-def _collect(path: Path, scan: pl.LazyFrame) -> pl.DataFrame:
-    try:
-        return scan.collect()
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise BadInputError(f"{path}: cannot read: {first}") from None
+    return frames[0], frames[1]
 
 
 def _check_out_dir(out_dir: Path) -> None:
