@@ -1,179 +1,211 @@
-"""Candidate generation: hash joins on exact keys plus composite grid keys.
+"""Candidate generation: a sort-merge join on one hashed composite key per row.
 
-Each range condition (|x - y| <= t) gets a grid bucket of width w = 2t: a right row keeps
-its bucket floor(y / w); a left row is offered to its own bucket and to the one neighbour
-that the window [x - t, x + t] reaches (below if x sits in the lower half of its bucket,
-above otherwise). So k range conditions replicate each left row 2^k times, every pair of
-rows within tolerance shares exactly one composite key, and the join is one hash join on
-(exact keys, buckets) with the exact range test as a residual filter in the same lazy
-query, run by the streaming engine. See docs/adr/0004-matcher-blocking-and-grid-joins.md.
+Each side's rows get one 64-bit key: the hash of the rule's exact values (equals) and of
+one grid bucket per range condition (|x - y| <= t). Grid buckets have width w = 2t: a
+right row keeps its bucket floor(y / w); a left row is offered to its own bucket and to the
+one neighbour that its window [x - t, x + t] reaches (below if x sits in the lower half of
+its bucket, above otherwise). So k range conditions replicate each left row 2^k times and
+every pair of rows within tolerance shares exactly one key.
+
+Both sides are sorted by key, so a key's rows are one contiguous slice of each side and a
+left entry's candidates are found by binary search: no hash table, no group-by, and the
+number of pairs of every key is known before a single pair is made (block sizes, memory
+budget and big blocks come free). Pairs are then expanded with vectorized numpy and the
+exact range tests run on them. A hash collision would put two different keys in one
+slice, so every run checks, in O(rows), that the exact values are constant along each run
+of equal hashes and equal across the sides; if not, it hashes again with another seed.
+See docs/adr/0004-matcher-blocking-and-grid-joins.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan, log_tolerance
 from engine.matching.prepared import PreparedValues
-from engine.matching.schemas import L, R, score_column, value_column
 
 # A range condition scores 1 at no difference, 1 - RANGE_DROP at the tolerance: being in
 # range is the evidence, where in the range only tips the balance between candidates.
 RANGE_DROP = 0.25
 GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
-SIGN = "__sign"
+SEEDS = 8  # hash seeds tried before giving up (a collision in 64 bits is ~1e-8 per run)
 SIDES = ("left", "right")
+HASH = "__h"
+ROWNUM = "__row"
 
 
 @dataclass(frozen=True)
-class JoinSpec:
-    """Two key frames and the columns to join them on."""
+class Entries:
+    """One side's rows sorted by key: row numbers, keys and the values range tests need."""
 
-    left: pl.LazyFrame
-    right: pl.LazyFrame
-    left_on: list[str]
-    right_on: list[str]
+    rows: np.ndarray  # uint32 row numbers (a left row appears once per grid neighbour)
+    keys: np.ndarray  # uint64, ascending
+    ranges: dict[int, np.ndarray]  # condition position -> float64 values, same order
 
 
-def key_frames(
-    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
-) -> JoinSpec:
-    """Row numbers with the values to join on, rows missing any value dropped, grids added.
+@dataclass(frozen=True)
+class Blocks:
+    """Both sides' entries and, per left entry, the slice [lo, hi) of right entries with
+    the same key."""
 
-    Text values only filter out missing rows here; they are gathered after the join.
+    left: Entries
+    right: Entries
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @property
+    def counts(self) -> np.ndarray:
+        """How many right entries each left entry meets."""
+        counts: np.ndarray = self.hi - self.lo
+        return counts
+
+
+def blocks(rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues) -> Blocks:
+    """Entries of both sides keyed and sorted, and each left entry's block of right ones.
+
+    Rows missing a value of any condition (or with a non-finite range value) are left out.
     """
     frames = [
         _side_frame(side, side_rows, plans, prepared)
         for side, side_rows in zip(SIDES, rows, strict=True)
     ]
-    spec = JoinSpec(frames[0].lazy(), frames[1].lazy(), [], [])
+    keys = key_columns(plans)
+    for seed in range(SEEDS):
+        hashed = pl.collect_all(
+            [frame.with_columns(pl.struct(keys).hash(seed).alias(HASH)).sort(HASH) for frame in frames]
+        )
+        found = _blocks(hashed[0], hashed[1], plans)
+        if not _collides(hashed[0], hashed[1], keys, found):
+            return found
+    msg = f"hash collisions with {SEEDS} seeds"  # pragma: no cover - ~1e-60
+    raise RuntimeError(msg)  # pragma: no cover
+
+
+def key_columns(plans: list[Plan]) -> list[str]:
+    """The columns hashed into the key: exact values, grid buckets and signs."""
+    keys = []
     for k, plan in enumerate(plans):
-        if isinstance(plan, KeyPlan):
-            spec.left_on.append(value_column("left", k))
-            spec.right_on.append(value_column("right", k))
-        elif isinstance(plan, RangePlan):
-            spec = _add_grid(spec, plan, k)
-    # materialized once: sizing, chunking and the join all read them
-    lazy = pl.collect_all([spec.left, spec.right])
-    return JoinSpec(lazy[0].lazy(), lazy[1].lazy(), spec.left_on, spec.right_on)
+        if not isinstance(plan, TextPlan):
+            keys.append(f"__k{k}")
+        if isinstance(plan, RangePlan) and plan.relative:
+            keys.append(f"__k{k}s")
+    return keys
 
 
 def _side_frame(
     side: str, rows: pl.Series, plans: list[Plan], prepared: PreparedValues
-) -> pl.DataFrame:
-    values = {(L if side == "left" else R): rows}
+) -> pl.LazyFrame:
+    """Row numbers, the exact key values (__k) and range values (__v) of one side; grid
+    buckets are keys too, and a left row is repeated once per neighbouring bucket."""
+    values: dict[str, pl.Series] = {ROWNUM: rows}
     for k, plan in enumerate(plans):
         expr = plan.left if side == "left" else plan.right
-        values[value_column(side, k)] = prepared.gather(side, expr, rows)
-    frame = pl.DataFrame(values).drop_nulls()
+        values[f"__k{k}"] = prepared.gather(side, expr, rows)
+    frame = pl.DataFrame(values).drop_nulls().lazy()
     for k, plan in enumerate(plans):
-        if isinstance(plan, RangePlan):
-            frame = frame.filter(pl.col(value_column(side, k)).is_finite())
-        elif isinstance(plan, TextPlan):
-            frame = frame.drop(value_column(side, k))
+        key = pl.col(f"__k{k}")
+        if isinstance(plan, TextPlan):
+            frame = frame.drop(f"__k{k}")
+        elif isinstance(plan, KeyPlan):
+            if values[f"__k{k}"].dtype.is_float():
+                frame = frame.filter(~key.is_nan())  # NaN equals nothing, as null does
+        else:
+            frame = frame.filter(key.is_finite()).with_columns(key.alias(f"__v{k}"))
+            frame = _grid(frame, plan, k, left=side == "left")
     return frame
 
 
-def _add_grid(spec: JoinSpec, plan: RangePlan, k: int) -> JoinSpec:
-    lval, rval = pl.col(value_column("left", k)), pl.col(value_column("right", k))
+def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.LazyFrame:
+    """Replace key k by its grid bucket (and, for a relative tolerance, its sign)."""
+    value = pl.col(f"__v{k}")
     width = 2 * plan.tolerance * (1 + GRID_SLACK)
-    left, right = spec.left, spec.right
+    columns = []
     if plan.relative:
         # same sign, then |ln|x| - ln|y|| <= -ln(1 - p); zero only meets zero
         width = 2 * log_tolerance(plan.tolerance) * (1 + GRID_SLACK)
-        sign = f"{SIGN}{k}"
-        left = left.with_columns(lval.sign().alias(sign))
-        right = right.with_columns(rval.sign().alias(sign))
-        spec.left_on.append(sign)
-        spec.right_on.append(sign)
-        lval, rval = _log_abs(lval), _log_abs(rval)
-    grid = f"__grid{k}"
-    position = lval / width
+        columns.append(value.sign().alias(f"__k{k}s"))
+        value = pl.when(value == 0).then(0.0).otherwise(value.abs().log())
+    position = value / width
     bucket = position.floor()
-    neighbour = pl.when(position - bucket < 0.5).then(bucket - 1).otherwise(bucket + 1)  # noqa: PLR2004
-    left = left.with_columns(
-        pl.concat_list(bucket.cast(pl.Int64), neighbour.cast(pl.Int64)).alias(grid)
-    ).explode(grid)
-    right = right.with_columns((rval / width).floor().cast(pl.Int64).alias(grid))
-    spec.left_on.append(grid)
-    spec.right_on.append(grid)
-    return JoinSpec(left, right, spec.left_on, spec.right_on)
-
-
-def _log_abs(value: pl.Expr) -> pl.Expr:
-    return pl.when(value == 0).then(0.0).otherwise(value.abs().log())
-
-
-def joined(spec: JoinSpec, plans: list[Plan]) -> pl.LazyFrame:
-    """The fused join + residual filter, with the score of every range condition."""
-    if spec.left_on:
-        pairs = spec.left.join(spec.right, left_on=spec.left_on, right_on=spec.right_on)
+    if left:
+        neighbour = pl.when(position - bucket < 0.5).then(bucket - 1).otherwise(bucket + 1)  # noqa: PLR2004
+        grid = pl.concat_list(bucket.cast(pl.Int64), neighbour.cast(pl.Int64))
+        frame = frame.with_columns(*columns, grid.alias(f"__k{k}")).explode(f"__k{k}")
     else:
-        pairs = spec.left.join(spec.right, how="cross")
-    keep = [pl.col(L), pl.col(R)]
-    for k, plan in enumerate(plans):
-        if isinstance(plan, RangePlan):
-            diff, tolerance, noise = _range_terms(plan, k)
-            pairs = pairs.filter(diff <= tolerance + noise)
-            keep.append(_range_score(diff, tolerance).alias(score_column(k)))
-    return pairs.select(keep)
-
-
-def range_filter(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
-    """Pairs found without the join (matrices of a key's rows): the range tests and scores
-    the join would have applied, on values gathered by row number."""
-    for k, plan in enumerate(plans):
-        if not isinstance(plan, RangePlan):
-            continue
-        lcol, rcol = value_column("left", k), value_column("right", k)
-        frame = frame.with_columns(
-            prepared.gather("left", plan.left, frame.get_column(L)).alias(lcol),
-            prepared.gather("right", plan.right, frame.get_column(R)).alias(rcol),
-        )
-        diff, tolerance, noise = _range_terms(plan, k)
-        frame = (
-            frame.filter(diff <= tolerance + noise)
-            .with_columns(_range_score(diff, tolerance).alias(score_column(k)))
-            .drop(lcol, rcol)
-        )
+        frame = frame.with_columns(*columns, bucket.cast(pl.Int64).alias(f"__k{k}"))
     return frame
 
 
-def _range_terms(plan: RangePlan, k: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """|left - right|, the tolerance, and the float noise allowed on top of it."""
-    lval, rval = pl.col(value_column("left", k)), pl.col(value_column("right", k))
-    diff = (lval - rval).abs()
-    noise = (lval.abs() + rval.abs()) * GRID_SLACK + GRID_SLACK
-    tolerance = plan.tolerance * lval.abs() if plan.relative else pl.lit(plan.tolerance)
-    return diff, tolerance, noise
-
-
-def _range_score(diff: pl.Expr, tolerance: pl.Expr) -> pl.Expr:
-    """1 at no difference, falling linearly to 1 - RANGE_DROP at the tolerance."""
-    score = pl.when(tolerance > 0).then(1.0 - RANGE_DROP * diff / tolerance).otherwise(1.0)
-    return score.clip(1.0 - RANGE_DROP, 1.0)
-
-
-def pair_count(spec: JoinSpec) -> int:
-    """How many pairs the join yields before the residual filter."""
-    if not spec.left_on:
-        return int(
-            spec.left.select(pl.len()).collect().item()
-            * spec.right.select(pl.len()).collect().item()
+def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> Blocks:
+    lkeys = left.get_column(HASH).to_numpy()
+    rkeys = right.get_column(HASH).to_numpy()
+    ranges = [k for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
+    entries = [
+        Entries(
+            frame.get_column(ROWNUM).cast(pl.UInt32).to_numpy(),
+            keys,
+            {k: frame.get_column(f"__v{k}").cast(pl.Float64).to_numpy() for k in ranges},
         )
-    lcount = spec.left.group_by(spec.left_on).agg(pl.len().alias("__nl"))
-    rcount = spec.right.group_by(spec.right_on).agg(pl.len().alias("__nr"))
-    both = lcount.join(rcount, left_on=spec.left_on, right_on=spec.right_on)
-    total = both.select((pl.col("__nl").cast(pl.Int64) * pl.col("__nr")).sum()).collect().item()
-    return int(total or 0)
+        for frame, keys in ((left, lkeys), (right, rkeys))
+    ]
+    lo = np.searchsorted(rkeys, lkeys, side="left")
+    hi = np.searchsorted(rkeys, lkeys, side="right")
+    return Blocks(entries[0], entries[1], lo, hi)
 
 
-def block_sizes(spec: JoinSpec) -> pl.LazyFrame:
-    """Per (replicated) left row, how many right rows share its composite key."""
-    if not spec.left_on:
-        count = spec.right.select(pl.len().alias("__n"))
-        return spec.left.select(L).join(count, how="cross")
-    sizes = spec.right.group_by(spec.right_on).agg(pl.len().alias("__n"))
-    return spec.left.join(sizes, left_on=spec.left_on, right_on=spec.right_on).select(L, "__n")
+def _collides(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], found: Blocks) -> bool:
+    """True if some hash stands for two different keys, on one side or across the sides."""
+    for frame in (left, right):
+        same_hash = pl.col(HASH) == pl.col(HASH).shift(1)
+        differs = pl.any_horizontal(pl.col(key) != pl.col(key).shift(1) for key in keys)
+        if frame.select((same_hash & differs).any()).item():
+            return True
+    met = np.flatnonzero(found.counts)
+    if met.size == 0:
+        return False
+    lvalues = left.select(keys)[met]
+    rvalues = right.select(keys)[found.lo[met]]
+    return not lvalues.equals(rvalues)
+
+
+def expand(found: Blocks, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (left entry, right entry) pair of the given left entries' blocks."""
+    counts = found.counts[entries]
+    total = int(counts.sum())
+    lefts = np.repeat(entries, counts)
+    starts = np.cumsum(counts) - counts
+    rights = np.arange(total, dtype=np.int64) - np.repeat(starts - found.lo[entries], counts)
+    return lefts, rights
+
+
+def in_range(
+    found: Blocks, plans: list[Plan], lefts: np.ndarray, rights: np.ndarray
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
+    test's score for them."""
+    kept = np.arange(len(lefts))
+    scores: dict[int, np.ndarray] = {}
+    for k, plan in enumerate(plans):
+        if not isinstance(plan, RangePlan):
+            continue
+        lval = found.left.ranges[k][lefts[kept]]
+        rval = found.right.ranges[k][rights[kept]]
+        diff = np.abs(lval - rval)
+        noise = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
+        tolerance = plan.tolerance * np.abs(lval) if plan.relative else np.float64(plan.tolerance)
+        keep = diff <= tolerance + noise
+        kept = kept[keep]
+        scores = {j: values[keep] for j, values in scores.items()}
+        scores[k] = range_score(diff[keep], tolerance[keep] if tolerance.ndim else tolerance)
+    return kept, scores
+
+
+def range_score(diff: np.ndarray, tolerance: np.ndarray | np.float64) -> np.ndarray:
+    """1 at no difference, falling linearly to 1 - RANGE_DROP at the tolerance."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(tolerance > 0, 1.0 - RANGE_DROP * diff / tolerance, 1.0)
+    clipped: np.ndarray = np.clip(score, 1.0 - RANGE_DROP, 1.0)
+    return clipped

@@ -7,25 +7,17 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
+import numpy as np
 import polars as pl
 
 from engine.matching.blocks import score_big_blocks, split_big_blocks
-from engine.matching.candidates import (
-    JoinSpec,
-    block_sizes,
-    joined,
-    key_frames,
-    pair_count,
-    range_filter,
-)
-from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
+from engine.matching.candidates import Blocks, blocks, expand, in_range
+from engine.matching.conditions import KeyPlan, Plan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
-PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the residual filter
+PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the range tests
 
 
 def scored_candidates(
@@ -35,16 +27,7 @@ def scored_candidates(
     if all(isinstance(plan, TextPlan) for plan in plans):
         frame = _text_only(rows, plans, prepared)
     else:
-        spec = key_frames(rows, plans, prepared)
-        chunks: list[pl.DataFrame] = []
-        if _has_text(plans):
-            spec, groups = split_big_blocks(spec)
-            found = score_big_blocks(groups, plans, prepared, PAIR_BUDGET)
-            chunks = [range_filter(frame, plans, prepared) for frame in found]
-        # one slice of the join at a time: each is scored (and shrunk) before the next
-        scored = [_finish(chunk, plans, prepared) for chunk in chunks]
-        scored += [_finish(chunk, plans, prepared) for chunk in _chunks(spec, plans)]
-        frame = pl.concat(scored) if scored else _empty(plans)
+        frame = _score_text(_keyed(blocks(rows, plans, prepared), plans, prepared), plans, prepared)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
@@ -53,54 +36,63 @@ def scored_candidates(
     return frame.with_columns(pl.mean_horizontal(names).alias(BASE))
 
 
-def _has_text(plans: list[Plan]) -> bool:
-    return any(isinstance(plan, TextPlan) for plan in plans)
-
-
-def _columns(plans: list[Plan]) -> list[pl.Expr]:
-    """The columns of a chunk: rows and range scores (text scores may be there already)."""
-    keep = [pl.col(L), pl.col(R)]
-    for k, plan in enumerate(plans):
-        if isinstance(plan, RangePlan):
-            keep.append(pl.col(score_column(k)))
-        elif isinstance(plan, TextPlan):
-            keep.append(pl.col(f"^{score_column(k)}$"))
-    return keep
-
-
-def _finish(chunk: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
-    """A slice of candidates with its text scored (pairs below `min` dropped), in the
-    column order every slice shares."""
-    scored = _score_text(chunk.select(_columns(plans)), plans, prepared)
-    names = [score_column(k) for k, plan in enumerate(plans) if not isinstance(plan, KeyPlan)]
-    return scored.select(L, R, *names)
-
-
-def _chunks(spec: JoinSpec, plans: list[Plan]) -> Iterator[pl.DataFrame]:
-    if pair_count(spec) <= PAIR_BUDGET:
-        yield joined(spec, plans).collect(engine="streaming")
-        return
-    for low, high in _left_chunks(block_sizes(spec).collect(engine="streaming")):
-        part = JoinSpec(
-            spec.left.filter(pl.col(L).is_between(low, high)),
-            spec.right,
-            spec.left_on,
-            spec.right_on,
-        )
-        yield joined(part, plans).collect(engine="streaming")
-
-
-def _left_chunks(sizes: pl.DataFrame) -> list[tuple[int, int]]:
-    """Ranges of left rows whose blocks hold about PAIR_BUDGET pairs in all."""
-    per_row = sizes.group_by(L).agg(pl.col("__n").sum()).sort(L)
-    chunk = (per_row["__n"].cum_sum() // PAIR_BUDGET).alias("__chunk")
-    ranges = (
-        per_row.with_columns(chunk)
-        .group_by("__chunk")
-        .agg(pl.col(L).min().alias("low"), pl.col(L).max().alias("high"))
-        .sort("low")
+def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
+    """The pairs of the blocks that pass the range tests and the first `similar` test,
+    scored on those; big keys of a rule with text as matrices, the rest pair by pair."""
+    text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
+    if text is None:
+        entries = np.flatnonzero(found.counts)
+        parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in _chunks(found, entries)]
+        return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
+    k, plan = text
+    strings = (
+        prepared.strings("left", plan.left, found.left.rows),
+        prepared.strings("right", plan.right, found.right.rows),
     )
-    return list(zip(ranges["low"].to_list(), ranges["high"].to_list(), strict=True))
+    starts, ends, entries = split_big_blocks(found)
+    lefts, rights, scores = score_big_blocks(found, (starts, ends), strings, plan, PAIR_BUDGET)
+    parts = [_in_range(found, plans, lefts, rights, {k: scores / 100.0})]
+    for chunk in _chunks(found, entries):
+        pairs = _in_range(found, plans, *expand(found, chunk))
+        lefts, rights = pairs.get_column("__le").to_numpy(), pairs.get_column("__re").to_numpy()
+        scores = pair_scores(strings[0][lefts], strings[1][rights], plan.scorer, plan.minimum)
+        parts.append(
+            pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
+                pl.Series(scores >= plan.minimum)
+            )
+        )
+    return pl.concat([part.select(parts[0].columns) for part in parts])
+
+
+def _in_range(
+    found: Blocks,
+    plans: list[Plan],
+    lefts: np.ndarray,
+    rights: np.ndarray,
+    scored: dict[int, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """The pairs (entry positions) that pass the range tests: entry positions (__le,
+    __re), rows (L, R), the score of every range test and of the conditions `scored`."""
+    kept, scores = in_range(found, plans, lefts, rights)
+    scores.update({k: values[kept] for k, values in (scored or {}).items()})
+    lefts, rights = lefts[kept], rights[kept]
+    columns = [
+        pl.Series("__le", lefts),
+        pl.Series("__re", rights),
+        pl.Series(L, found.left.rows[lefts], dtype=pl.UInt32),
+        pl.Series(R, found.right.rows[rights], dtype=pl.UInt32),
+    ]
+    columns += [pl.Series(score_column(k), scores[k], dtype=pl.Float64) for k in sorted(scores)]
+    return pl.DataFrame(columns)
+
+
+def _chunks(found: Blocks, entries: np.ndarray) -> list[np.ndarray]:
+    """`entries` cut into consecutive runs of about PAIR_BUDGET pairs (at least one entry)."""
+    if entries.size == 0:
+        return []
+    total = np.cumsum(found.counts[entries])
+    cuts = np.searchsorted(total, np.arange(PAIR_BUDGET, int(total[-1]), PAIR_BUDGET), "right")
+    return [chunk for chunk in np.split(entries, np.unique(cuts)) if chunk.size]
 
 
 def _score_text(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
