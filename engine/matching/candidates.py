@@ -163,7 +163,9 @@ def _collides(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], found: B
         differs = pl.any_horizontal(pl.col(key) != pl.col(key).shift(1) for key in keys)
         if frame.select((same_hash & differs).any()).item():
             return True
-    met = np.flatnonzero(found.counts)
+    keys_at = found.left.keys
+    firsts = np.flatnonzero(np.r_[True, keys_at[1:] != keys_at[:-1]]) if keys_at.size else keys_at
+    met = firsts[found.counts[firsts] > 0]  # keys are constant along a run of equal hashes
     if met.size == 0:
         return False
     lvalues = left.select(keys)[met]
