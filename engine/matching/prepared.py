@@ -24,22 +24,25 @@ class PreparedValues:
         self._values: dict[tuple[str, str], tuple[np.ndarray, pl.Series]] = {}
         self._strings: dict[tuple[str, str], np.ndarray] = {}
 
-    def precompute(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> None:
-        """Evaluate the expressions not seen yet over `rows`, in one parallel pass."""
-        todo = {_key(side, e): e for e in exprs}
-        todo = {key: e for key, e in todo.items() if key not in self._values}
-        if not todo:
-            return
-        names = [f"__v{n}" for n in range(len(todo))]
-        frame = (
-            self._sides[side]
-            .select(pl.all().gather(rows))
-            .select(e.alias(name) for e, name in zip(todo.values(), names, strict=True))
-        )
-        position = np.full(self._sides[side].height, -1, dtype=np.int64)
-        position[rows.to_numpy()] = np.arange(rows.len())
-        for key, name in zip(todo, names, strict=True):
-            self._values[key] = (position, frame.get_column(name))
+    def precompute(self, exprs: dict[str, list[pl.Expr]], rows: dict[str, pl.Series]) -> None:
+        """Evaluate the expressions not seen yet over each side's `rows`, both sides in
+        one parallel pass, reading only the columns they use."""
+        todo: dict[str, dict[tuple[str, str], pl.Expr]] = {}
+        for side, side_exprs in exprs.items():
+            new = {_key(side, e): e for e in side_exprs}
+            todo[side] = {key: e for key, e in new.items() if key not in self._values}
+        sides = [side for side in todo if todo[side]]
+        queries = [self._query(side, list(todo[side].values()), rows[side]) for side in sides]
+        for side, frame in zip(sides, pl.collect_all(queries), strict=True):
+            position = np.full(self._sides[side].height, -1, dtype=np.int64)
+            position[rows[side].to_numpy()] = np.arange(rows[side].len())
+            for n, key in enumerate(todo[side]):
+                self._values[key] = (position, frame.get_column(f"__v{n}"))
+
+    def _query(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> pl.LazyFrame:
+        roots = sorted({name for e in exprs for name in e.meta.root_names()})
+        frame = self._sides[side].lazy().select(pl.col(roots).gather(rows))
+        return frame.select(e.alias(f"__v{n}") for n, e in enumerate(exprs))
 
     def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
         """The prepared values of the given rows, in their order."""
@@ -70,7 +73,7 @@ class PreparedValues:
     def _prepared(self, side: str, expr: pl.Expr, rows: pl.Series) -> tuple[np.ndarray, pl.Series]:
         key = _key(side, expr)
         if key not in self._values:
-            self.precompute(side, [expr], rows)
+            self.precompute({side: [expr]}, {side: rows})
         return self._values[key]
 
 

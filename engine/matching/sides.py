@@ -7,20 +7,32 @@ import polars as pl
 from engine.errors import BadInputError
 from engine.matching.schemas import ID, ROW
 
+SIDES = ("left", "right")
 
-def prepare_side(frame: pl.DataFrame, id_column: str, side: str) -> pl.DataFrame:
-    """The frame sorted by its id (as String) with ROW = position in that order.
+
+def prepare_sides(
+    frames: tuple[pl.DataFrame, pl.DataFrame], id_columns: tuple[str, str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each frame sorted by its id (as String) with ROW = position in that order; both
+    sides sorted at once.
 
     Numbering rows in id order makes every later tie-break on row numbers a tie-break on
     ids, so results never depend on the order rows arrived in. Ids must be unique, not null.
     """
-    ids = frame.get_column(id_column).cast(pl.String)
-    nulls = ids.null_count()
-    if nulls:
-        raise BadInputError(f"{side}.id: column {id_column!r} has {nulls} missing values")
-    ordered = frame.with_columns(ids.alias(ID)).sort(ID)
-    sorted_ids = ordered.get_column(ID)
-    repeats = sorted_ids.filter(sorted_ids == sorted_ids.shift(1))
-    if repeats.len():
-        raise BadInputError(f"{side}.id: column {id_column!r} repeats the id {repeats[0]!r}")
-    return ordered.with_row_index(ROW)
+    for frame, id_column, side in zip(frames, id_columns, SIDES, strict=True):
+        nulls = frame.get_column(id_column).null_count()
+        if nulls:
+            raise BadInputError(f"{side}.id: column {id_column!r} has {nulls} missing values")
+    ordered = pl.collect_all(
+        [
+            frame.lazy().with_columns(pl.col(id_column).cast(pl.String).alias(ID)).sort(ID)
+            for frame, id_column in zip(frames, id_columns, strict=True)
+        ],
+        engine="streaming",
+    )
+    for frame, id_column, side in zip(ordered, id_columns, SIDES, strict=True):
+        sorted_ids = frame.get_column(ID)
+        repeats = sorted_ids.filter(sorted_ids == sorted_ids.shift(1))
+        if repeats.len():
+            raise BadInputError(f"{side}.id: column {id_column!r} repeats the id {repeats[0]!r}")
+    return ordered[0].with_row_index(ROW), ordered[1].with_row_index(ROW)

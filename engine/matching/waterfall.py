@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from engine.matching.conditions import Plan, plan_condition
@@ -38,7 +39,7 @@ from engine.matching.schemas import (
     score_column,
 )
 from engine.matching.scoring import scored_candidates
-from engine.matching.sides import prepare_side
+from engine.matching.sides import prepare_sides
 
 Progress = Callable[[str, int, int], None]
 Frame = pl.DataFrame | pl.LazyFrame
@@ -46,12 +47,16 @@ Frame = pl.DataFrame | pl.LazyFrame
 
 @dataclass
 class _State:
-    """Rows taken by decisions so far and rows that ever had a candidate."""
+    """Per side, a flag per row: taken by a decision so far; ever had a candidate."""
 
-    taken_left: pl.Series
-    taken_right: pl.Series
-    seen_left: pl.Series
-    seen_right: pl.Series
+    taken: dict[str, np.ndarray]
+    seen: dict[str, np.ndarray]
+
+    def remaining(self, side: str) -> pl.Series:
+        return pl.Series(ROW, np.flatnonzero(~self.taken[side]), dtype=pl.UInt32)
+
+    def mark(self, flags: dict[str, np.ndarray], side: str, rows: pl.Series) -> None:
+        flags[side][rows.to_numpy()] = True
 
 
 def match(
@@ -60,10 +65,11 @@ def match(
     """Match two frames with a ruleset; pure: same inputs, same bytes out."""
     lframe, rframe = _collected(left), _collected(right)
     ruleset.check_columns(lframe.schema, rframe.schema)
-    lside = prepare_side(lframe, ruleset.left.id, "left")
-    rside = prepare_side(rframe, ruleset.right.id, "right")
-    empty = pl.Series(ROW, [], dtype=lside.schema[ROW])
-    state = _State(empty, empty, empty, empty)
+    lside, rside = prepare_sides((lframe, rframe), (ruleset.left.id, ruleset.right.id))
+    state = _State(
+        {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
+        {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
+    )
     decisions: list[pl.DataFrame] = []
     plans = [_plans(rule, lside.schema, rside.schema) for rule in ruleset.rules]
     prepared = PreparedValues(lside, rside)
@@ -97,19 +103,20 @@ def _run_rule(
     state: _State,
     prepared: PreparedValues,
 ) -> pl.DataFrame:
-    left = sides[0].filter(~pl.col(ROW).is_in(state.taken_left.implode()))
-    right = sides[1].filter(~pl.col(ROW).is_in(state.taken_right.implode()))
-    prepared.precompute("left", [plan.left for plan in plans], left[ROW])
-    prepared.precompute("right", [plan.right for plan in plans], right[ROW])
-    pairs = scored_candidates((left[ROW], right[ROW]), plans, prepared)
-    state.seen_left = pl.concat([state.seen_left, pairs.get_column(L).unique()])
-    state.seen_right = pl.concat([state.seen_right, pairs.get_column(R).unique()])
+    rows = (state.remaining("left"), state.remaining("right"))
+    prepared.precompute(
+        {"left": [plan.left for plan in plans], "right": [plan.right for plan in plans]},
+        {"left": rows[0], "right": rows[1]},
+    )
+    pairs = scored_candidates(rows, plans, prepared)
+    state.mark(state.seen, "left", pairs.get_column(L))
+    state.mark(state.seen, "right", pairs.get_column(R))
     if rule.sum is None:
         accepted = resolve_one_to_one(pairs).with_columns(pl.col(L).alias(GROUP))
     else:
-        accepted = resolve_groups(pairs, left, right, rule.sum, len(plans))
-    state.taken_left = pl.concat([state.taken_left, accepted.get_column(L).unique()])
-    state.taken_right = pl.concat([state.taken_right, accepted.get_column(R)])
+        accepted = resolve_groups(pairs, sides[0], sides[1], rule.sum, len(plans))
+    state.mark(state.taken, "left", accepted.get_column(L))
+    state.mark(state.taken, "right", accepted.get_column(R))
     return _decisions(accepted, rule, len(plans))
 
 
@@ -155,18 +162,16 @@ def _matches(
 
 def _unmatched(lside: pl.DataFrame, rside: pl.DataFrame, state: _State) -> pl.DataFrame:
     parts = [
-        _unmatched_side(lside, "left", state.taken_left, state.seen_left),
-        _unmatched_side(rside, "right", state.taken_right, state.seen_right),
+        _unmatched_side(lside, "left", state),
+        _unmatched_side(rside, "right", state),
     ]
     return pl.concat(parts)
 
 
-def _unmatched_side(
-    side: pl.DataFrame, name: str, taken: pl.Series, seen: pl.Series
-) -> pl.DataFrame:
-    reason = pl.when(pl.col(ROW).is_in(seen.implode())).then(pl.lit(CANDIDATE_TAKEN))
-    return side.filter(~pl.col(ROW).is_in(taken.implode())).select(
-        pl.lit(name).alias(SIDE),
-        pl.col(ID).alias(UNMATCHED_ID),
-        reason.otherwise(pl.lit(NO_CANDIDATE)).alias(REASON),
+def _unmatched_side(side: pl.DataFrame, name: str, state: _State) -> pl.DataFrame:
+    open_rows = ~state.taken[name]
+    seen = pl.Series(state.seen[name][open_rows])
+    reason = pl.when(seen).then(pl.lit(CANDIDATE_TAKEN)).otherwise(pl.lit(NO_CANDIDATE))
+    return side.filter(pl.Series(open_rows)).select(
+        pl.lit(name).alias(SIDE), pl.col(ID).alias(UNMATCHED_ID), reason.alias(REASON)
     )
