@@ -132,8 +132,12 @@ def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.Laz
     bucket = position.floor()
     if left:
         neighbour = pl.when(position - bucket < 0.5).then(bucket - 1).otherwise(bucket + 1)  # noqa: PLR2004
-        grid = pl.concat_list(bucket.cast(pl.Int64), neighbour.cast(pl.Int64))
-        frame = frame.with_columns(*columns, grid.alias(f"__k{k}")).explode(f"__k{k}")
+        frame = pl.concat(
+            [
+                frame.with_columns(*columns, bucket.cast(pl.Int64).alias(f"__k{k}")),
+                frame.with_columns(*columns, neighbour.cast(pl.Int64).alias(f"__k{k}")),
+            ]
+        )
     else:
         frame = frame.with_columns(*columns, bucket.cast(pl.Int64).alias(f"__k{k}"))
     return frame

@@ -10,9 +10,7 @@ import polars as pl
 
 from engine.matching.schemas import (
     CONFIDENCE,
-    LEFT_ID,
     MATCHED,
-    RIGHT_ID,
     RULE,
     SCORES,
     SIDE,
@@ -40,15 +38,18 @@ class MatchResult:
         for rule, status, count in counts.iter_rows():
             per_rule.setdefault(rule, {MATCHED: 0, SUGGESTED: 0})[status] = count
         sides = self.unmatched.get_column(SIDE)
+        unmatched_left = int((sides == "left").sum())
+        unmatched_right = int((sides == "right").sum())
+        # every row is either in a decision or unmatched, once
         return {
             "left_rows": self.left_rows,
             "right_rows": self.right_rows,
             MATCHED: int((self.matches.get_column(STATUS) == MATCHED).sum()),
             SUGGESTED: int((self.matches.get_column(STATUS) == SUGGESTED).sum()),
-            "matched_left": self.matches.get_column(LEFT_ID).n_unique(),
-            "matched_right": self.matches.get_column(RIGHT_ID).n_unique(),
-            "unmatched_left": int((sides == "left").sum()),
-            "unmatched_right": int((sides == "right").sum()),
+            "matched_left": self.left_rows - unmatched_left,
+            "matched_right": self.right_rows - unmatched_right,
+            "unmatched_left": unmatched_left,
+            "unmatched_right": unmatched_right,
             "rules": per_rule,
         }
 
