@@ -47,7 +47,12 @@ class PreparedValues:
     def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
         """The prepared values of the given rows, in their order."""
         position, values = self._prepared(side, expr, rows)
-        return values.gather(position[rows.to_numpy()])
+        wanted = position[rows.to_numpy()]
+        if wanted.size == values.len() and wanted.size and wanted[-1] == wanted.size - 1:
+            # the very rows the values were computed for (the rule that needed them first)
+            if bool((wanted[1:] > wanted[:-1]).all()):
+                return values
+        return values.gather(wanted)
 
     def strings(self, side: str, expr: pl.Expr, rows: np.ndarray) -> np.ndarray:
         """The values of the given rows as a numpy array of Python strings, for rapidfuzz."""

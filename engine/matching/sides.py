@@ -23,10 +23,18 @@ def prepare_sides(
         nulls = frame.get_column(id_column).null_count()
         if nulls:
             raise BadInputError(f"{side}.id: column {id_column!r} has {nulls} missing values")
+    with_ids = [
+        frame.lazy().with_columns(pl.col(id_column).cast(pl.String).alias(ID))
+        for frame, id_column in zip(frames, id_columns, strict=True)
+    ]
+    # files exported in id order (most are) skip the sort: one comparison pass instead
+    ascending = pl.collect_all(
+        [lazy.select((pl.col(ID) > pl.col(ID).shift(1)).all()) for lazy in with_ids]
+    )
     ordered = pl.collect_all(
         [
-            frame.lazy().with_columns(pl.col(id_column).cast(pl.String).alias(ID)).sort(ID)
-            for frame, id_column in zip(frames, id_columns, strict=True)
+            lazy if bool(done.item()) else lazy.sort(ID)
+            for lazy, done in zip(with_ids, ascending, strict=True)
         ],
         engine="streaming",
     )

@@ -151,7 +151,10 @@ def _matches(
     rows = pl.concat(decisions).sort(L, R)
     left_ids = lside.get_column(ID).gather(rows.get_column(L))
     right_ids = rside.get_column(ID).gather(rows.get_column(R))
-    group_ids = lside.get_column(ID).gather(rows.get_column(GROUP))
+    groups = rows.get_column(GROUP)
+    # a group is named by its left row, so this is nearly always left_ids again
+    same = bool((groups == rows.get_column(L)).all())
+    group_ids = left_ids if same else lside.get_column(ID).gather(groups)
     return (
         rows.with_columns(
             left_ids.alias(LEFT_ID), right_ids.alias(RIGHT_ID), group_ids.alias(GROUP_ID)
