@@ -8,8 +8,9 @@ about 16 million cells a second a thread against about 4 million pairs a second 
 `cpdist`), which keeps the cells at or above `min`; the range tests then run on those
 cells. A matrix call has a fixed cost of some tens of microseconds and scores the cells out
 of range too (about half of them), so smaller keys go pair by pair: on the 1M benchmark a
-threshold of 64 cells took 4.2 s, 512 to 8,192 cells 3.8-3.9 s, matrices never 5.9 s. A pair within tolerance meets in exactly one key, so nothing is found twice. The
-matrices are spread over polars' thread pool size in threads (rapidfuzz releases the GIL
+threshold of 64 cells took 4.2 s, 512 to 8,192 cells 3.8-3.9 s, matrices never 5.9 s.
+A pair within tolerance meets in exactly one key, so nothing is found twice. The matrices
+are spread over polars' thread pool size in threads (rapidfuzz releases the GIL
 while it scores). Measured on 1M x 1M people records matched on birth date (blocks of
 about 50 x 50) and name similarity: 63 s joined and scored pair by pair, 6.9 s as matrices.
 """

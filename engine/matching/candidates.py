@@ -11,9 +11,9 @@ Both sides are sorted by key, so a key's rows are one contiguous slice of each s
 left entry's candidates are found by binary search: no hash table, no group-by, and the
 number of pairs of every key is known before a single pair is made (block sizes, memory
 budget and big blocks come free). Pairs are then expanded with vectorized numpy and the
-exact range tests run on them. A hash collision would put two different keys in one
-slice, so every run checks, in O(rows), that the exact values are constant along each run
-of equal hashes and equal across the sides; if not, it hashes again with another seed.
+exact range tests run on them. A hash collision puts two different keys in one slice, so
+pairs are checked on the values: grid buckets with the range tests, exact values on the
+pairs that pass every test (`same_keys`); a collision costs work, never a wrong pair.
 See docs/adr/0004-matcher-blocking-and-grid-joins.md.
 """
 
@@ -31,7 +31,6 @@ from engine.matching.prepared import PreparedValues
 # range is the evidence, where in the range only tips the balance between candidates.
 RANGE_DROP = 0.25
 GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
-SEEDS = 8  # hash seeds tried before giving up (a collision in 64 bits is ~1e-8 per run)
 SIDES = ("left", "right")
 HASH = "__h"
 ROWNUM = "__row"
@@ -44,6 +43,7 @@ class Entries:
     rows: np.ndarray  # uint32 row numbers (a left row appears once per grid neighbour)
     keys: np.ndarray  # uint64, ascending
     ranges: dict[int, np.ndarray]  # condition position -> float64 values, same order
+    grids: list[np.ndarray]  # grid buckets (and signs) of the range conditions, as floats
 
 
 @dataclass(frozen=True)
@@ -63,25 +63,36 @@ class Blocks:
         return counts
 
 
-def blocks(rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues) -> Blocks:
+def blocks(
+    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
+) -> Blocks:
     """Entries of both sides keyed and sorted, and each left entry's block of right ones.
 
     Rows missing a value of any condition (or with a non-finite range value) are left out.
     """
-    frames = [
-        _side_frame(side, side_rows, plans, prepared)
-        for side, side_rows in zip(SIDES, rows, strict=True)
-    ]
     keys = key_columns(plans)
-    for seed in range(SEEDS):
-        hashed = pl.collect_all(
-            [frame.with_columns(pl.struct(keys).hash(seed).alias(HASH)).sort(HASH) for frame in frames]
-        )
-        found = _blocks(hashed[0], hashed[1], plans)
-        if not _collides(hashed[0], hashed[1], keys, found):
-            return found
-    msg = f"hash collisions with {SEEDS} seeds"  # pragma: no cover - ~1e-60
-    raise RuntimeError(msg)  # pragma: no cover
+    grids = [key for k in _ranges(plans) for key in keys if key in (f"__k{k}", f"__k{k}s")]
+    frames = pl.collect_all(
+        [
+            _side_frame(side, side_rows, plans, prepared)
+            .with_columns(key_hash(keys).alias(HASH))
+            .select(ROWNUM, HASH, *grids, *(f"__v{k}" for k in _ranges(plans)))
+            .sort(HASH)
+            for side, side_rows in zip(SIDES, rows, strict=True)
+        ]
+    )
+    return _blocks(frames[0], frames[1], plans, grids)
+
+
+def key_hash(keys: list[str]) -> pl.Expr:
+    """One 64-bit hash of a row's key columns. Equal keys hash alike; unequal keys that
+    collide only cost work: pairs are checked on the values themselves (`in_range` for the
+    grid buckets, `same_keys` for the exact values)."""
+    return pl.struct(keys).hash(0)
+
+
+def _ranges(plans: list[Plan]) -> list[int]:
+    return [k for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
 
 
 def key_columns(plans: list[Plan]) -> list[str]:
@@ -143,15 +154,15 @@ def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.Laz
     return frame
 
 
-def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> Blocks:
+def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Blocks:
     lkeys = left.get_column(HASH).to_numpy()
     rkeys = right.get_column(HASH).to_numpy()
-    ranges = [k for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
     entries = [
         Entries(
             frame.get_column(ROWNUM).cast(pl.UInt32).to_numpy(),
             keys,
-            {k: frame.get_column(f"__v{k}").cast(pl.Float64).to_numpy() for k in ranges},
+            {k: frame.get_column(f"__v{k}").cast(pl.Float64).to_numpy() for k in _ranges(plans)},
+            [frame.get_column(grid).cast(pl.Float64).to_numpy() for grid in grids],
         )
         for frame, keys in ((left, lkeys), (right, rkeys))
     ]
@@ -160,21 +171,19 @@ def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan]) -> Block
     return Blocks(entries[0], entries[1], lo, hi)
 
 
-def _collides(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], found: Blocks) -> bool:
-    """True if some hash stands for two different keys, on one side or across the sides."""
-    for frame in (left, right):
-        same_hash = pl.col(HASH) == pl.col(HASH).shift(1)
-        differs = pl.any_horizontal(pl.col(key) != pl.col(key).shift(1) for key in keys)
-        if frame.select((same_hash & differs).any()).item():
-            return True
-    keys_at = found.left.keys
-    firsts = np.flatnonzero(np.r_[True, keys_at[1:] != keys_at[:-1]]) if keys_at.size else keys_at
-    met = firsts[found.counts[firsts] > 0]  # keys are constant along a run of equal hashes
-    if met.size == 0:
-        return False
-    lvalues = left.select(keys)[met]
-    rvalues = right.select(keys)[found.lo[met]]
-    return not lvalues.equals(rvalues)
+def same_keys(
+    pairs: pl.DataFrame, plans: list[Plan], prepared: PreparedValues, columns: tuple[str, str]
+) -> pl.DataFrame:
+    """The pairs (rows in `columns`) whose exact values are equal: what a hash collision
+    would have let through is dropped here."""
+    lrows, rrows = pairs.get_column(columns[0]), pairs.get_column(columns[1])
+    equal = pl.Series(np.ones(pairs.height, dtype=bool))
+    for plan in plans:
+        if isinstance(plan, KeyPlan):
+            lvalues = prepared.gather("left", plan.left, lrows)
+            rvalues = prepared.gather("right", plan.right, rrows)
+            equal = equal & (lvalues == rvalues)
+    return pairs.filter(equal)
 
 
 def expand(found: Blocks, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,6 +202,8 @@ def in_range(
     """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
     test's score for them."""
     kept = np.arange(len(lefts))
+    for lgrid, rgrid in zip(found.left.grids, found.right.grids, strict=True):
+        kept = kept[lgrid[lefts[kept]] == rgrid[rights[kept]]]  # only hash collisions differ
     scores: dict[int, np.ndarray] = {}
     for k, plan in enumerate(plans):
         if not isinstance(plan, RangePlan):
@@ -201,15 +212,17 @@ def in_range(
         rval = found.right.ranges[k][rights[kept]]
         diff = np.abs(lval - rval)
         noise = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
-        tolerance = plan.tolerance * np.abs(lval) if plan.relative else np.float64(plan.tolerance)
+        tolerance = np.broadcast_to(
+            plan.tolerance * np.abs(lval) if plan.relative else plan.tolerance, diff.shape
+        )
         keep = diff <= tolerance + noise
         kept = kept[keep]
         scores = {j: values[keep] for j, values in scores.items()}
-        scores[k] = range_score(diff[keep], tolerance[keep] if tolerance.ndim else tolerance)
+        scores[k] = range_score(diff[keep], tolerance[keep])
     return kept, scores
 
 
-def range_score(diff: np.ndarray, tolerance: np.ndarray | np.float64) -> np.ndarray:
+def range_score(diff: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """1 at no difference, falling linearly to 1 - RANGE_DROP at the tolerance."""
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(tolerance > 0, 1.0 - RANGE_DROP * diff / tolerance, 1.0)

@@ -48,10 +48,9 @@ class PreparedValues:
         """The prepared values of the given rows, in their order."""
         position, values = self._prepared(side, expr, rows)
         wanted = position[rows.to_numpy()]
-        if wanted.size == values.len() and wanted.size and wanted[-1] == wanted.size - 1:
-            # the very rows the values were computed for (the rule that needed them first)
-            if bool((wanted[1:] > wanted[:-1]).all()):
-                return values
+        # the very rows the values were computed for (the rule that needed them first)
+        if _identity(wanted, values.len()):
+            return values
         return values.gather(wanted)
 
     def strings(self, side: str, expr: pl.Expr, rows: np.ndarray) -> np.ndarray:
@@ -84,3 +83,10 @@ class PreparedValues:
 
 def _key(side: str, expr: pl.Expr) -> tuple[str, str]:
     return (side, expr.meta.serialize(format="json"))
+
+
+def _identity(positions: np.ndarray, length: int) -> bool:
+    """Whether `positions` is 0, 1, ..., length - 1."""
+    if positions.size != length or not length or positions[-1] != length - 1:
+        return False
+    return bool((positions[1:] > positions[:-1]).all())

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from engine.matching.blocks import score_big_blocks, split_big_blocks
-from engine.matching.candidates import Blocks, blocks, expand, in_range
+from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
 from engine.matching.conditions import KeyPlan, Plan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
@@ -27,7 +27,8 @@ def scored_candidates(
     if all(isinstance(plan, TextPlan) for plan in plans):
         frame = _text_only(rows, plans, prepared)
     else:
-        frame = _score_text(_keyed(blocks(rows, plans, prepared), plans, prepared), plans, prepared)
+        pairs = _keyed(blocks(rows, plans, prepared), plans, prepared)
+        frame = same_keys(_score_text(pairs, plans, prepared), plans, prepared, (L, R))
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
@@ -42,7 +43,8 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
     if text is None:
         entries = np.flatnonzero(found.counts)
-        parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in _chunks(found, entries)]
+        chunks = _chunks(found, entries)
+        parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
         return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
     k, plan = text
     strings = (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from rapidfuzz import fuzz
 
-from engine.matching import MatchResult, blocks, decisions_hash, match
+from engine.matching import MatchResult, blocks, candidates, decisions_hash, match
 from engine.matching.ruleset import (
     Equals,
     Rule,
@@ -189,3 +189,22 @@ def test_matrix_and_pair_scoring_agree(
         blocks.BIG_BLOCK = saved
     assert_frame_equal(as_matrices.matches, as_pairs.matches)
     assert_frame_equal(as_matrices.unmatched, as_pairs.unmatched)
+
+
+@SETTINGS
+@given(sides("L"), sides("R"), st.sampled_from(RULESETS))
+def test_hash_collisions_cost_work_not_correctness(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]]
+) -> None:
+    """Every key hashed to one value (a collision between all keys) gives the same result:
+    pairs are checked on the values themselves."""
+    ruleset = build(rules)
+    honest = match(left, right, ruleset)
+    saved = candidates.key_hash
+    try:
+        candidates.key_hash = lambda _keys: pl.lit(7, dtype=pl.UInt64)  # type: ignore[assignment]
+        colliding = match(left, right, ruleset)
+    finally:
+        candidates.key_hash = saved
+    assert_frame_equal(honest.matches, colliding.matches)
+    assert_frame_equal(honest.unmatched, colliding.unmatched)
