@@ -202,8 +202,6 @@ def in_range(
     """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
     test's score for them."""
     kept = np.arange(len(lefts))
-    for lgrid, rgrid in zip(found.left.grids, found.right.grids, strict=True):
-        kept = kept[lgrid[lefts[kept]] == rgrid[rights[kept]]]  # only hash collisions differ
     scores: dict[int, np.ndarray] = {}
     for k, plan in enumerate(plans):
         if not isinstance(plan, RangePlan):
@@ -219,6 +217,11 @@ def in_range(
         kept = kept[keep]
         scores = {j: values[keep] for j, values in scores.items()}
         scores[k] = range_score(diff[keep], tolerance[keep])
+    # a pair in range meets in exactly one grid cell, unless a hash collision merged two
+    for lgrid, rgrid in zip(found.left.grids, found.right.grids, strict=True):
+        same = lgrid[lefts[kept]] == rgrid[rights[kept]]
+        kept = kept[same]
+        scores = {j: values[same] for j, values in scores.items()}
     return kept, scores
 
 
