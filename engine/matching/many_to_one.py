@@ -13,6 +13,7 @@ in member order (best first), as the tolerance test and the sum score expect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
@@ -36,6 +37,7 @@ from engine.matching.ruleset import SumSpec
 from engine.matching.schemas import BASE, CONF, GROUP, ROW, L, R, score_column
 
 SUM_NOISE = 1e-9
+SUBSETS = 1 << 20  # subsets enumerated at once, bounding memory at the hard limits
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,20 @@ def _combinations(k: int, size: int) -> Rows:
     return np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
 
 
+def _batches(firsts: Rows, k: int, width: int) -> Iterator[tuple[int, Rows]]:
+    """(subset size, left rows' first members), about SUBSETS subsets a batch at most."""
+    for size in range(2, min(k, width) + 1):
+        step = max(1, SUBSETS // len(_combinations(k, size)))
+        for start in range(0, firsts.size, step):
+            yield size, firsts[start : start + step]
+
+
 def _subsets(members: _Members, spec: SumSpec) -> _Groups:
     """Every subset of 2..max_group_size members of one left row that sums within tolerance."""
     width = spec.max_group_size
     picks, totals, bases = [np.empty((0, width), dtype=np.intp)], [np.empty(0)], [np.empty(0)]
     for k in np.unique(members.sizes).tolist():
-        firsts = members.starts[members.sizes == k]
-        for size in range(2, min(k, width) + 1):
+        for size, firsts in _batches(members.starts[members.sizes == k], k, width):
             pick = (firsts[:, None, None] + _combinations(k, size)).reshape(-1, size)
             total, base = members.amount[pick[:, 0]], members.base[pick[:, 0]]
             for column in range(1, size):

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.matching import resolve
+from engine.matching import many_to_one, resolve
 from engine.matching.many_to_one import resolve_groups
 from engine.matching.resolve import best_rival, greedy_groups, rank_order, resolve_one_to_one
 from engine.matching.ruleset import SumSpec
@@ -152,8 +152,12 @@ def reference_groups(
     return won
 
 
+@pytest.mark.parametrize("subsets", [1, many_to_one.SUBSETS])
 @pytest.mark.parametrize("seed", range(6))
-def test_many_to_one_is_the_greedy_over_brute_force_groups(seed: int) -> None:
+def test_many_to_one_is_the_greedy_over_brute_force_groups(
+    seed: int, subsets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(many_to_one, "SUBSETS", subsets)
     rng = np.random.default_rng(seed)
     spec = SumSpec(left="amount", right="amount", tolerance=0.0, max_candidates=4)
     left_amounts = [float(rng.choice([3, 4, 5, 6])) for _ in range(6)]
