@@ -7,6 +7,8 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 
@@ -52,18 +54,24 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         prepared.strings("right", plan.right, found.right.rows),
     )
     starts, ends, entries = split_big_blocks(found)
-    lefts, rights, scores = score_big_blocks(found, (starts, ends), strings, plan, PAIR_BUDGET)
-    parts = [_in_range(found, plans, lefts, rights, {k: scores / 100.0})]
-    for chunk in _chunks(found, entries):
-        pairs = _in_range(found, plans, *expand(found, chunk))
-        lefts, rights = pairs.get_column("__le").to_numpy(), pairs.get_column("__re").to_numpy()
-        scores = pair_scores(strings[0][lefts], strings[1][rights], plan.scorer, plan.minimum)
-        parts.append(
-            pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
-                pl.Series(scores >= plan.minimum)
+    # the matrices score in the background (rapidfuzz releases the GIL) while this thread
+    # makes and scores the other pairs
+    with ThreadPoolExecutor(max_workers=1) as background:
+        big = background.submit(score_big_blocks, found, (starts, ends), strings, plan, PAIR_BUDGET)
+        parts = []
+        for chunk in _chunks(found, entries):
+            pairs = _in_range(found, plans, *expand(found, chunk))
+            lefts = pairs.get_column("__le").to_numpy()
+            rights = pairs.get_column("__re").to_numpy()
+            scores = pair_scores(strings[0][lefts], strings[1][rights], plan.scorer, plan.minimum)
+            parts.append(
+                pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
+                    pl.Series(scores >= plan.minimum)
+                )
             )
-        )
-    return pl.concat([part.select(parts[0].columns) for part in parts])
+        lefts, rights, scores = big.result()
+    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
+    return pl.concat([part.select(parts[-1].columns) for part in parts])
 
 
 def _in_range(
