@@ -17,6 +17,7 @@ about 50 x 50) and name similarity: 63 s joined and scored pair by pair, 6.9 s a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -28,6 +29,7 @@ from engine.matching.similarity import all_pairs_above
 
 BIG_BLOCK = 1024  # cells; below it a matrix call costs more than cpdist on the pairs in range
 Found = tuple[np.ndarray, np.ndarray, np.ndarray]
+Lookup = Callable[[np.ndarray], np.ndarray]
 
 
 def split_big_blocks(found: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,19 +50,23 @@ def split_big_blocks(found: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def score_big_blocks(
     found: Blocks,
     spans: tuple[np.ndarray, np.ndarray],
-    strings: tuple[np.ndarray, np.ndarray],
+    lookups: tuple[Lookup, Lookup],
     plan: TextPlan,
     budget: int,
 ) -> Found:
     """(left entry, right entry, score 0-100) of every cell of the big keys at or above
-    the plan's `min`."""
-    lstrings, rstrings = strings
+    the plan's `min`; `lookups` give each side's strings by row number."""
+    lrows, rrows = found.left.rows, found.right.rows
 
     def score(block: tuple[int, int]) -> Found:
         start, end = block
         low, high = int(found.lo[start]), int(found.hi[start])
         lpos, rpos, scores = all_pairs_above(
-            lstrings[start:end], rstrings[low:high], plan.scorer, plan.minimum, budget
+            lookups[0](lrows[start:end]),
+            lookups[1](rrows[low:high]),
+            plan.scorer,
+            plan.minimum,
+            budget,
         )
         return lpos + start, rpos + low, scores
 

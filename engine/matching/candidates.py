@@ -200,29 +200,36 @@ def in_range(
     found: Blocks, plans: list[Plan], lefts: np.ndarray, rights: np.ndarray
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
-    test's score for them."""
+    test's score for them. The tests filter first; only the survivors are scored."""
+    ranges = [(k, plan) for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
     kept = np.arange(len(lefts))
-    scores: dict[int, np.ndarray] = {}
-    for k, plan in enumerate(plans):
-        if not isinstance(plan, RangePlan):
-            continue
-        lval = found.left.ranges[k][lefts[kept]]
-        rval = found.right.ranges[k][rights[kept]]
-        diff = np.abs(lval - rval)
-        noise = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
-        tolerance = np.broadcast_to(
-            plan.tolerance * np.abs(lval) if plan.relative else plan.tolerance, diff.shape
-        )
+    for k, plan in ranges:
+        diff, tolerance, noise = _range_terms(found, plan, k, (lefts, rights))
         keep = diff <= tolerance + noise
-        kept = kept[keep]
-        scores = {j: values[keep] for j, values in scores.items()}
-        scores[k] = range_score(diff[keep], tolerance[keep])
+        kept, lefts, rights = kept[keep], lefts[keep], rights[keep]
     # a pair in range meets in exactly one grid cell, unless a hash collision merged two
     for lgrid, rgrid in zip(found.left.grids, found.right.grids, strict=True):
-        same = lgrid[lefts[kept]] == rgrid[rights[kept]]
-        kept = kept[same]
-        scores = {j: values[same] for j, values in scores.items()}
+        same = lgrid[lefts] == rgrid[rights]
+        kept, lefts, rights = kept[same], lefts[same], rights[same]
+    scores = {}
+    for k, plan in ranges:
+        diff, tolerance, _ = _range_terms(found, plan, k, (lefts, rights))
+        scores[k] = range_score(diff, tolerance)
     return kept, scores
+
+
+def _range_terms(
+    found: Blocks, plan: RangePlan, k: int, pairs: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|left - right|, the tolerance, and the float noise allowed on top of it."""
+    lval = found.left.ranges[k][pairs[0]]
+    rval = found.right.ranges[k][pairs[1]]
+    diff = np.abs(lval - rval)
+    noise = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
+    tolerance = np.broadcast_to(
+        plan.tolerance * np.abs(lval) if plan.relative else plan.tolerance, diff.shape
+    )
+    return diff, tolerance, noise
 
 
 def range_score(diff: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

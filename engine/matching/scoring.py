@@ -49,21 +49,25 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
         return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
     k, plan = text
-    strings = (
-        prepared.strings("left", plan.left, found.left.rows),
-        prepared.strings("right", plan.right, found.right.rows),
+    lookups = (
+        prepared.string_lookup("left", plan.left, found.left.rows),
+        prepared.string_lookup("right", plan.right, found.right.rows),
     )
     starts, ends, entries = split_big_blocks(found)
     # the matrices score in the background (rapidfuzz releases the GIL) while this thread
     # makes and scores the other pairs
     with ThreadPoolExecutor(max_workers=1) as background:
-        big = background.submit(score_big_blocks, found, (starts, ends), strings, plan, PAIR_BUDGET)
+        big = background.submit(score_big_blocks, found, (starts, ends), lookups, plan, PAIR_BUDGET)
         parts = []
         for chunk in _chunks(found, entries):
             pairs = _in_range(found, plans, *expand(found, chunk))
             lefts = pairs.get_column("__le").to_numpy()
             rights = pairs.get_column("__re").to_numpy()
-            scores = pair_scores(strings[0][lefts], strings[1][rights], plan.scorer, plan.minimum)
+            strings = (
+                lookups[0](found.left.rows[lefts]),
+                lookups[1](found.right.rows[rights]),
+            )
+            scores = pair_scores(*strings, plan.scorer, plan.minimum)
             parts.append(
                 pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
                     pl.Series(scores >= plan.minimum)
