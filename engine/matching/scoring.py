@@ -20,6 +20,7 @@ from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
 PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the range tests
+MIN_SLICE = 50_000  # pairs; a smaller slice costs more in thread hand-off than it saves
 
 
 def scored_candidates(
@@ -41,12 +42,22 @@ def scored_candidates(
 
 def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
     """The pairs of the blocks that pass the range tests and the first `similar` test,
-    scored on those; big keys of a rule with text as matrices, the rest pair by pair."""
+    scored on those; big keys of a rule with text as matrices, the rest pair by pair.
+
+    The pairs are made in slices of left entries, one slice per thread of polars' pool
+    (numpy, polars and rapidfuzz release the GIL for the heavy parts), and the matrices
+    of big keys score in one more thread meanwhile."""
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
+    threads = pl.thread_pool_size()
     if text is None:
         entries = np.flatnonzero(found.counts)
-        chunks = _chunks(found, entries)
-        parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(
+                pool.map(
+                    lambda chunk: _in_range(found, plans, *expand(found, chunk)),
+                    _chunks(found, entries, threads),
+                )
+            )
         return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
     k, plan = text
     lookups = (
@@ -54,25 +65,19 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         prepared.string_lookup("right", plan.right, found.right.rows),
     )
     starts, ends, entries = split_big_blocks(found)
-    # the matrices score in the background (rapidfuzz releases the GIL) while this thread
-    # makes and scores the other pairs
-    with ThreadPoolExecutor(max_workers=1) as background:
-        big = background.submit(score_big_blocks, found, (starts, ends), lookups, plan, PAIR_BUDGET)
-        parts = []
-        for chunk in _chunks(found, entries):
-            pairs = _in_range(found, plans, *expand(found, chunk))
-            lefts = pairs.get_column("__le").to_numpy()
-            rights = pairs.get_column("__re").to_numpy()
-            strings = (
-                lookups[0](found.left.rows[lefts]),
-                lookups[1](found.right.rows[rights]),
-            )
-            scores = pair_scores(*strings, plan.scorer, plan.minimum)
-            parts.append(
-                pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
-                    pl.Series(scores >= plan.minimum)
-                )
-            )
+
+    def scored(chunk: np.ndarray) -> pl.DataFrame:
+        pairs = _in_range(found, plans, *expand(found, chunk))
+        lefts = found.left.rows[pairs.get_column("__le").to_numpy()]
+        rights = found.right.rows[pairs.get_column("__re").to_numpy()]
+        scores = pair_scores(lookups[0](lefts), lookups[1](rights), plan.scorer, plan.minimum)
+        return pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
+            pl.Series(scores >= plan.minimum)
+        )
+
+    with ThreadPoolExecutor(max_workers=threads + 1) as pool:
+        big = pool.submit(score_big_blocks, found, (starts, ends), lookups, plan, PAIR_BUDGET)
+        parts = list(pool.map(scored, _chunks(found, entries, threads)))
         lefts, rights, scores = big.result()
     parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
     return pl.concat([part.select(parts[-1].columns) for part in parts])
@@ -100,12 +105,16 @@ def _in_range(
     return pl.DataFrame(columns)
 
 
-def _chunks(found: Blocks, entries: np.ndarray) -> list[np.ndarray]:
-    """`entries` cut into consecutive runs of about PAIR_BUDGET pairs (at least one entry)."""
+def _chunks(found: Blocks, entries: np.ndarray, threads: int) -> list[np.ndarray]:
+    """`entries` cut into consecutive runs of at most about PAIR_BUDGET / threads pairs (at
+    least one entry each), and into at least `threads` runs when there are enough pairs
+    (MIN_SLICE each) to be worth a thread."""
     if entries.size == 0:
         return []
     total = np.cumsum(found.counts[entries])
-    cuts = np.searchsorted(total, np.arange(PAIR_BUDGET, int(total[-1]), PAIR_BUDGET), "right")
+    share = max(-(-int(total[-1]) // threads), MIN_SLICE)
+    size = max(1, min(PAIR_BUDGET // threads, share))
+    cuts = np.searchsorted(total, np.arange(size, int(total[-1]), size), "right")
     return [chunk for chunk in np.split(entries, np.unique(cuts)) if chunk.size]
 
 
