@@ -37,7 +37,8 @@ class PreparedValues:
             position = np.full(self._sides[side].height, -1, dtype=np.int64)
             position[rows[side].to_numpy()] = np.arange(rows[side].len())
             for n, key in enumerate(todo[side]):
-                self._values[key] = (position, frame.get_column(f"__v{n}"))
+                # one chunk: later gathers by row number are about twice as fast
+                self._values[key] = (position, frame.get_column(f"__v{n}").rechunk())
 
     def _query(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> pl.LazyFrame:
         roots = sorted({name for e in exprs for name in e.meta.root_names()})
