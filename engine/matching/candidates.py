@@ -202,20 +202,49 @@ def in_range(
     """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
     test's score for them. The tests filter first; only the survivors are scored."""
     ranges = [(k, plan) for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
-    kept = np.arange(len(lefts))
+    # one mask over all tests, then one compaction (boolean indexing costs more than
+    # the tests themselves)
+    keep = np.ones(len(lefts), dtype=bool)
     for k, plan in ranges:
-        diff, tolerance, noise = _range_terms(found, plan, k, (lefts, rights))
-        keep = diff <= tolerance + noise
-        kept, lefts, rights = kept[keep], lefts[keep], rights[keep]
+        keep &= _within(found, plan, k, (lefts, rights))
+    kept = np.flatnonzero(keep)
+    lefts, rights = lefts[kept], rights[kept]
     # a pair in range meets in exactly one grid cell, unless a hash collision merged two
     for lgrid, rgrid in zip(found.left.grids, found.right.grids, strict=True):
-        same = lgrid[lefts] == rgrid[rights]
-        kept, lefts, rights = kept[same], lefts[same], rights[same]
+        same = np.flatnonzero(lgrid[lefts] == rgrid[rights])
+        if same.size < kept.size:
+            kept, lefts, rights = kept[same], lefts[same], rights[same]
     scores = {}
     for k, plan in ranges:
         diff, tolerance, _ = _range_terms(found, plan, k, (lefts, rights))
         scores[k] = range_score(diff, tolerance)
     return kept, scores
+
+
+def _within(
+    found: Blocks, plan: RangePlan, k: int, pairs: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """|left - right| <= tolerance + noise, per pair. For an absolute tolerance the noise
+    term is computed only for the few pairs just past the tolerance (a pair within the
+    tolerance is in whatever the noise; one past it plus the largest noise is out)."""
+    if plan.relative:
+        diff, tolerance, noise = _range_terms(found, plan, k, pairs)
+        result: np.ndarray = diff <= tolerance + noise
+        return result
+    lval = found.left.ranges[k][pairs[0]]
+    rval = found.right.ranges[k][pairs[1]]
+    diff = np.abs(lval - rval)
+    keep: np.ndarray = diff <= plan.tolerance
+    largest = _largest(found.left.ranges[k]) + _largest(found.right.ranges[k])
+    edge = np.flatnonzero(~keep & (diff <= plan.tolerance + largest * GRID_SLACK + GRID_SLACK))
+    if edge.size:
+        noise = (np.abs(lval[edge]) + np.abs(rval[edge])) * GRID_SLACK + GRID_SLACK
+        keep[edge] = diff[edge] <= plan.tolerance + noise
+    return keep
+
+
+def _largest(values: np.ndarray) -> float:
+    return float(np.abs(values).max()) if values.size else 0.0
 
 
 def _range_terms(
