@@ -1,16 +1,27 @@
 """Reading tabular input files (CSV, Parquet, NDJSON) into polars frames.
 
-A CSV file's column types are inferred from its first INFER_ROWS rows without trying
-dates, and dates are recognized from the first DATE_ROWS rows (trying every date format
-on every cell is the slow part of inference: 0.12 s a file against 0.01 s). When a later
-value does not fit the inferred type, the file is read again with every row inferred, so a
-value at row 50,000 costs time, never a wrong type or an error.
+A CSV file's column types follow polars' inference, made cheap and kept right:
+
+- types come from the first INFER_ROWS rows without trying dates (trying every date format
+  on every cell is the slow part of inference: 0.12 s a file against 0.01 s);
+- a text column is a date (or datetime) column if polars reads its first DATE_ROWS
+  non-null values as dates;
+- a column with no value in the first INFER_ROWS rows gets its type from its first
+  INFER_ROWS non-null values anywhere in the file (that one column is read as text), and a
+  column with no value at all has dtype Null, which suits any condition and never matches;
+- an integer column with a value like `007` or `-01` (a zero followed by more digits) is
+  text, so phone numbers and codes keep their leading zeros.
+
+When a later value does not fit the inferred type, the file is read again with every row
+inferred (by the same rules), so a value at row 50,000 costs time, never a wrong type or
+an error.
 
 Every failure becomes a `BadInputError` whose message is one line naming the file.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +37,7 @@ READERS = {
 }
 INFER_ROWS = 10_000
 DATE_ROWS = 1_000
+LEADING_ZERO = r"^[+-]?0[0-9]"
 READ_ERRORS = (pl.exceptions.PolarsError, OSError, ValueError)
 
 
@@ -50,7 +62,7 @@ def scan_frame(path: Path) -> pl.LazyFrame:
         raise BadInputError(f"{path}: no such file")
     try:
         if fmt == "csv":
-            lazy = pl.scan_csv(path, schema=_csv_schema(path))
+            lazy = _scan_csv(path, _csv_schema(path))
         elif fmt == "parquet":
             lazy = pl.scan_parquet(path)
         else:
@@ -83,27 +95,85 @@ def _collect_one(path: Path, lazy: pl.LazyFrame) -> pl.DataFrame:
             raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
     columns = lazy.collect_schema().names()
     try:
-        full = pl.scan_csv(path, try_parse_dates=True, infer_schema_length=None)
-        return full.select(columns).collect()
+        return _scan_csv(path, _full_csv_schema(path, columns)).select(columns).collect()
     except READ_ERRORS as exc:
         raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
 
 
+def _scan_csv(path: Path, schema: pl.Schema) -> pl.LazyFrame:
+    """Scan with `schema`; a Null column (no value in the file) is read as text, then cast."""
+    empty = [name for name, dtype in schema.items() if dtype == pl.Null]
+    readable = {name: pl.String() if name in empty else dtype for name, dtype in schema.items()}
+    lazy = pl.scan_csv(path, schema=readable)
+    return lazy.with_columns(pl.col(empty).cast(pl.Null)) if empty else lazy
+
+
 def _csv_schema(path: Path) -> pl.Schema:
-    """Types inferred from the first rows, String columns that hold dates as dates."""
+    """Types inferred from the first rows (see the module docstring)."""
     plain = pl.scan_csv(path, infer_schema_length=INFER_ROWS).collect_schema()
-    dated = pl.scan_csv(path, try_parse_dates=True, infer_schema_length=DATE_ROWS)
-    dates = {
-        name: dtype
-        for name, dtype in dated.collect_schema().items()
-        if dtype == pl.Date or isinstance(dtype, pl.Datetime)
-    }
-    return pl.Schema(
-        {
-            name: dates.get(name, dtype) if dtype == pl.String else dtype
-            for name, dtype in plain.items()
-        }
-    )
+    wanted = [name for name, dtype in plain.items() if dtype == pl.String or dtype.is_integer()]
+    if not wanted:
+        return plain
+    sample = pl.read_csv(path, n_rows=INFER_ROWS, infer_schema=False, columns=wanted)
+    texts = [name for name, dtype in plain.items() if dtype == pl.String]
+    late = [name for name in texts if sample.get_column(name).null_count() == sample.height]
+    found = {name: sample.get_column(name).drop_nulls().head(DATE_ROWS) for name in texts}
+    # A column is only a date column if its first value is a date: trying date formats
+    # on a thousand values of every text column would cost 10 ms a column.
+    firsts = [found[name].head(1) for name in texts]
+    dated = [name for name, dtype in zip(texts, _infer(firsts), strict=True) if _is_temporal(dtype)]
+    if late:
+        whole = pl.scan_csv(path, infer_schema=False).select(late).collect()
+        found |= {name: whole.get_column(name).drop_nulls().head(INFER_ROWS) for name in late}
+    retyped = [name for name in texts if name in late or name in dated]
+    inferred = dict(zip(retyped, _infer([found[name] for name in retyped]), strict=True))
+    schema: dict[str, pl.DataType] = {}
+    for name, first in plain.items():
+        dtype = inferred[name] if name in late or _is_temporal(inferred.get(name, first)) else first
+        if dtype.is_integer() and _leading_zero(found.get(name, sample.get_column(name))):
+            dtype = pl.String()
+        schema[name] = dtype
+    return pl.Schema(schema)
+
+
+def _full_csv_schema(path: Path, columns: list[str]) -> pl.Schema:
+    """Types inferred from every row by the rules of `_csv_schema` (applied to `columns`,
+    the ones read)."""
+    full = pl.scan_csv(path, try_parse_dates=True, infer_schema_length=None).collect_schema()
+    text = pl.scan_csv(path, infer_schema=False).select(columns).collect()
+    schema = dict(full)
+    for name in columns:
+        values = text.get_column(name)
+        if values.null_count() == values.len():
+            schema[name] = pl.Null()
+        elif schema[name].is_integer() and _leading_zero(values):
+            schema[name] = pl.String()
+    return pl.Schema(schema)
+
+
+def _infer(values: list[pl.Series]) -> list[pl.DataType]:
+    """The dtype polars infers (dates included) for each list of text values, read as a
+    CSV column of its own; Null for no values at all."""
+    if not values:
+        return []
+    named = [series.alias(f"c{i}").to_frame() for i, series in enumerate(values)]
+    buffer = io.BytesIO()
+    pl.concat(named, how="horizontal_extend").write_csv(buffer)
+    buffer.seek(0)
+    read = pl.read_csv(buffer, try_parse_dates=True, infer_schema_length=None)
+    return [
+        pl.Null() if series.len() == 0 else dtype
+        for series, dtype in zip(values, read.dtypes, strict=True)
+    ]
+
+
+def _leading_zero(values: pl.Series) -> bool:
+    """Whether an integer-looking text value has a zero followed by more digits: `007`."""
+    return bool(values.str.contains(LEADING_ZERO).any())
+
+
+def _is_temporal(dtype: pl.DataType) -> bool:
+    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -48,15 +48,24 @@ def check_ruleset_columns(ruleset: Ruleset, left: pl.Schema, right: pl.Schema) -
     for r, rule in enumerate(ruleset.rules):
         for c, cond in enumerate(rule.when):
             field = f"rules[{r}].when[{c}]"
-            _check_pair(left, right, cond.left, cond.right, cond.op, field)
+            as_text = cond.op == "equals" and bool(cond.normalize)
+            _check_pair(left, right, cond.left, cond.right, cond.op, field, as_text=as_text)
         if rule.sum is not None:
             spec = rule.sum
             _check_pair(left, right, spec.left, spec.right, "sum", f"rules[{r}].sum")
 
 
 def _check_pair(
-    left: pl.Schema, right: pl.Schema, lcol: str, rcol: str, op: str, field: str
+    left: pl.Schema,
+    right: pl.Schema,
+    lcol: str,
+    rcol: str,
+    op: str,
+    field: str,
+    *,
+    as_text: bool = False,
 ) -> None:
+    """`as_text`: an `equals` with `normalize`, which compares any two types as text."""
     lclass = type_class(_need(left, lcol, f"{field}.left", "left"))
     rclass = type_class(_need(right, rcol, f"{field}.right", "right"))
     accepts = _ACCEPTS[op]
@@ -64,9 +73,10 @@ def _check_pair(
         if cls not in accepts and cls != ANY:
             wanted = " or ".join(sorted(accepts))
             raise BadInputError(f"{field}.{side}: column {col!r} is {cls}, but {op} needs {wanted}")
-    if op == "equals" and ANY not in {lclass, rclass} and lclass != rclass:
+    if op == "equals" and not as_text and ANY not in {lclass, rclass} and lclass != rclass:
         raise BadInputError(
             f"{field}: cannot compare {lclass} column {lcol!r} with {rclass} column {rcol!r}"
+            " (add normalize to compare them as text)"
         )
 
 

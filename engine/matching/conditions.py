@@ -61,8 +61,8 @@ def plan_condition(cond: Cond, left: pl.DataType, right: pl.DataType) -> Plan:
             return KeyPlan(lday, rday)
         return RangePlan(lday, rday, cond.days)
     return TextPlan(
-        normalized(lcol.cast(pl.String), cond.normalize),
-        normalized(rcol.cast(pl.String), cond.normalize),
+        normalized(as_text(lcol, left), cond.normalize),
+        normalized(as_text(rcol, right), cond.normalize),
         cond.scorer,
         cond.min,
     )
@@ -71,6 +71,12 @@ def plan_condition(cond: Cond, left: pl.DataType, right: pl.DataType) -> Plan:
 def _equals_plan(
     cond: Equals, lcol: pl.Expr, rcol: pl.Expr, left: pl.DataType, right: pl.DataType
 ) -> KeyPlan:
+    if cond.normalize:
+        # with normalize, both sides compare as text, whatever their types
+        return KeyPlan(
+            normalized(as_text(lcol, left), cond.normalize),
+            normalized(as_text(rcol, right), cond.normalize),
+        )
     if left.is_numeric() and right.is_numeric():
         if left.is_integer() and right.is_integer():
             return KeyPlan(lcol.cast(pl.Int64), rcol.cast(pl.Int64))
@@ -79,10 +85,7 @@ def _equals_plan(
         return KeyPlan(_epoch_micros(lcol, left), _epoch_micros(rcol, right))
     if pl.Boolean in (left, right):
         return KeyPlan(lcol.cast(pl.Boolean), rcol.cast(pl.Boolean))
-    return KeyPlan(
-        normalized(lcol.cast(pl.String), cond.normalize),
-        normalized(rcol.cast(pl.String), cond.normalize),
-    )
+    return KeyPlan(normalized(lcol.cast(pl.String), ()), normalized(rcol.cast(pl.String), ()))
 
 
 def _within_plan(cond: Within, lval: pl.Expr, rval: pl.Expr) -> Plan:
@@ -116,6 +119,11 @@ def day_number(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return _epoch_micros(expr, dtype).cast(pl.Float64) / MICROS_PER_DAY
 
 
+def as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value as text: polars' cast to String (`5551234567`, `12.5`, `2024-01-31`, `true`)."""
+    return expr if dtype == pl.String else expr.cast(pl.String)
+
+
 def normalized(expr: pl.Expr, steps: tuple[str, ...]) -> pl.Expr:
     """Apply `normalize` steps in order; an empty result counts as missing (null)."""
     for step in steps:
@@ -123,8 +131,14 @@ def normalized(expr: pl.Expr, steps: tuple[str, ...]) -> pl.Expr:
             expr = expr.str.to_lowercase()
         elif step == "trim":
             expr = expr.str.strip_chars()
-        else:
+        elif step == "alnum":
             expr = _alnum(expr)
+        elif step == "digits":
+            expr = expr.str.replace_all(r"[^0-9]+", "")
+        elif step == "nospace":
+            expr = expr.str.replace_all(r"\s+", "")
+        else:
+            raise ValueError(f"unknown normalize step {step!r}")
     return expr.replace("", None)
 
 

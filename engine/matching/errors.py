@@ -11,6 +11,14 @@ _FRIENDLY = {
     "missing": "required",
 }
 
+_SHAPES = {
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+}
+_SHOWN = 40  # at most this many characters of a bad value
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """The first error of `exc` as `rules[2].when[1].op: unknown op 'near'`."""
@@ -23,7 +31,10 @@ def describe_validation_error(exc: ValidationError) -> str:
         return f"{path}.op: unknown op {ctx.get('tag')!r} (expected one of: {expected})"
     if kind == "union_tag_not_found":
         return f"{path}.op: required (one of: {', '.join(OPS)})"
-    message = _FRIENDLY.get(kind) or _message(error)
+    if kind in _SHAPES:
+        message = _shape_message(kind, error["input"])
+    else:
+        message = _FRIENDLY.get(kind) or _message(error)
     return f"{path}: {message}" if path else f"ruleset: {message}"
 
 
@@ -45,3 +56,17 @@ def _message(error: ErrorDetails) -> str:
     if error["type"] in {"literal_error", "enum"}:
         text = f"{text}, got {error['input']!r}"
     return text
+
+
+def _shape_message(kind: str, given: object) -> str:
+    """`expected a list, got null`: YAML's `when:` with nothing after it is null."""
+    if given is None:
+        got = "null (nothing)"
+    elif isinstance(given, dict):
+        got = "a mapping"
+    elif isinstance(given, list | tuple):
+        got = "a list"
+    else:
+        text = repr(given)
+        got = text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
+    return f"expected {_SHAPES[kind]}, got {got}"

@@ -40,7 +40,7 @@ Scorer = Literal[
     "QRatio",
     "jaro_winkler",
 ]
-Normalizer = Literal["lower", "trim", "alnum"]
+Normalizer = Literal["lower", "trim", "alnum", "digits", "nospace"]
 MAX_GROUP_SIZE = 4
 MAX_GROUP_CANDIDATES = 16
 
@@ -105,6 +105,12 @@ class Rule(_Model):
     when: tuple[Condition, ...] = ()
     accept_at: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     sum: SumSpec | None = None
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_null(cls, when: object) -> object:
+        # `when:` with nothing after it is null in YAML: the same as an empty list
+        return () if when is None else when
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:

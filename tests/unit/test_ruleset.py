@@ -122,7 +122,18 @@ def test_the_shipped_bank_ledger_ruleset_parses_and_fits_the_generator() -> None
         ("{left: a, right: b, op: equals, fuzzy: 1}", "rules[1].when[0].fuzzy: unknown field"),
         (
             "{left: a, right: b, op: equals, normalize: [upper]}",
-            "rules[1].when[0].normalize[0]: Input should be 'lower', 'trim' or 'alnum'",
+            (
+                "rules[1].when[0].normalize[0]: Input should be 'lower', 'trim', 'alnum',"
+                " 'digits' or 'nospace', got 'upper'"
+            ),
+        ),
+        (
+            "{left: a, right: b, op: equals, normalize: lower}",
+            "rules[1].when[0].normalize: expected a list, got 'lower'",
+        ),
+        (
+            "{left: a, right: b, op: equals, normalize: null}",
+            "rules[1].when[0].normalize: expected a list, got null (nothing)",
         ),
     ],
 )
@@ -160,6 +171,17 @@ def test_a_bad_condition_names_its_field(condition: str, message: str) -> None:
             "left: {id: a}\nright: {id: b}\nrules:\n  - name: x\n    when: []",
             "rules[0]: 'when' needs at least one condition",
         ),
+        # issue #3: `when:` with nothing after it (null) reads like an empty list
+        (
+            "left: {id: a}\nright: {id: b}\nrules:\n  - name: x\n    when:\n",
+            "rules[0]: 'when' needs at least one condition",
+        ),
+        (
+            "left: {id: a}\nright: {id: b}\nrules:\n  - name: x\n    when: {left: a, right: b}",
+            "rules[0].when: expected a list, got a mapping",
+        ),
+        ("left: {id: a}\nright: {id: b}\nrules:\n", "rules: expected a list, got null"),
+        ("left:\nright: {id: b}\nrules: []", "left: expected a mapping, got null"),
     ],
 )
 def test_a_bad_ruleset_names_its_field(text: str, message: str) -> None:
@@ -189,7 +211,10 @@ def test_a_bad_ruleset_names_its_field(text: str, message: str) -> None:
         ),
         (
             "{left: amount, right: memo, op: equals}",
-            "rules[1].when[0]: cannot compare number column 'amount' with text column 'memo'",
+            (
+                "rules[1].when[0]: cannot compare number column 'amount' with text column"
+                " 'memo' (add normalize to compare them as text)"
+            ),
         ),
     ],
 )
@@ -228,3 +253,34 @@ def test_defaults_are_documented_values() -> None:
     assert rule.accept_at == 0.5
     assert rule.sum is not None
     assert (rule.sum.tolerance, rule.sum.max_group_size, rule.sum.max_candidates) == (0, 3, 10)
+
+
+def test_a_many_to_one_rule_may_leave_when_empty() -> None:
+    text = (
+        "left: {id: a}\nright: {id: b}\nrules:\n  - name: s\n    kind: many_to_one\n"
+        "    when:\n    sum: {left: x, right: y}\n"
+    )
+    assert parse_ruleset(text).rules[0].when == ()
+
+
+def test_the_new_normalize_steps_parse() -> None:
+    ruleset = parse_ruleset(
+        rules_with("{left: a, right: b, op: equals, normalize: [nospace, lower, digits]}")
+    )
+    assert ruleset.rules[1].when[0].normalize == ("nospace", "lower", "digits")  # type: ignore[union-attr]
+
+
+def test_equals_with_normalize_compares_any_two_types() -> None:
+    """Issue #3: with `normalize`, `equals` compares text, so number and text (or date) mix."""
+    for condition in (
+        "{left: amount, right: memo, op: equals, normalize: [digits]}",
+        "{left: booked, right: memo, op: equals, normalize: [trim]}",
+        "{left: amount, right: posted, op: equals, normalize: [alnum]}",
+    ):
+        parse_ruleset(rules_with(condition)).check_columns(LEFT, RIGHT)
+
+
+def test_an_empty_column_suits_every_condition() -> None:
+    """Issue #3: a CSV column with no value at all is read as dtype Null."""
+    left = pl.Schema({**LEFT, "amount": pl.Null(), "booked": pl.Null(), "description": pl.Null()})
+    parse_ruleset(CONTRACT_EXAMPLE).check_columns(left, RIGHT)
