@@ -3,6 +3,9 @@
 For each size, the bank-vs-ledger generator writes left.csv, right.csv and truth.csv; each
 contender then runs end to end (CSV in, matches.parquet out) in a subprocess of its own,
 one after the other, so its wall time and peak memory (ru_maxrss from wait4) are its own.
+On Linux a child's ru_maxrss starts at its parent's high-water RSS (it survives exec), so
+this parent never touches the data: generating and scoring run in spawned processes and
+the parent imports neither polars nor numpy (as bench/generic.py does).
 Precision, recall and F1 count every decision against the truth pairs; "auto precision"
 counts only decisions with status `matched`.
 
@@ -13,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import polars as pl
-
-from tieout.datagen import generate_bank_ledger
-from tieout.evaluation import accuracy
+from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
@@ -32,6 +34,7 @@ HEADER = (
     "| rows/side | contender | time (s) | vs duckdb | peak MB | precision | recall | F1 |"
     " auto precision |"
 )
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,29 @@ def run_one(contender: str, data: Path, rows: int) -> Figures:
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
-    quality = score(out / "matches.parquet", data / "truth.csv")
+    quality = in_child(score, out / "matches.parquet", data / "truth.csv")
     return Figures(contender, rows, seconds, usage.ru_maxrss / 1024, *quality, child.returncode)
+
+
+def in_child(function: Callable[..., T], *args: object) -> T:
+    """Run `function(*args)` in a fresh interpreter, so this process's memory stays small."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
+def write_bank_ledger(rows: int, seed: int, data: Path) -> None:
+    from tieout.datagen import generate_bank_ledger  # noqa: PLC0415 - only in a child process
+
+    generate_bank_ledger(rows, seed=seed).write_csv(data)
 
 
 def score(matches_path: Path, truth_path: Path) -> tuple[float, float, float, float, int]:
     """precision, recall, F1, precision of `matched` decisions, number of decisions."""
+    import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
+
+    from tieout.evaluation import accuracy  # noqa: PLC0415
+
     if not matches_path.exists():
         return (0.0, 0.0, 0.0, 0.0, 0)
     matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
@@ -94,7 +114,7 @@ def table(figures: list[Figures]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
@@ -104,7 +124,7 @@ def main() -> None:
     for rows in args.rows:
         data = args.out / f"data-{rows}"
         started = time.perf_counter()
-        generate_bank_ledger(rows, seed=args.seed).write_csv(data)
+        in_child(write_bank_ledger, rows, args.seed, data)
         print(f"generated {rows:,} rows a side in {time.perf_counter() - started:.1f}s", flush=True)
         for contender in args.only:
             figures.append(run_one(contender, data, rows))
