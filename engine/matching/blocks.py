@@ -60,7 +60,8 @@ def score_big_blocks(
 
     def score(block: tuple[int, int]) -> Found:
         start, end = block
-        low, high = int(found.lo[start]), int(found.hi[start])
+        low = int(found.lo[start])
+        high = low + int(found.counts[start])
         lpos, rpos, scores = all_pairs_above(
             lookups[0](lrows[start:end]),
             lookups[1](rrows[low:high]),

@@ -44,6 +44,7 @@ class Entries:
     keys: np.ndarray  # uint64, ascending
     ranges: dict[int, np.ndarray]  # condition position -> float64 values, same order
     grids: list[np.ndarray]  # grid buckets (and signs) of the range conditions, as floats
+    largest: dict[int, float]  # condition position -> the largest |value| (float noise bound)
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,7 @@ class Blocks:
     left: Entries
     right: Entries
     lo: np.ndarray
-    hi: np.ndarray
-
-    @property
-    def counts(self) -> np.ndarray:
-        """How many right entries each left entry meets."""
-        counts: np.ndarray = self.hi - self.lo
-        return counts
+    counts: np.ndarray  # how many right entries each left entry meets (hi - lo)
 
 
 def blocks(
@@ -70,8 +65,8 @@ def blocks(
 
     Rows missing a value of any condition (or with a non-finite range value) are left out.
     """
-    keys = key_columns(plans)
-    grids = [key for k in _ranges(plans) for key in keys if key in (f"__k{k}", f"__k{k}s")]
+    grids = _grid_columns(plans)
+    keys = [f"__k{k}" for k, plan in enumerate(plans) if isinstance(plan, KeyPlan)] + grids
     frames = pl.collect_all(
         [
             _side_frame(side, side_rows, plans, prepared)
@@ -95,15 +90,15 @@ def _ranges(plans: list[Plan]) -> list[int]:
     return [k for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
 
 
-def key_columns(plans: list[Plan]) -> list[str]:
-    """The columns hashed into the key: exact values, grid buckets and signs."""
-    keys = []
-    for k, plan in enumerate(plans):
-        if not isinstance(plan, TextPlan):
-            keys.append(f"__k{k}")
+def _grid_columns(plans: list[Plan]) -> list[str]:
+    """The key columns of the range conditions: grid buckets, and signs for percentages."""
+    columns = []
+    for k in _ranges(plans):
+        plan = plans[k]
+        columns.append(f"__k{k}")
         if isinstance(plan, RangePlan) and plan.relative:
-            keys.append(f"__k{k}s")
-    return keys
+            columns.append(f"__k{k}s")
+    return columns
 
 
 def _side_frame(
@@ -155,20 +150,21 @@ def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.Laz
 
 
 def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Blocks:
-    lkeys = left.get_column(HASH).to_numpy()
-    rkeys = right.get_column(HASH).to_numpy()
-    entries = [
-        Entries(
-            frame.get_column(ROWNUM).cast(pl.UInt32).to_numpy(),
-            keys,
-            {k: frame.get_column(f"__v{k}").cast(pl.Float64).to_numpy() for k in _ranges(plans)},
-            [frame.get_column(grid).cast(pl.Float64).to_numpy() for grid in grids],
-        )
-        for frame, keys in ((left, lkeys), (right, rkeys))
-    ]
-    lo = np.searchsorted(rkeys, lkeys, side="left")
-    hi = np.searchsorted(rkeys, lkeys, side="right")
-    return Blocks(entries[0], entries[1], lo, hi)
+    lside, rside = _entries(left, plans, grids), _entries(right, plans, grids)
+    lo = np.searchsorted(rside.keys, lside.keys, side="left")
+    hi = np.searchsorted(rside.keys, lside.keys, side="right")
+    return Blocks(lside, rside, lo, hi - lo)
+
+
+def _entries(frame: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Entries:
+    ranges = {k: frame.get_column(f"__v{k}").cast(pl.Float64).to_numpy() for k in _ranges(plans)}
+    return Entries(
+        frame.get_column(ROWNUM).cast(pl.UInt32).to_numpy(),
+        frame.get_column(HASH).to_numpy(),
+        ranges,
+        [frame.get_column(grid).cast(pl.Float64).to_numpy() for grid in grids],
+        {k: float(np.abs(values).max()) if values.size else 0.0 for k, values in ranges.items()},
+    )
 
 
 def same_keys(
@@ -235,16 +231,12 @@ def _within(
     rval = found.right.ranges[k][pairs[1]]
     diff = np.abs(lval - rval)
     keep: np.ndarray = diff <= plan.tolerance
-    largest = _largest(found.left.ranges[k]) + _largest(found.right.ranges[k])
+    largest = found.left.largest[k] + found.right.largest[k]
     edge = np.flatnonzero(~keep & (diff <= plan.tolerance + largest * GRID_SLACK + GRID_SLACK))
     if edge.size:
         noise = (np.abs(lval[edge]) + np.abs(rval[edge])) * GRID_SLACK + GRID_SLACK
         keep[edge] = diff[edge] <= plan.tolerance + noise
     return keep
-
-
-def _largest(values: np.ndarray) -> float:
-    return float(np.abs(values).max()) if values.size else 0.0
 
 
 def _range_terms(

@@ -47,8 +47,3 @@ UNMATCHED_SCHEMA = pl.Schema({SIDE: pl.String, UNMATCHED_ID: pl.String, REASON: 
 def score_column(position: int) -> str:
     """The candidate column holding the score of a rule's `when[position]`."""
     return f"__s{position}"
-
-
-def value_column(side: str, position: int) -> str:
-    """The candidate column holding a side's prepared value for `when[position]`."""
-    return f"__{side[0]}{position}"
