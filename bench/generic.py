@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+
+from harness import NO_QUALITY, in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
 RULES = {
@@ -45,9 +42,6 @@ HEADER = (
     "| rows/side | ruleset | contender | time (s) | vs duckdb | peak MB | precision | recall"
     " | F1 | auto precision | decisions |"
 )
-
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,46 +64,18 @@ def command(contender: str, ruleset: str, data: Path, out: Path) -> list[str]:
     if contender == "duckdb":
         script = HERE / "people_duckdb.py"
         return [sys.executable, str(script), str(left), str(right), str(out), ruleset]
-    rules = RULES["tsr" if contender == "tieout-tsr" else ruleset]
-    code = "from tieout.cli import main; main()"
-    return [sys.executable, "-c", code, "match", str(left), str(right), "--rules", str(rules),
-            "--out", str(out)]  # fmt: skip
+    return tieout_command(left, right, RULES["tsr" if contender == "tieout-tsr" else ruleset], out)
 
 
 def run_one(contender: str, ruleset: str, data: Path, rows: int) -> Figures:
     out = data / f"out-{ruleset}-{contender}"
-    started = time.perf_counter()
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
-        command(contender, ruleset, data, out), stdout=subprocess.DEVNULL
+    run = timed(command(contender, ruleset, data, out))
+    quality = (
+        in_child(score, out / "matches.parquet", data / "truth.csv")
+        if run.exit_code == 0
+        else NO_QUALITY
     )
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    quality = in_child(score, out / "matches.parquet", data / "truth.csv") if code == 0 else None
-    return Figures(
-        contender, ruleset, rows, seconds, usage.ru_maxrss / 1024,
-        *(quality or (0.0, 0.0, 0.0, 0.0, 0)), code,
-    )  # fmt: skip
-
-
-def in_child(function: Callable[..., T], *args: object) -> T:
-    """Run `function(*args)` in a fresh interpreter, so this process's memory stays small."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(function, *args).result()
-
-
-def score(matches_path: Path, truth_path: Path) -> tuple[float, float, float, float, int]:
-    """precision, recall, F1, precision of `matched` decisions, number of decisions."""
-    import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
-
-    from tieout.evaluation import accuracy  # noqa: PLC0415
-
-    if not matches_path.exists():
-        return (0.0, 0.0, 0.0, 0.0, 0)
-    matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
-    found = accuracy(matches, pl.read_csv(truth_path, columns=["left_id", "right_id"]))
-    return (found.precision, found.recall, found.f1, found.auto_precision, found.decided_pairs)
+    return Figures(contender, ruleset, rows, run.seconds, run.peak_mb, *quality, run.exit_code)
 
 
 def table(figures: list[Figures]) -> str:
@@ -137,6 +103,7 @@ def generate(rows: int, seed: int, out: Path) -> Path:
     data = out / f"people-{rows}"
     started = time.perf_counter()
     in_child(write_people, rows, seed, data)
+    os.sync()  # the first contender must not pay for writing the data back to disk
     print(f"generated {rows:,} rows a side in {time.perf_counter() - started:.1f}s", flush=True)
     return data
 

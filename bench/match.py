@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+
+from harness import in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
@@ -34,7 +31,6 @@ HEADER = (
     "| rows/side | contender | time (s) | vs duckdb | peak MB | precision | recall | F1 |"
     " auto precision |"
 )
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,51 +49,22 @@ class Figures:
 
 def command(contender: str, left: Path, right: Path, out: Path) -> list[str]:
     if contender == "tieout":
-        code = "from tieout.cli import main; main()"
-        return [sys.executable, "-c", code, "match", str(left), str(right), "--rules", str(RULES),
-                "--out", str(out)]  # fmt: skip
+        return tieout_command(left, right, RULES, out)
     script = HERE / f"baselines_{contender}.py"
     return [sys.executable, str(script), str(left), str(right), str(out)]
 
 
 def run_one(contender: str, data: Path, rows: int) -> Figures:
     out = data / f"out-{contender}"
-    started = time.perf_counter()
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
-        command(contender, data / "left.csv", data / "right.csv", out),
-        stdout=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
+    run = timed(command(contender, data / "left.csv", data / "right.csv", out))
     quality = in_child(score, out / "matches.parquet", data / "truth.csv")
-    return Figures(contender, rows, seconds, usage.ru_maxrss / 1024, *quality, child.returncode)
-
-
-def in_child(function: Callable[..., T], *args: object) -> T:
-    """Run `function(*args)` in a fresh interpreter, so this process's memory stays small."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(function, *args).result()
+    return Figures(contender, rows, run.seconds, run.peak_mb, *quality, run.exit_code)
 
 
 def write_bank_ledger(rows: int, seed: int, data: Path) -> None:
     from tieout.datagen import generate_bank_ledger  # noqa: PLC0415 - only in a child process
 
     generate_bank_ledger(rows, seed=seed).write_csv(data)
-
-
-def score(matches_path: Path, truth_path: Path) -> tuple[float, float, float, float, int]:
-    """precision, recall, F1, precision of `matched` decisions, number of decisions."""
-    import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
-
-    from tieout.evaluation import accuracy  # noqa: PLC0415
-
-    if not matches_path.exists():
-        return (0.0, 0.0, 0.0, 0.0, 0)
-    matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
-    found = accuracy(matches, pl.read_csv(truth_path, columns=["left_id", "right_id"]))
-    return (found.precision, found.recall, found.f1, found.auto_precision, found.decided_pairs)
 
 
 def table(figures: list[Figures]) -> str:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+from baselines_duckdb import one_to_one  # the same waterfall and mutual-best resolution
 
 # Tieout's `alnum`: drop what is not a letter, digit or whitespace, collapse whitespace, trim
 ALNUM = (
@@ -38,27 +39,6 @@ def load(con: duckdb.DuckDBPyConnection, left: Path, right: Path) -> None:
             {ALNUM.format(col="lower(name)")} AS namen
         FROM read_csv('{right}')""")
     con.execute("CREATE TABLE m (lid VARCHAR, rid VARCHAR, rule VARCHAR)")
-
-
-def remaining(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE OR REPLACE TABLE l2 AS SELECT * FROM l ANTI JOIN m USING (lid)")
-    con.execute("CREATE OR REPLACE TABLE r2 AS SELECT * FROM r ANTI JOIN m USING (rid)")
-
-
-def one_to_one(con: duckdb.DuckDBPyConnection, rule: str, candidates: str) -> None:
-    """Candidates materialized once, then mutual best on (score desc, ids asc), two rounds."""
-    remaining(con)
-    con.execute(f"CREATE OR REPLACE TABLE c AS {candidates}")
-    for _ in range(2):
-        con.execute(f"""
-            INSERT INTO m
-            WITH open AS (SELECT * FROM c ANTI JOIN m USING (lid) ANTI JOIN m USING (rid)),
-            ranked AS (
-                SELECT lid, rid,
-                    row_number() OVER (PARTITION BY lid ORDER BY score DESC, rid) AS bl,
-                    row_number() OVER (PARTITION BY rid ORDER BY score DESC, lid) AS br
-                FROM open)
-            SELECT lid, rid, '{rule}' FROM ranked WHERE bl = 1 AND br = 1""")
 
 
 def named(on: str, least: int) -> str:

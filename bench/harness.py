@@ -1,0 +1,68 @@
+"""What the matcher benchmarks share: running a contender, keeping the parent small, scoring.
+
+On Linux a child's ru_maxrss starts at its parent's high-water RSS (it survives exec), so a
+benchmark's parent never touches the data: generating and scoring run in spawned processes
+(`in_child`) and the parent imports neither polars nor numpy.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+Quality = tuple[float, float, float, float, int]
+NO_QUALITY: Quality = (0.0, 0.0, 0.0, 0.0, 0)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A contender's wall time, peak memory (its own ru_maxrss) and exit code."""
+
+    seconds: float
+    peak_mb: float
+    exit_code: int
+
+
+def timed(command: list[str]) -> Run:
+    """Run a command in a subprocess of its own, stdout discarded."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own scripts
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+
+
+def tieout_command(left: Path, right: Path, rules: Path, out: Path) -> list[str]:
+    """The real CLI, `tieout match LEFT RIGHT --rules RULES --out OUT`."""
+    code = "from tieout.cli import main; main()"
+    return [sys.executable, "-c", code, "match", str(left), str(right), "--rules", str(rules),
+            "--out", str(out)]  # fmt: skip
+
+
+def in_child(function: Callable[..., T], *args: object) -> T:
+    """Run `function(*args)` in a fresh interpreter, so this process's memory stays small."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
+def score(matches_path: Path, truth_path: Path) -> Quality:
+    """precision, recall, F1, precision of `matched` decisions, number of decisions."""
+    import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
+
+    from tieout.evaluation import accuracy  # noqa: PLC0415
+
+    if not matches_path.exists():
+        return NO_QUALITY
+    matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
+    found = accuracy(matches, pl.read_csv(truth_path, columns=["left_id", "right_id"]))
+    return (found.precision, found.recall, found.f1, found.auto_precision, found.decided_pairs)
