@@ -43,4 +43,7 @@ def prepare_sides(
         repeats = sorted_ids.filter(sorted_ids == sorted_ids.shift(1))
         if repeats.len():
             raise BadInputError(f"{side}.id: column {id_column!r} repeats the id {repeats[0]!r}")
-    return ordered[0].with_row_index(ROW), ordered[1].with_row_index(ROW)
+    # one chunk per column: gathers by row number (ids for the outputs, values for the
+    # rules) are up to 15x faster than across the reader's chunks
+    left, right = (frame.rechunk().with_row_index(ROW) for frame in ordered)
+    return left, right

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
-from tieout.cli.root import cli
+from tieout.cli.root import STATELESS, cli
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; bad input exits 2 with one readable line and no traceback."""
+    """Run the CLI; bad input exits 2 with one readable line and no traceback.
+
+    As the process entry (no `argv`), a command that returns STATELESS ends the process
+    right after flushing stdout and stderr, skipping interpreter teardown: freeing every
+    object of a 1M-row match one by one took 0.2-0.3 s, about 5% of the whole command,
+    and such a command has no atexit work, open transaction or unwritten file left.
+    """
     try:
-        cli.main(args=argv, prog_name="tieout", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="tieout", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.Abort:
@@ -34,6 +41,10 @@ def main(argv: list[str] | None = None) -> None:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         click.echo(f"error: database unavailable: {reason}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
+    if argv is None and result == STATELESS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     sys.exit(0)
 
 

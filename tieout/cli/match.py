@@ -23,7 +23,7 @@ import polars as pl
 from engine.errors import BadInputError
 from engine.frames import collect_frames, scan_frame
 from engine.matching import MatchResult, Ruleset, match, parse_ruleset
-from tieout.cli.root import cli
+from tieout.cli.root import STATELESS, cli
 
 OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
 
@@ -33,7 +33,7 @@ OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
 @click.argument("right", type=click.Path(path_type=Path))
 @click.option("--rules", "rules_path", required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> None:
+def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> str:
     """Match LEFT against RIGHT (CSV, Parquet or NDJSON) with a ruleset; write DIR."""
     started = time.perf_counter()
     ruleset = read_ruleset(rules_path)
@@ -49,6 +49,7 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> N
         f"in {summary['seconds']:.1f}s"
     )
     click.echo(str(out_dir))
+    return STATELESS
 
 
 def read_ruleset(path: Path) -> Ruleset:

@@ -10,6 +10,10 @@ import click
 
 from tieout import __version__
 
+# What a command returns when it leaves nothing to shut down: no database connection,
+# thread, atexit handler or unwritten file. `main` then skips interpreter teardown.
+STATELESS = "stateless"
+
 COMMAND_MODULES = {
     "audit": "audit",
     "db": "projector",
