@@ -21,6 +21,7 @@ RULE = "rule"
 CONFIDENCE = "confidence"
 STATUS = "status"
 SCORES = "scores"
+SCORED = "__scored"  # how many scores a decision has (its rule's conditions, + 1 for a sum)
 SIDE = "side"
 UNMATCHED_ID = "id"
 REASON = "reason"

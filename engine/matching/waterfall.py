@@ -29,6 +29,7 @@ from engine.matching.schemas import (
     RIGHT_ID,
     ROW,
     RULE,
+    SCORED,
     SCORES,
     SIDE,
     STATUS,
@@ -121,9 +122,9 @@ def _run_rule(
 
 
 def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFrame:
-    """The accepted pairs in output form; a many-to-one rule's sum score comes last."""
+    """The accepted pairs in output form, each score a column of its own (a many-to-one
+    rule's sum score last) and SCORED their number; `_matches` makes the list."""
     scored = conditions + (rule.sum is not None)
-    names = [score_column(k) for k in range(scored)]
     status = (
         pl.when(pl.col(CONF) >= rule.accept_at).then(pl.lit(MATCHED)).otherwise(pl.lit(SUGGESTED))
     )
@@ -134,8 +135,8 @@ def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFr
         pl.lit(rule.name).alias(RULE),
         pl.col(CONF).clip(0.0, 1.0).alias(CONFIDENCE),
         status.alias(STATUS),
-        # concat_arr + to_list: the same List column, about 15x faster than concat_list
-        pl.concat_arr(names).arr.to_list().alias(SCORES) if names else pl.lit([]).alias(SCORES),
+        *(pl.col(score_column(k)) for k in range(scored)),
+        pl.lit(scored, dtype=pl.UInt8).alias(SCORED),
     )
 
 
@@ -148,16 +149,31 @@ def _matches(
 ) -> pl.DataFrame:
     if not decisions:
         return pl.DataFrame(schema=MATCHES_SCHEMA)
-    rows = pl.concat(decisions).sort(L, R)
+    # sorted while the scores are still plain columns: sorting the list column cost more
+    # than everything else here together
+    order = pl.col(L).cast(pl.UInt64) * (1 << 32) + pl.col(R).cast(pl.UInt64)
+    rows = pl.concat(decisions, how="diagonal").rechunk().sort(order)
     left_ids = lside.get_column(ID).gather(rows.get_column(L))
     right_ids = rside.get_column(ID).gather(rows.get_column(R))
     groups = rows.get_column(GROUP)
     # a group is named by its left row, so this is nearly always left_ids again
     same = bool((groups == rows.get_column(L)).all())
     group_ids = left_ids if same else lside.get_column(ID).gather(groups)
+    widest = int(rows.get_column(SCORED).max() or 0)  # type: ignore[arg-type]
+    names = [score_column(k) for k in range(widest)]
+    # concat_arr + to_list: the same List column, about 15x faster than concat_list; each
+    # row keeps its rule's SCORED first scores (the rest are nulls of wider rules)
+    scores = (
+        pl.concat_arr(names).arr.to_list().list.head(pl.col(SCORED))
+        if names
+        else pl.lit([], dtype=pl.List(pl.Float64))
+    )
     return (
         rows.with_columns(
-            left_ids.alias(LEFT_ID), right_ids.alias(RIGHT_ID), group_ids.alias(GROUP_ID)
+            left_ids.alias(LEFT_ID),
+            right_ids.alias(RIGHT_ID),
+            group_ids.alias(GROUP_ID),
+            scores.alias(SCORES),
         )
         .select(MATCHES_SCHEMA.names())
         .cast(MATCHES_SCHEMA)

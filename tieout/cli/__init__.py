@@ -10,6 +10,10 @@ import click
 from engine.errors import BadInputError, ConflictError, NotFoundError
 from tieout.cli.root import STATELESS, cli
 
+# Nothing in tieout multiplies matrices: numpy's OpenBLAS threads would only spin at
+# start-up, on cores the matcher needs (set before numpy loads, unless the user set it).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
 

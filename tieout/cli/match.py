@@ -7,12 +7,14 @@ so bad input or a crash leaves DIR without partial files.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,14 @@ import polars as pl
 
 from engine.errors import BadInputError
 from engine.frames import collect_frames, scan_frame
-from engine.matching import MatchResult, Ruleset, match, parse_ruleset
+from engine.matching.result import MatchResult
+from engine.matching.ruleset import Ruleset, parse_ruleset
 from tieout.cli.root import STATELESS, cli
 
 OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
+# zstd at level 1 writes the 1M-row matches file faster than the default level 3 and
+# about 8% smaller (ids compress as well either way); no statistics, nobody filters on them
+PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "statistics": False}
 
 
 @cli.command("match")
@@ -38,7 +44,9 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> s
     started = time.perf_counter()
     ruleset = read_ruleset(rules_path)
     _check_out_dir(out_dir)
-    left_frame, right_frame = read_inputs(left, right, ruleset)
+    left_frame, right_frame = _read_while_loading(left, right, ruleset)
+    from engine.matching.waterfall import match  # noqa: PLC0415 - loaded by now
+
     with _progress() as report:
         result = match(left_frame, right_frame, ruleset, progress=report)
     summary = _summary(result, time.perf_counter() - started)
@@ -76,6 +84,18 @@ def read_inputs(left: Path, right: Path, ruleset: Ruleset) -> tuple[pl.DataFrame
     return frames[0], frames[1]
 
 
+def _read_while_loading(
+    left: Path, right: Path, ruleset: Ruleset
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read the inputs on a worker thread while this one loads the matcher's modules:
+    polars reads without holding the GIL, so numpy's and rapidfuzz's start-up (about
+    0.2 s) overlaps the reading instead of preceding it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read_inputs, left, right, ruleset)
+        importlib.import_module("engine.matching.waterfall")
+        return reading.result()
+
+
 def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"{out_dir}: --out exists and is not a directory")
@@ -100,8 +120,8 @@ def _write_outputs(result: MatchResult, summary: dict[str, Any], out_dir: Path) 
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
     try:
-        result.matches.write_parquet(staging / OUTPUTS[0], statistics=False)
-        result.unmatched.write_parquet(staging / OUTPUTS[1], statistics=False)
+        for frame, name in ((result.matches, OUTPUTS[0]), (result.unmatched, OUTPUTS[1])):
+            frame.write_parquet(staging / name, **PARQUET)
         text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
         (staging / OUTPUTS[2]).write_text(text, encoding="utf-8")
         _move_into_place(staging, out_dir)
