@@ -73,7 +73,8 @@ def read_ruleset(path: Path) -> Ruleset:
 def read_inputs(left: Path, right: Path, ruleset: Ruleset) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Check the ruleset against both schemas, then read only the columns it uses, both
     files at once."""
-    left_scan, right_scan = scan_frame(left), scan_frame(right)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both schemas inferred at once
+        left_scan, right_scan = pool.map(scan_frame, (left, right))
     ruleset.check_columns(left_scan.collect_schema(), right_scan.collect_schema())
     frames = collect_frames(
         [
