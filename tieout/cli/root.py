@@ -9,14 +9,10 @@ import importlib
 import click
 
 from tieout import __version__
-from tieout.cli.batch import keep_freed_memory
 
 # What a command returns when it leaves nothing to shut down: no database connection,
 # thread, atexit handler or unwritten file. `main` then skips interpreter teardown.
 STATELESS = "stateless"
-
-# Short-lived commands that gain from keeping freed memory (tieout/cli/batch.py)
-BATCH_COMMANDS = frozenset({"match"})
 
 COMMAND_MODULES = {
     "audit": "audit",
@@ -43,8 +39,6 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMAND_MODULES.get(cmd_name)
         if module is not None and cmd_name not in self.commands:
-            if cmd_name in BATCH_COMMANDS:
-                keep_freed_memory()  # before the module loads polars
             importlib.import_module(f"tieout.cli.{module}")
         return super().get_command(ctx, cmd_name)
 
