@@ -42,7 +42,9 @@ class PreparedValues:
 
     def _query(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> pl.LazyFrame:
         roots = sorted({name for e in exprs for name in e.meta.root_names()})
-        frame = self._sides[side].lazy().select(pl.col(roots).gather(rows))
+        whole = self._sides[side]
+        every = _identity(rows.to_numpy(), whole.height)  # the first rule: no gather
+        frame = whole.lazy().select(pl.col(roots) if every else pl.col(roots).gather(rows))
         return frame.select(e.alias(f"__v{n}") for n, e in enumerate(exprs))
 
     def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
