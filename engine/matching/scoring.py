@@ -7,8 +7,6 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import polars as pl
 
@@ -20,7 +18,6 @@ from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
 PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the range tests
-MIN_SLICE = 50_000  # pairs; a smaller slice costs more in thread hand-off than it saves
 
 
 def scored_candidates(
@@ -44,20 +41,16 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     """The pairs of the blocks that pass the range tests and the first `similar` test,
     scored on those; big keys of a rule with text as matrices, the rest pair by pair.
 
-    The pairs are made in slices of left entries, one slice per thread of polars' pool
-    (numpy, polars and rapidfuzz release the GIL for the heavy parts), and the matrices
-    of big keys score in one more thread meanwhile."""
+    The matrices of the big keys score first, on threads (`cdist` releases the GIL); the
+    pairs of the other keys then go through on this thread in slices of at most
+    PAIR_BUDGET pairs, `cpdist` using every core. Making and scoring the pairs on more
+    threads while the matrices scored was 3% slower at 1M on two cores (medians of two
+    A/B runs of 5 and 7 alternating CLI runs): the string lookups and `cpdist`'s
+    preparation of its strings hold the GIL, and the threads queued for it."""
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
-    threads = pl.thread_pool_size()
     if text is None:
-        entries = np.flatnonzero(found.counts)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts = list(
-                pool.map(
-                    lambda chunk: _in_range(found, plans, *expand(found, chunk)),
-                    _chunks(found, entries, threads),
-                )
-            )
+        chunks = _chunks(found, np.flatnonzero(found.counts))
+        parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
         return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
     k, plan = text
     lookups = (
@@ -65,20 +58,20 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         prepared.string_lookup("right", plan.right, found.right.rows),
     )
     starts, ends, entries = split_big_blocks(found)
-
-    def scored(chunk: np.ndarray) -> pl.DataFrame:
+    lefts, rights, scores = score_big_blocks(found, (starts, ends), lookups, plan, PAIR_BUDGET)
+    parts = []
+    for chunk in _chunks(found, entries):
         pairs = _in_range(found, plans, *expand(found, chunk))
-        lefts = found.left.rows[pairs.get_column("__le").to_numpy()]
-        rights = found.right.rows[pairs.get_column("__re").to_numpy()]
-        scores = pair_scores(lookups[0](lefts), lookups[1](rights), plan.scorer, plan.minimum)
-        return pairs.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
-            pl.Series(scores >= plan.minimum)
+        left_rows = found.left.rows[pairs.get_column("__le").to_numpy()]
+        right_rows = found.right.rows[pairs.get_column("__re").to_numpy()]
+        found_scores = pair_scores(
+            lookups[0](left_rows), lookups[1](right_rows), plan.scorer, plan.minimum
         )
-
-    with ThreadPoolExecutor(max_workers=threads + 1) as pool:
-        big = pool.submit(score_big_blocks, found, (starts, ends), lookups, plan, PAIR_BUDGET)
-        parts = list(pool.map(scored, _chunks(found, entries, threads)))
-        lefts, rights, scores = big.result()
+        parts.append(
+            pairs.with_columns(pl.Series(score_column(k), found_scores / 100.0)).filter(
+                pl.Series(found_scores >= plan.minimum)
+            )
+        )
     parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
     return pl.concat([part.select(parts[-1].columns) for part in parts])
 
@@ -105,16 +98,13 @@ def _in_range(
     return pl.DataFrame(columns)
 
 
-def _chunks(found: Blocks, entries: np.ndarray, threads: int) -> list[np.ndarray]:
-    """`entries` cut into consecutive runs of at most about PAIR_BUDGET / threads pairs (at
-    least one entry each), and into at least `threads` runs when there are enough pairs
-    (MIN_SLICE each) to be worth a thread."""
+def _chunks(found: Blocks, entries: np.ndarray) -> list[np.ndarray]:
+    """`entries` cut into consecutive runs of at most about PAIR_BUDGET pairs (at least
+    one entry each)."""
     if entries.size == 0:
         return []
     total = np.cumsum(found.counts[entries])
-    share = max(-(-int(total[-1]) // threads), MIN_SLICE)
-    size = max(1, min(PAIR_BUDGET // threads, share))
-    cuts = np.searchsorted(total, np.arange(size, int(total[-1]), size), "right")
+    cuts = np.searchsorted(total, np.arange(PAIR_BUDGET, int(total[-1]), PAIR_BUDGET), "right")
     return [chunk for chunk in np.split(entries, np.unique(cuts)) if chunk.size]
 
 
