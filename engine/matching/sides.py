@@ -23,20 +23,31 @@ def prepare_sides(
         nulls = frame.get_column(id_column).null_count()
         if nulls:
             raise BadInputError(f"{side}.id: column {id_column!r} has {nulls} missing values")
-    with_ids = [
-        frame.with_columns(pl.col(id_column).cast(pl.String).alias(ID))
+    # a text id column is sorted as it is and copied to ID after: one string column
+    # less to carry through the sort (about 10% of it)
+    keys = [
+        id_column if frame.schema[id_column] == pl.String else ID
         for frame, id_column in zip(frames, id_columns, strict=True)
+    ]
+    with_keys = [
+        frame if key != ID else frame.with_columns(pl.col(id_column).cast(pl.String).alias(ID))
+        for frame, id_column, key in zip(frames, id_columns, keys, strict=True)
     ]
     # files exported in id order (most are) skip the sort: one comparison pass, which
     # also proves the ids unique
-    ascending = [_strictly_ascending(frame.get_column(ID)) for frame in with_ids]
+    ascending = [
+        _strictly_ascending(frame.get_column(key))
+        for frame, key in zip(with_keys, keys, strict=True)
+    ]
     unsorted = [
-        frame.lazy().sort(ID) for frame, done in zip(with_ids, ascending, strict=True) if not done
+        frame.lazy().sort(key)
+        for frame, key, done in zip(with_keys, keys, ascending, strict=True)
+        if not done
     ]
     sorted_frames = iter(pl.collect_all(unsorted, engine="streaming"))
     ordered = [
-        frame if done else next(sorted_frames)
-        for frame, done in zip(with_ids, ascending, strict=True)
+        (frame if done else next(sorted_frames)).with_columns(pl.col(key).alias(ID))
+        for frame, key, done in zip(with_keys, keys, ascending, strict=True)
     ]
     for frame, id_column, side, done in zip(ordered, id_columns, SIDES, ascending, strict=True):
         sorted_ids = frame.get_column(ID)
