@@ -22,6 +22,7 @@ from typing import Any
 import click
 import polars as pl
 
+from engine import matching
 from engine.errors import BadInputError
 from engine.frames import collect_frames, scan_frame
 from engine.matching.result import MatchResult
@@ -45,10 +46,8 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> s
     ruleset = read_ruleset(rules_path)
     _check_out_dir(out_dir)
     left_frame, right_frame = _read_while_loading(left, right, ruleset)
-    from engine.matching.waterfall import match  # noqa: PLC0415 - loaded by now
-
     with _progress() as report:
-        result = match(left_frame, right_frame, ruleset, progress=report)
+        result = matching.match(left_frame, right_frame, ruleset, progress=report)
     summary = _summary(result, time.perf_counter() - started)
     write_outputs(result, summary, out_dir)
     click.echo(
