@@ -1,11 +1,13 @@
 """Candidate generation: a sort-merge join on one hashed composite key per row.
 
 Each side's rows get one 64-bit key: the hash of the rule's exact values (equals) and of
-one grid bucket per range condition (|x - y| <= t). Grid buckets have width w = 2t: a
-right row keeps its bucket floor(y / w); a left row is offered to its own bucket and to the
-one neighbour that its window [x - t, x + t] reaches (below if x sits in the lower half of
-its bucket, above otherwise). So k range conditions replicate each left row 2^k times and
-every pair of rows within tolerance shares exactly one key.
+one grid bucket per range condition (|x - y| <= t). Grid buckets have width w = 2t: the
+side with more rows keeps its bucket floor(y / w); a row of the side with fewer rows is
+offered to its own bucket and to the one neighbour that its window [x - t, x + t] reaches
+(below if x sits in the lower half of its bucket, above otherwise). So k range conditions
+replicate each row of the smaller side 2^k times (the test is symmetric, so either side
+may be the one replicated: the smaller one means fewer entries to hash and sort) and every
+pair of rows within tolerance shares exactly one key.
 
 Both sides are sorted by key, so a key's rows are one contiguous slice of each side and a
 left entry's candidates are found by binary search: no hash table, no group-by, and the
@@ -40,7 +42,7 @@ ROWNUM = "__row"
 class Entries:
     """One side's rows sorted by key: row numbers, keys and the values range tests need."""
 
-    rows: np.ndarray  # uint32 row numbers (a left row appears once per grid neighbour)
+    rows: np.ndarray  # uint32 row numbers (a replicated side's row once per grid neighbour)
     keys: np.ndarray  # uint64, ascending
     ranges: dict[int, np.ndarray]  # condition position -> float64 values, same order
     grids: list[np.ndarray]  # grid buckets (and signs) of the range conditions, as floats
@@ -67,9 +69,10 @@ def blocks(
     """
     grids = _grid_columns(plans)
     keys = [f"__k{k}" for k, plan in enumerate(plans) if isinstance(plan, KeyPlan)] + grids
+    replicated = "left" if rows[0].len() <= rows[1].len() else "right"
     frames = pl.collect_all(
         [
-            _side_frame(side, side_rows, plans, prepared)
+            _side_frame(side, side_rows, plans, prepared, replicate=side == replicated)
             .with_columns(key_hash(keys).alias(HASH))
             .select(ROWNUM, HASH, *grids, *(f"__v{k}" for k in _ranges(plans)))
             .sort(HASH)
@@ -102,10 +105,11 @@ def _grid_columns(plans: list[Plan]) -> list[str]:
 
 
 def _side_frame(
-    side: str, rows: pl.Series, plans: list[Plan], prepared: PreparedValues
+    side: str, rows: pl.Series, plans: list[Plan], prepared: PreparedValues, *, replicate: bool
 ) -> pl.LazyFrame:
     """Row numbers, the exact key values (__k) and range values (__v) of one side; grid
-    buckets are keys too, and a left row is repeated once per neighbouring bucket."""
+    buckets are keys too, and with `replicate` a row is repeated once per neighbouring
+    bucket."""
     values: dict[str, pl.Series] = {ROWNUM: rows}
     for k, plan in enumerate(plans):
         expr = plan.left if side == "left" else plan.right
@@ -120,11 +124,11 @@ def _side_frame(
                 frame = frame.filter(~key.is_nan())  # NaN equals nothing, as null does
         else:
             frame = frame.filter(key.is_finite()).with_columns(key.alias(f"__v{k}"))
-            frame = _grid(frame, plan, k, left=side == "left")
+            frame = _grid(frame, plan, k, replicate=replicate)
     return frame
 
 
-def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.LazyFrame:
+def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, replicate: bool) -> pl.LazyFrame:
     """Replace key k by its grid bucket (and, for a relative tolerance, its sign)."""
     value = pl.col(f"__v{k}")
     width = 2 * plan.tolerance * (1 + GRID_SLACK)
@@ -136,7 +140,7 @@ def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.Laz
         value = pl.when(value == 0).then(0.0).otherwise(value.abs().log())
     position = value / width
     bucket = position.floor()
-    if left:
+    if replicate:
         neighbour = pl.when(position - bucket < 0.5).then(bucket - 1).otherwise(bucket + 1)  # noqa: PLR2004
         frame = pl.concat(
             [
@@ -151,9 +155,30 @@ def _grid(frame: pl.LazyFrame, plan: RangePlan, k: int, *, left: bool) -> pl.Laz
 
 def _blocks(left: pl.DataFrame, right: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Blocks:
     lside, rside = _entries(left, plans, grids), _entries(right, plans, grids)
-    lo = np.searchsorted(rside.keys, lside.keys, side="left")
-    hi = np.searchsorted(rside.keys, lside.keys, side="right")
-    return Blocks(lside, rside, lo, hi - lo)
+    return Blocks(lside, rside, *_slices(lside.keys, rside.keys))
+
+
+def _slices(lkeys: np.ndarray, rkeys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per left key, the start and length of the run of equal right keys (length 0 if
+    none); both ascending. One binary search per distinct left key, among the distinct
+    right keys (two searches of every left key among every right key took 40% longer)."""
+    if lkeys.size == 0 or rkeys.size == 0:
+        return np.zeros(lkeys.size, dtype=np.int64), np.zeros(lkeys.size, dtype=np.int64)
+    lstarts, lsizes = _runs(lkeys)
+    rstarts, rsizes = _runs(rkeys)
+    distinct = rkeys[rstarts]
+    wanted = lkeys[lstarts]
+    found = np.minimum(np.searchsorted(distinct, wanted), distinct.size - 1)
+    hit = distinct[found] == wanted
+    lo = np.where(hit, rstarts[found], 0)
+    counts = np.where(hit, rsizes[found], 0)
+    return np.repeat(lo, lsizes), np.repeat(counts, lsizes)
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal values of a sorted, non-empty array."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.diff(np.r_[starts, keys.size])
 
 
 def _entries(frame: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Entries:

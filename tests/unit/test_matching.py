@@ -10,7 +10,15 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from engine.errors import BadInputError
-from engine.matching import MatchResult, blocks, decisions_hash, match, parse_ruleset, scoring
+from engine.matching import (
+    MatchResult,
+    blocks,
+    candidates,
+    decisions_hash,
+    match,
+    parse_ruleset,
+    scoring,
+)
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
 from tieout.datagen import bank_ledger_rules, generate_bank_ledger
@@ -177,6 +185,32 @@ def test_big_key_blocks_score_as_matrices_with_the_same_result(
     as_matrices = match(left, right, rules)
     assert_frame_equal(as_matrices.matches, joined.matches)
     assert joined.matches.height == 10
+
+
+@pytest.mark.parametrize(("lefts", "rights"), [(3, 8), (8, 3)])
+def test_the_side_with_fewer_rows_is_offered_to_neighbouring_buckets(
+    lefts: int, rights: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Either side may be the replicated one; every pair within tolerance is found once."""
+    left = pl.DataFrame(
+        {"id": [f"a{i}" for i in range(lefts)], "x": [10.0 * i for i in range(lefts)]}
+    )
+    right = pl.DataFrame(
+        {"id": [f"b{j}" for j in range(rights)], "x": [10.0 * j + 1.5 for j in range(rights)]}
+    )
+    entries: list[tuple[int, int]] = []
+    keyed = candidates.blocks
+
+    def counting(*args: Any) -> candidates.Blocks:
+        found = keyed(*args)
+        entries.append((found.left.keys.size, found.right.keys.size))
+        return found
+
+    monkeypatch.setattr(scoring, "blocks", counting)
+    result = match(left, right, one_rule(cond("x", "within", tolerance=1.5)))
+    shared = min(lefts, rights)
+    assert pairs(result) == [(f"a{i}", f"b{i}") for i in range(shared)]
+    assert entries == [(2 * lefts, rights) if lefts <= rights else (lefts, 2 * rights)]
 
 
 def test_the_waterfall_offers_later_rules_only_what_is_left() -> None:
