@@ -33,7 +33,7 @@ class PreparedValues:
             todo[side] = {key: e for key, e in new.items() if key not in self._values}
         sides = [side for side in todo if todo[side]]
         queries = [self._query(side, list(todo[side].values()), rows[side]) for side in sides]
-        for side, frame in zip(sides, pl.collect_all(queries), strict=True):
+        for side, frame in zip(sides, pl.collect_all(queries, engine="in-memory"), strict=True):
             position = np.full(self._sides[side].height, -1, dtype=np.int64)
             position[rows[side].to_numpy()] = np.arange(rows[side].len())
             for n, key in enumerate(todo[side]):
