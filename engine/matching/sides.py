@@ -8,13 +8,14 @@ from engine.errors import BadInputError
 from engine.matching.schemas import ID, ROW
 
 SIDES = ("left", "right")
+PACKED_BYTES = 8  # ids at most this long after their common prefix sort as one integer
+NOT_PLAIN_ASCII = r"[^\x01-\x7f]"
 
 
 def prepare_sides(
     frames: tuple[pl.DataFrame, pl.DataFrame], id_columns: tuple[str, str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each frame sorted by its id (as String) with ROW = position in that order; both
-    sides sorted at once.
+    """Each frame sorted by its id (as String) with ROW = position in that order.
 
     Numbering rows in id order makes every later tie-break on row numbers a tie-break on
     ids, so results never depend on the order rows arrived in. Ids must be unique, not null.
@@ -29,12 +30,13 @@ def prepare_sides(
     # files exported in id order (most are) skip the sort: one comparison pass, which
     # also proves the ids unique
     ascending = [_strictly_ascending(frame.get_column(key)) for frame, key in keyed]
-    unsorted = [
-        frame.lazy().sort(key)
-        for (frame, key), done in zip(keyed, ascending, strict=True)
-        if not done
-    ]
-    sorted_frames = iter(pl.collect_all(unsorted, engine="streaming"))
+    sorted_frames = iter(
+        [
+            _sorted(frame, key)
+            for (frame, key), done in zip(keyed, ascending, strict=True)
+            if not done
+        ]
+    )
     ordered = [
         (frame if done else next(sorted_frames)).with_columns(pl.col(key).alias(ID))
         for (frame, key), done in zip(keyed, ascending, strict=True)
@@ -64,3 +66,44 @@ def _sort_key(frame: pl.DataFrame, id_column: str) -> tuple[pl.DataFrame, str]:
 
 def _strictly_ascending(ids: pl.Series) -> bool:
     return bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all()) if ids.len() > 1 else True
+
+
+def _sorted(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The frame sorted by its text id column `key`: by an equivalent 64-bit integer when
+    the ids allow one (at 1M rows 0.07 s against 0.13 s), else by the text itself."""
+    packed = packed_id(frame.get_column(key))
+    if packed is None:
+        # the streaming engine sorts by a text column about twice as fast as the in-memory
+        # one; by an integer, the in-memory one is faster
+        return frame.lazy().sort(key).collect(engine="streaming")
+    return frame.lazy().sort(packed).collect(engine="in-memory")
+
+
+def packed_id(ids: pl.Series) -> pl.Expr | None:
+    """An unsigned 64-bit integer per id in the same order as the ids' text (byte order),
+    distinct for distinct ids, when every id is plain ASCII (no NUL) and at most
+    PACKED_BYTES long after the prefix all of them share; else None.
+
+    The prefix shared by the smallest and the largest id is shared by all of them; the
+    rest, padded with NULs to PACKED_BYTES and read big-endian, compares as the text does
+    (a shorter id that begins another sorts first, as its padding is the smallest byte).
+    """
+    if ids.len() == 0:
+        return None
+    first, last = str(ids.min()), str(ids.max())
+    prefix = next(
+        (n for n, (a, b) in enumerate(zip(first, last, strict=False)) if a != b),
+        min(len(first), len(last)),
+    )
+    longest = ids.str.len_bytes().max()
+    if not isinstance(longest, int) or longest - prefix > PACKED_BYTES:
+        return None
+    if ids.str.contains(NOT_PLAIN_ASCII).any():
+        return None
+    return (
+        pl.col(ids.name)
+        .str.slice(prefix)
+        .str.pad_end(PACKED_BYTES, "\x00")
+        .cast(pl.Binary)
+        .bin.reinterpret(dtype=pl.UInt64, endianness="big")
+    )

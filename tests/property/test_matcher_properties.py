@@ -21,6 +21,7 @@ from engine.matching.ruleset import (
     WithinDays,
     ruleset_from_dict,
 )
+from engine.matching.sides import PACKED_BYTES, packed_id
 
 DAY0 = dt.date(2024, 1, 1)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,3 +209,37 @@ def test_hash_collisions_cost_work_not_correctness(
         candidates.key_hash = saved
     assert_frame_equal(honest.matches, colliding.matches)
     assert_frame_equal(honest.unmatched, colliding.unmatched)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("\x01 09AZaz-~"), max_size=9), min_size=1, max_size=30
+    ),
+    st.sampled_from(["", "INV-2024-"]),
+    st.sampled_from([None, "\x00", "é"]),
+    st.integers(0, 29),
+)
+def test_packed_ids_sort_as_their_text(
+    ids: list[str], prefix: str, taint: str | None, tainted: int
+) -> None:
+    """Where ids pack into one integer, it orders them as their text does and tells them
+    apart; where they cannot (a NUL or non-ASCII id, or ids longer than PACKED_BYTES after
+    their shared prefix), there is no packed key."""
+    texts = [prefix + text for text in ids]
+    if taint is not None:
+        texts[tainted % len(texts)] += taint
+    series = pl.Series("id", texts)
+    packed = packed_id(series)
+    shared = 0
+    while all(len(text) > shared and text[shared] == texts[0][shared] for text in texts):
+        shared += 1
+    if taint is not None or max(len(text) for text in texts) - shared > PACKED_BYTES:
+        assert packed is None
+        return
+    assert packed is not None
+    keys = series.to_frame().select(packed).to_series().to_list()
+    assert [text for _, text in sorted(zip(keys, texts, strict=True))] == sorted(
+        texts, key=str.encode
+    )
+    assert len(set(keys)) == len(set(texts))
