@@ -224,13 +224,18 @@ def in_range(
     found: Blocks, plans: list[Plan], lefts: np.ndarray, rights: np.ndarray
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Positions (in `lefts`/`rights`) of the pairs that pass every range test, and each
-    test's score for them. The tests filter first; only the survivors are scored."""
+    test's score for them. The tests filter first; only the survivors are scored, from
+    the differences the tests computed."""
     ranges = [(k, plan) for k, plan in enumerate(plans) if isinstance(plan, RangePlan)]
+    if not ranges:
+        return np.arange(len(lefts)), {}
     # one mask over all tests, then one compaction (boolean indexing costs more than
     # the tests themselves)
     keep = np.ones(len(lefts), dtype=bool)
+    diffs = {}
     for k, plan in ranges:
-        keep &= _within(found, plan, k, (lefts, rights))
+        passed, diffs[k] = _within(found, plan, k, (lefts, rights))
+        keep &= passed
     kept = np.flatnonzero(keep)
     lefts, rights = lefts[kept], rights[kept]
     # a pair in range meets in exactly one grid cell, unless a hash collision merged two
@@ -240,45 +245,42 @@ def in_range(
             kept, lefts, rights = kept[same], lefts[same], rights[same]
     scores = {}
     for k, plan in ranges:
-        diff, tolerance, _ = _range_terms(found, plan, k, (lefts, rights))
+        diff = diffs[k][kept]
+        tolerance = (
+            plan.tolerance * np.abs(found.left.ranges[k][lefts])
+            if plan.relative
+            else np.broadcast_to(plan.tolerance, diff.shape)
+        )
         scores[k] = range_score(diff, tolerance)
     return kept, scores
 
 
 def _within(
     found: Blocks, plan: RangePlan, k: int, pairs: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """|left - right| <= tolerance + noise, per pair. For an absolute tolerance the noise
-    term is computed only for the few pairs just past the tolerance (a pair within the
-    tolerance is in whatever the noise; one past it plus the largest noise is out)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, whether |left - right| <= tolerance + noise, and |left - right|. For an
+    absolute tolerance the noise term is computed only for the few pairs just past the
+    tolerance (a pair within the tolerance is in whatever the noise; one past it plus the
+    largest noise is out)."""
+    lval = found.left.ranges[k][pairs[0]]
+    rval = found.right.ranges[k][pairs[1]]
+    diff = np.abs(lval - rval)
     if plan.relative:
-        diff, tolerance, noise = _range_terms(found, plan, k, pairs)
-        result: np.ndarray = diff <= tolerance + noise
-        return result
-    lval = found.left.ranges[k][pairs[0]]
-    rval = found.right.ranges[k][pairs[1]]
-    diff = np.abs(lval - rval)
-    keep: np.ndarray = diff <= plan.tolerance
+        tolerance = plan.tolerance * np.abs(lval)
+        passed: np.ndarray = diff <= tolerance + _noise(lval, rval)
+        return passed, diff
+    passed = diff <= plan.tolerance
     largest = found.left.largest[k] + found.right.largest[k]
-    edge = np.flatnonzero(~keep & (diff <= plan.tolerance + largest * GRID_SLACK + GRID_SLACK))
+    edge = np.flatnonzero(~passed & (diff <= plan.tolerance + largest * GRID_SLACK + GRID_SLACK))
     if edge.size:
-        noise = (np.abs(lval[edge]) + np.abs(rval[edge])) * GRID_SLACK + GRID_SLACK
-        keep[edge] = diff[edge] <= plan.tolerance + noise
-    return keep
+        passed[edge] = diff[edge] <= plan.tolerance + _noise(lval[edge], rval[edge])
+    return passed, diff
 
 
-def _range_terms(
-    found: Blocks, plan: RangePlan, k: int, pairs: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """|left - right|, the tolerance, and the float noise allowed on top of it."""
-    lval = found.left.ranges[k][pairs[0]]
-    rval = found.right.ranges[k][pairs[1]]
-    diff = np.abs(lval - rval)
-    noise = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
-    tolerance = np.broadcast_to(
-        plan.tolerance * np.abs(lval) if plan.relative else plan.tolerance, diff.shape
-    )
-    return diff, tolerance, noise
+def _noise(lval: np.ndarray, rval: np.ndarray) -> np.ndarray:
+    """The float noise allowed on top of a tolerance when comparing `lval` and `rval`."""
+    noise: np.ndarray = (np.abs(lval) + np.abs(rval)) * GRID_SLACK + GRID_SLACK
+    return noise
 
 
 def range_score(diff: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
