@@ -84,3 +84,36 @@ def all_pairs_above(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float64)
     return tuple(np.concatenate(part) for part in zip(*found, strict=True))  # type: ignore[return-value]
+
+
+def cells_above(
+    left: list[str], right: list[str], scorer: str, minimum: float, budget: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`all_pairs_above` for lists of strings, reading only the cells `cdist` kept (for a
+    `min` above 0, a cell below its cutoff is 0); the same cells and scores."""
+    if minimum <= 0:
+        return all_pairs_above(np.array(left, dtype=object), np.array(right, dtype=object),
+                               scorer, minimum, budget)  # fmt: skip
+    scale = SCALE.get(scorer, 1.0)
+    step = max(1, budget // max(len(right), 1))
+    workers = -1 if len(left) * len(right) >= PARALLEL_CELLS else 1
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, len(left), step):
+        raw = process.cdist(
+            left[start : start + step],
+            right,
+            scorer=SCORERS[scorer],
+            score_cutoff=minimum / scale,
+            dtype=np.float64,
+            workers=workers,
+        )
+        rows, cols = np.nonzero(raw)
+        scores = raw[rows, cols] * scale
+        kept = scores >= minimum
+        found.append((rows[kept] + start, cols[kept], scores[kept]))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    return tuple(np.concatenate(part) for part in zip(*found, strict=True))  # type: ignore[return-value]
