@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from engine.matching.ruleset import (
     ruleset_from_dict,
 )
 from engine.matching.sides import PACKED_BYTES, packed_id
+from engine.matching.similarity import all_pairs_above, cells_above
 
 DAY0 = dt.date(2024, 1, 1)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,3 +245,24 @@ def test_packed_ids_sort_as_their_text(
         texts, key=str.encode
     )
     assert len(set(keys)) == len(set(texts))
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from(["acme", "acme co", "blue", "blu sky", "", "z"]), max_size=9),
+    st.lists(st.sampled_from(["acme", "acme co", "blue", "blu sky", "", "z"]), max_size=9),
+    st.sampled_from(["jaro_winkler", "ratio", "token_set_ratio"]),
+    st.sampled_from([0.0, 40.0, 72.0, 100.0]),
+    st.integers(1, 30),
+)
+def test_big_key_cells_are_the_matrix_cells_at_or_above_min(
+    left: list[str], right: list[str], scorer: str, minimum: float, budget: int
+) -> None:
+    """Reading only the cells cdist kept finds the same cells and scores, in the same
+    order, as reading the whole matrix, in whatever slices the budget cuts."""
+    found = cells_above(left, right, scorer, minimum, budget)
+    whole = all_pairs_above(
+        np.array(left, dtype=object), np.array(right, dtype=object), scorer, minimum, 10**6
+    )
+    for mine, theirs in zip(found, whole, strict=True):
+        assert mine.tolist() == theirs.tolist()
