@@ -9,7 +9,13 @@ the parent imports neither polars nor numpy (as bench/generic.py does).
 Precision, recall and F1 count every decision against the truth pairs; "auto precision"
 counts only decisions with status `matched`.
 
+With `--repeat N` the contenders run N times each, alternating (tieout, duckdb, tieout,
+duckdb ...), and the table shows each one's median time and largest peak: on a shared
+machine single runs move by 10-30%, and a ratio of medians of alternating runs moves far
+less than the ratio of one run each.
+
     python bench/match.py [--rows 100000 1000000] [--out bench/out] [--only tieout duckdb]
+                          [--repeat 5]
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import in_child, score, tieout_command, timed
+from harness import Run, in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
@@ -54,11 +61,27 @@ def command(contender: str, left: Path, right: Path, out: Path) -> list[str]:
     return [sys.executable, str(script), str(left), str(right), str(out)]
 
 
-def run_one(contender: str, data: Path, rows: int) -> Figures:
-    out = data / f"out-{contender}"
-    run = timed(command(contender, data / "left.csv", data / "right.csv", out))
-    quality = in_child(score, out / "matches.parquet", data / "truth.csv")
-    return Figures(contender, rows, run.seconds, run.peak_mb, *quality, run.exit_code)
+def run_alternating(contenders: list[str], data: Path, rows: int, repeat: int) -> list[Figures]:
+    """Every contender `repeat` times, in turns; per contender the median time, the
+    largest peak, the worst exit code, and the quality of its output (the same each run)."""
+    runs: dict[str, list[Run]] = {contender: [] for contender in contenders}
+    for turn in range(1, repeat + 1):
+        for contender in contenders:
+            out = data / f"out-{contender}"
+            run = timed(command(contender, data / "left.csv", data / "right.csv", out))
+            runs[contender].append(run)
+            if repeat > 1:
+                line = {"contender": contender, "rows": rows, "turn": turn, **asdict(run)}
+                print(json.dumps(line), flush=True)
+    figures = []
+    for contender, done in runs.items():
+        out = data / f"out-{contender}"
+        quality = in_child(score, out / "matches.parquet", data / "truth.csv")
+        seconds = statistics.median(run.seconds for run in done)
+        peak = max(run.peak_mb for run in done)
+        failed = max((run.exit_code for run in done), key=abs)
+        figures.append(Figures(contender, rows, seconds, peak, *quality, failed))
+    return figures
 
 
 def write_bank_ledger(rows: int, seed: int, data: Path) -> None:
@@ -86,7 +109,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=1, help="alternating runs per contender")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat: must be at least 1")
     figures: list[Figures] = []
     for rows in args.rows:
         data = args.out / f"data-{rows}"
@@ -94,10 +120,12 @@ def main() -> None:
         in_child(write_bank_ledger, rows, args.seed, data)
         os.sync()  # the first contender must not pay for writing the data back to disk
         print(f"generated {rows:,} rows a side in {time.perf_counter() - started:.1f}s", flush=True)
-        for contender in args.only:
-            figures.append(run_one(contender, data, rows))
-            print(json.dumps(asdict(figures[-1])), flush=True)
+        for done in run_alternating(args.only, data, rows, args.repeat):
+            figures.append(done)
+            print(json.dumps(asdict(done)), flush=True)
     report = table(figures)
+    if args.repeat > 1:
+        report = f"Median time of {args.repeat} alternating runs per contender.\n\n{report}"
     print(report)
     (args.out / "results.md").write_text(report + "\n", encoding="utf-8")
 
