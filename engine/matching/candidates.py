@@ -1,13 +1,15 @@
 """Candidate generation: a sort-merge join on one hashed composite key per row.
 
 Each side's rows get one 64-bit key: the hash of the rule's exact values (equals) and of
-one grid bucket per range condition (|x - y| <= t). Grid buckets have width w = 2t: the
-side with more rows keeps its bucket floor(y / w); a row of the side with fewer rows is
-offered to its own bucket and to the one neighbour that its window [x - t, x + t] reaches
-(below if x sits in the lower half of its bucket, above otherwise). So k range conditions
-replicate each row of the smaller side 2^k times (the test is symmetric, so either side
-may be the one replicated: the smaller one means fewer entries to hash and sort) and every
-pair of rows within tolerance shares exactly one key.
+one grid bucket per range condition (|x - y| <= t). Grid buckets have width w = 2t: a
+right row keeps its bucket floor(y / w); a left row is offered to its own bucket and to the
+one neighbour that its window [x - t, x + t] reaches (below if x sits in the lower half of
+its bucket, above otherwise). So k range conditions replicate each left row 2^k times and
+every pair of rows within tolerance shares exactly one key. (Always the left side: the
+grid's slack, t * 1e-9, is narrower than the range test's float-noise allowance at large
+magnitudes, so a pair just past the tolerance there may meet on one orientation and not
+the other; repeating the side with fewer rows, tried on 2026-12-01, made such a pair's
+fate depend on unrelated rows.)
 
 Both sides are sorted by key, so a key's rows are one contiguous slice of each side and a
 left entry's candidates are found by binary search: no hash table, no group-by, and the
@@ -42,7 +44,7 @@ ROWNUM = "__row"
 class Entries:
     """One side's rows sorted by key: row numbers, keys and the values range tests need."""
 
-    rows: np.ndarray  # uint32 row numbers (a replicated side's row once per grid neighbour)
+    rows: np.ndarray  # uint32 row numbers (a left row appears once per grid neighbour)
     keys: np.ndarray  # uint64, ascending
     ranges: dict[int, np.ndarray]  # condition position -> float64 values, same order
     grids: list[np.ndarray]  # grid buckets (and signs) of the range conditions, as floats
@@ -69,10 +71,9 @@ def blocks(
     """
     grids = _grid_columns(plans)
     keys = [f"__k{k}" for k, plan in enumerate(plans) if isinstance(plan, KeyPlan)] + grids
-    replicated = "left" if rows[0].len() <= rows[1].len() else "right"
     frames = pl.collect_all(
         [
-            _side_frame(side, side_rows, plans, prepared, replicate=side == replicated)
+            _side_frame(side, side_rows, plans, prepared, replicate=side == "left")
             .with_columns(key_hash(keys).alias(HASH))
             .select(ROWNUM, HASH, *grids, *(f"__v{k}" for k in _ranges(plans)))
             .sort(HASH)

@@ -188,10 +188,11 @@ def test_big_key_blocks_score_as_matrices_with_the_same_result(
 
 
 @pytest.mark.parametrize(("lefts", "rights"), [(3, 8), (8, 3)])
-def test_the_side_with_fewer_rows_is_offered_to_neighbouring_buckets(
+def test_left_rows_are_offered_to_neighbouring_buckets(
     lefts: int, rights: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Either side may be the replicated one; every pair within tolerance is found once."""
+    """The left side is the repeated one, whichever side is larger; every pair within
+    tolerance is found once."""
     left = pl.DataFrame(
         {"id": [f"a{i}" for i in range(lefts)], "x": [10.0 * i for i in range(lefts)]}
     )
@@ -210,7 +211,21 @@ def test_the_side_with_fewer_rows_is_offered_to_neighbouring_buckets(
     result = match(left, right, one_rule(cond("x", "within", tolerance=1.5)))
     shared = min(lefts, rights)
     assert pairs(result) == [(f"a{i}", f"b{i}") for i in range(shared)]
-    assert entries == [(2 * lefts, rights) if lefts <= rights else (lefts, 2 * rights)]
+    assert entries == [(2 * lefts, rights)]
+
+
+def test_a_pair_at_the_tolerance_is_decided_by_its_values_alone() -> None:
+    """At a large magnitude a pair one cent apart differs by a little more than 0.01 in
+    floating point; whether it meets in the grid must not depend on unrelated rows (it did
+    when the side with fewer rows was the repeated one)."""
+    rules = one_rule(cond("amt", "within", tolerance=0.01))
+    left = pl.DataFrame({"id": ["a"], "amt": [5539999805.15]})
+    right = pl.DataFrame({"id": ["b"], "amt": [5539999805.16]})
+    alone = pairs(match(left, right, rules))
+    more_left = pl.concat([left, pl.DataFrame({"id": ["z"], "amt": [1.0]})])
+    more_right = pl.concat([right, pl.DataFrame({"id": ["x", "y"], "amt": [2.0, 3.0]})])
+    assert pairs(match(more_left, right, rules)) == alone
+    assert pairs(match(left, more_right, rules)) == alone
 
 
 def test_the_waterfall_offers_later_rules_only_what_is_left() -> None:
