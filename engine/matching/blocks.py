@@ -27,13 +27,12 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from engine.matching.candidates import Blocks
+from engine.matching.candidates import Blocks, positions
 from engine.matching.conditions import TextPlan
-from engine.matching.similarity import cells_above
+from engine.matching.similarity import Found, cells_above, joined
 
 BIG_BLOCK = 1024  # cells; below it a matrix call costs more than cpdist on the pairs in range
 BATCHES_PER_THREAD = 4  # batches of big keys per scoring thread, to even out their ends
-Found = tuple[np.ndarray, np.ndarray, np.ndarray]
 Lookup = Callable[[np.ndarray], np.ndarray]
 
 
@@ -68,11 +67,11 @@ def score_big_blocks(
     before, on 700 keys of the 1M benchmark, under the GIL)."""
     starts, ends = spans
     if starts.size == 0:
-        return _joined([])
+        return joined([])
     lows = found.lo[starts]
     lsizes, rsizes = ends - starts, found.counts[starts]
-    lstrings = lookups[0](found.left.rows[_spans(starts, lsizes)]).tolist()
-    rstrings = lookups[1](found.right.rows[_spans(lows, rsizes)]).tolist()
+    lstrings = lookups[0](found.left.rows[positions(starts, lsizes)]).tolist()
+    rstrings = lookups[1](found.right.rows[positions(lows, rsizes)]).tolist()
     loffsets = np.r_[0, np.cumsum(lsizes)].tolist()
     roffsets = np.r_[0, np.cumsum(rsizes)].tolist()
     firsts, lowest = starts.tolist(), lows.tolist()
@@ -88,19 +87,12 @@ def score_big_blocks(
                 budget,
             )
             parts.append((lpos + firsts[key], rpos + lowest[key], scores))
-        return _joined(parts)
+        return joined(parts)
 
     threads = pl.thread_pool_size()
     batches = _batches(lsizes * rsizes, threads * BATCHES_PER_THREAD)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return _joined(list(pool.map(score, batches)))
-
-
-def _spans(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """firsts[0], firsts[0] + 1, ..., firsts[0] + sizes[0] - 1, firsts[1], ... ."""
-    ends = np.cumsum(sizes)
-    spans: np.ndarray = np.arange(int(ends[-1])) + np.repeat(firsts - (ends - sizes), sizes)
-    return spans
+        return joined(list(pool.map(score, batches)))
 
 
 def _batches(cells: np.ndarray, count: int) -> list[tuple[int, int]]:
@@ -109,12 +101,3 @@ def _batches(cells: np.ndarray, count: int) -> list[tuple[int, int]]:
     cuts = np.searchsorted(total, np.arange(1, count) * (total[-1] / count), "right")
     bounds = np.unique(np.r_[0, cuts, cells.size]).tolist()
     return [(a, b) for a, b in pairwise(bounds) if b > a]
-
-
-def _joined(parts: list[Found]) -> Found:
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.float64)
-    if len(parts) == 1:
-        return parts[0]
-    return tuple(np.concatenate(part) for part in zip(*parts, strict=True))  # type: ignore[return-value]

@@ -168,8 +168,8 @@ def _slices(lkeys: np.ndarray, rkeys: np.ndarray) -> tuple[np.ndarray, np.ndarra
     right keys (two searches of every left key among every right key took 40% longer)."""
     if lkeys.size == 0 or rkeys.size == 0:
         return np.zeros(lkeys.size, dtype=np.int64), np.zeros(lkeys.size, dtype=np.int64)
-    lstarts, lsizes = _runs(lkeys)
-    rstarts, rsizes = _runs(rkeys)
+    lstarts, lsizes = runs(lkeys)
+    rstarts, rsizes = runs(rkeys)
     distinct = rkeys[rstarts]
     wanted = lkeys[lstarts]
     found = np.minimum(np.searchsorted(distinct, wanted), distinct.size - 1)
@@ -179,10 +179,10 @@ def _slices(lkeys: np.ndarray, rkeys: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.repeat(lo, lsizes), np.repeat(counts, lsizes)
 
 
-def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and length of each run of equal values of a sorted, non-empty array."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return starts, np.diff(np.r_[starts, keys.size])
+def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal values in `keys`."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys[:0]
+    return starts, np.diff(np.r_[starts, keys.size]).astype(np.intp)
 
 
 def _entries(frame: pl.DataFrame, plans: list[Plan], grids: list[str]) -> Entries:
@@ -214,11 +214,16 @@ def same_keys(
 def expand(found: Blocks, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every (left entry, right entry) pair of the given left entries' blocks."""
     counts = found.counts[entries]
-    total = int(counts.sum())
-    lefts = np.repeat(entries, counts)
-    starts = np.cumsum(counts) - counts
-    rights = np.arange(total, dtype=np.int64) - np.repeat(starts - found.lo[entries], counts)
-    return lefts, rights
+    return np.repeat(entries, counts), positions(found.lo[entries], counts)
+
+
+def positions(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """firsts[0], firsts[0] + 1, ..., firsts[0] + sizes[0] - 1, firsts[1], ... (int64)."""
+    ends = np.cumsum(sizes)
+    total = int(ends[-1]) if ends.size else 0
+    offsets = np.repeat(firsts - (ends - sizes), sizes)
+    result: np.ndarray = np.arange(total, dtype=np.int64) + offsets
+    return result
 
 
 def in_range(

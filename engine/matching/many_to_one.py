@@ -21,7 +21,7 @@ from itertools import combinations
 import numpy as np
 import polars as pl
 
-from engine.matching.candidates import RANGE_DROP
+from engine.matching.candidates import RANGE_DROP, runs
 from engine.matching.resolve import (
     NO_RIVAL,
     Floats,
@@ -121,10 +121,10 @@ def _members(
     amount = _values(right, spec.right, rights)
     usable = np.flatnonzero(np.isfinite(target) & np.isfinite(amount))
     order = usable[rank_order([lefts[usable], descending(base[usable]), rights[usable]])]
-    starts, sizes = _runs(lefts[order])
+    starts, sizes = runs(lefts[order])
     position = np.arange(order.size) - np.repeat(starts, sizes)
     order = order[position < spec.max_candidates]
-    starts, sizes = _runs(lefts[order])
+    starts, sizes = runs(lefts[order])
     return _Members(
         order, lefts[order], rights[order], base[order], amount[order], target[order], starts, sizes
     )
@@ -137,12 +137,6 @@ def _values(side: pl.DataFrame, column: str, at: Rows) -> Floats:
     table[ids] = side.get_column(column).cast(pl.Float64).to_numpy()
     values: Floats = table[at]
     return values
-
-
-def _runs(keys: Rows) -> tuple[Rows, Rows]:
-    """Start and length of each run of equal values in `keys`."""
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    return starts, np.diff(starts, append=keys.size)
 
 
 @cache

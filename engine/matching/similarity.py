@@ -67,41 +67,37 @@ def _as_list(strings: Strings) -> list[str]:
     return strings.tolist() if isinstance(strings, np.ndarray) else list(strings)
 
 
+Found = tuple[np.ndarray, np.ndarray, np.ndarray]  # left positions, right positions, scores
+Reader = Callable[[list[str], list[str], int], Found]
+
+
 def all_pairs_above(
     left: np.ndarray, right: np.ndarray, scorer: str, minimum: float, budget: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Found:
     """Every (left position, right position, score) with score >= minimum, by matrix rows."""
-    step = max(1, budget // max(len(right), 1))
-    rights = right.tolist()
-    # a thread pool costs more than it saves on a small matrix
-    workers = -1 if len(left) * len(right) >= PARALLEL_CELLS else 1
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, len(left), step):
-        matrix = matrix_scores(left[start : start + step], rights, scorer, minimum, workers)
+
+    def whole(lefts: list[str], rights: list[str], workers: int) -> Found:
+        matrix = matrix_scores(lefts, rights, scorer, minimum, workers)
         rows, cols = np.nonzero(matrix >= minimum)
-        found.append((rows + start, cols, matrix[rows, cols]))
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.float64)
-    return tuple(np.concatenate(part) for part in zip(*found, strict=True))  # type: ignore[return-value]
+        return rows, cols, matrix[rows, cols]
+
+    return _by_slices(left.tolist(), right.tolist(), budget, whole)
 
 
 def cells_above(
     left: list[str], right: list[str], scorer: str, minimum: float, budget: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Found:
     """`all_pairs_above` for lists of strings, reading only the cells `cdist` kept (for a
     `min` above 0, a cell below its cutoff is 0); the same cells and scores."""
     if minimum <= 0:
         return all_pairs_above(np.array(left, dtype=object), np.array(right, dtype=object),
                                scorer, minimum, budget)  # fmt: skip
     scale = SCALE.get(scorer, 1.0)
-    step = max(1, budget // max(len(right), 1))
-    workers = -1 if len(left) * len(right) >= PARALLEL_CELLS else 1
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, len(left), step):
+
+    def kept(lefts: list[str], rights: list[str], workers: int) -> Found:
         raw = process.cdist(
-            left[start : start + step],
-            right,
+            lefts,
+            rights,
             scorer=SCORERS[scorer],
             score_cutoff=minimum / scale,
             dtype=np.float64,
@@ -109,11 +105,30 @@ def cells_above(
         )
         rows, cols = np.nonzero(raw)
         scores = raw[rows, cols] * scale
-        kept = scores >= minimum
-        found.append((rows[kept] + start, cols[kept], scores[kept]))
-    if len(found) == 1:
-        return found[0]
-    if not found:
+        above = scores >= minimum
+        return rows[above], cols[above], scores[above]
+
+    return _by_slices(left, right, budget, kept)
+
+
+def _by_slices(left: list[str], right: list[str], budget: int, read: Reader) -> Found:
+    """`read` over the left x right matrix in slices of rows of at most about `budget`
+    cells, its row positions shifted to the whole matrix's."""
+    step = max(1, budget // max(len(right), 1))
+    # a thread pool costs more than it saves on a small matrix
+    workers = -1 if len(left) * len(right) >= PARALLEL_CELLS else 1
+    parts = []
+    for start in range(0, len(left), step):
+        rows, cols, scores = read(left[start : start + step], right, workers)
+        parts.append((rows + start, cols, scores))
+    return joined(parts)
+
+
+def joined(parts: list[Found]) -> Found:
+    """The parts one after the other (empty arrays for none)."""
+    if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float64)
-    return tuple(np.concatenate(part) for part in zip(*found, strict=True))  # type: ignore[return-value]
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate(part) for part in zip(*parts, strict=True))  # type: ignore[return-value]
