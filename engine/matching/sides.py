@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from engine.errors import BadInputError
@@ -9,7 +10,6 @@ from engine.matching.schemas import ID, ROW
 
 SIDES = ("left", "right")
 PACKED_BYTES = 8  # ids at most this long after their common prefix sort as one integer
-NOT_PLAIN_ASCII = r"[^\x01-\x7f]"
 
 
 def prepare_sides(
@@ -74,9 +74,13 @@ def _sorted(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     packed = packed_id(frame.get_column(key))
     if packed is None:
         # the streaming engine sorts by a text column about twice as fast as the in-memory
-        # one; by an integer, the in-memory one is faster
+        # one
         return frame.lazy().sort(key).collect(engine="streaming")
-    return frame.lazy().sort(packed).collect(engine="in-memory")
+    # numpy's SIMD sort finds the order of the integers in a third of polars' time (ids
+    # are distinct, so any sort gives the same order; duplicates are refused after), and
+    # a gather from one chunk is 15x faster than across the reader's chunks
+    order = np.argsort(frame.select(packed).to_series().to_numpy())
+    return frame.rechunk()[pl.Series(order, dtype=pl.UInt32)]
 
 
 def packed_id(ids: pl.Series) -> pl.Expr | None:
@@ -98,7 +102,11 @@ def packed_id(ids: pl.Series) -> pl.Expr | None:
     longest = ids.str.len_bytes().max()
     if not isinstance(longest, int) or longest - prefix > PACKED_BYTES:
         return None
-    if ids.str.contains(NOT_PLAIN_ASCII).any():
+    # plain ASCII (as many characters as bytes) without NUL; two plain scans, a third of
+    # the time of one regex for any byte outside 0x01-0x7f
+    if (ids.str.len_chars() != ids.str.len_bytes()).any():
+        return None
+    if ids.cast(pl.Binary).bin.contains(b"\x00").any():
         return None
     return (
         pl.col(ids.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -212,6 +213,28 @@ def test_left_rows_are_offered_to_neighbouring_buckets(
     shared = min(lefts, rights)
     assert pairs(result) == [(f"a{i}", f"b{i}") for i in range(shared)]
     assert entries == [(2 * lefts, rights)]
+
+
+def test_sorted_keys_keep_equal_keys_in_entry_order() -> None:
+    """Keys are the hashes' top bits, ascending; equal keys keep the entries' order (the
+    position below the key makes every sorted value distinct, so the sort is stable)."""
+    hashes = np.array([7 << 60, 3 << 60, 7 << 60, (3 << 60) + 1, 0], dtype=np.uint64)
+    order, keys = candidates.sorted_keys(hashes, 3)
+    assert order.tolist() == [4, 1, 3, 0, 2]
+    assert keys.tolist() == [0, 3 << 57, 3 << 57, 7 << 57, 7 << 57]
+    with pytest.raises(ValueError, match="do not fit"):
+        candidates.sorted_keys(hashes, 2)
+
+
+def test_sides_of_very_different_sizes_meet_on_the_same_keys() -> None:
+    """Both sides' keys drop the same low bits of the hash, however many entries each
+    side has (here 2 x 600 left entries against one right row)."""
+    left = pl.DataFrame(
+        {"id": [f"a{i:03}" for i in range(600)], "x": [float(i) for i in range(600)]}
+    )
+    right = pl.DataFrame({"id": ["b"], "x": [299.5]})
+    result = match(left, right, one_rule(cond("x", "within", tolerance=0.5)))
+    assert pairs(result) == [("a299", "b")]
 
 
 def test_a_pair_at_the_tolerance_is_decided_by_its_values_alone() -> None:
