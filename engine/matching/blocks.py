@@ -6,9 +6,16 @@ remove. When a key holds at least BIG_BLOCK such pairs, the key's two slices of 
 straight to `rapidfuzz.process.cdist` (each string prepared once, SIMD for short strings,
 about 16 million cells a second a thread against about 4 million pairs a second for
 `cpdist`), which keeps the cells at or above `min`; the range tests then run on those
-cells. A matrix call has a fixed cost of some tens of microseconds and scores the cells out
-of range too (about half of them), so smaller keys go pair by pair: on the 1M benchmark a
-threshold of 64 cells took 4.2 s, 512 to 8,192 cells 3.8-3.9 s, matrices never 5.9 s.
+cells. A matrix call has a fixed cost (4-8 us of Python and conversions under the GIL,
+measured on 2026-12-01 evening) and scores the cells out of range too (41-46% of the big
+keys' cells on the 1M benchmark, about two thirds in keys of 16-256 cells), so in a rule
+with range conditions smaller keys go pair by pair: on the 1M benchmark a threshold of 64
+cells took 4.2 s, 512 to 8,192 cells 3.8-3.9 s, matrices never 5.9 s. In a rule without
+range conditions every cell is a candidate and `cpdist` costs 150-450 ns a pair against
+20-60 ns a cell, so keys are matrices from EXACT_BLOCK (32) cells: on 1M people records
+the birth-date-and-name rule's keys of 32-256 cells took 0.22 s as matrices against 0.41 s
+pair by pair, the whole CLI run 2.42 s against 2.82 s (medians of 7 alternating runs).
+Matrices of up to WHOLE_MATRIX cells are read in bulk, many at once (`kept_cells`).
 A pair within tolerance meets in exactly one key, so nothing is found twice. The keys are
 scored in batches of about equal cells on polars' thread pool size in threads (rapidfuzz
 releases the GIL while it scores), with every key's strings looked up once beforehand.
@@ -29,16 +36,31 @@ import polars as pl
 
 from engine.matching.candidates import Blocks, positions
 from engine.matching.conditions import TextPlan
-from engine.matching.similarity import Found, cells_above, joined
+from engine.matching.similarity import (
+    PARALLEL_CELLS,
+    Found,
+    cells_above,
+    joined,
+    kept_cells,
+    raw_matrix,
+)
 
 BIG_BLOCK = 1024  # cells; below it a matrix call costs more than cpdist on the pairs in range
+# cells, for a rule without range conditions: every cell of a key is then a candidate, and
+# from about 32 cells one `cdist` call (its per-call cost about 4-8 us, under the GIL)
+# costs less than `cpdist` on the same pairs (150-450 ns a pair, against 20-60 ns a cell)
+EXACT_BLOCK = 32
+# a key of at most this many cells is one `cdist` call on its thread, and the cells of many
+# such matrices are read at once (`kept_cells`); a larger key is scored in slices on every core
+WHOLE_MATRIX = PARALLEL_CELLS
 BATCHES_PER_THREAD = 4  # batches of big keys per scoring thread, to even out their ends
 Lookup = Callable[[np.ndarray], np.ndarray]
 
 
-def split_big_blocks(found: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_big_blocks(found: Blocks, *, ranged: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, end) left entry of every big key, and the left entries of the other keys
-    that meet at least one right entry."""
+    that meet at least one right entry. A key is big from BIG_BLOCK cells in a rule with
+    range conditions (`ranged`), from EXACT_BLOCK cells in one without."""
     keys = found.left.keys
     if keys.size == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -46,7 +68,7 @@ def split_big_blocks(found: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], keys.size]
     counts = found.counts
-    big = (ends - starts) * counts[starts] >= BIG_BLOCK
+    big = (ends - starts) * counts[starts] >= (BIG_BLOCK if ranged else EXACT_BLOCK)
     in_big = np.repeat(big, ends - starts)
     return starts[big], ends[big], np.flatnonzero(~in_big & (counts > 0))
 
@@ -75,18 +97,38 @@ def score_big_blocks(
     loffsets = np.r_[0, np.cumsum(lsizes)].tolist()
     roffsets = np.r_[0, np.cumsum(rsizes)].tolist()
     firsts, lowest = starts.tolist(), lows.tolist()
+    first_entry, low_entry = starts.astype(np.int64), lows.astype(np.int64)
 
     def score(batch: tuple[int, int]) -> Found:
-        parts = []
+        parts: list[Found] = []
+        matrices: list[np.ndarray] = []
+        keys: list[int] = []
+
+        def read_matrices() -> None:
+            if matrices:
+                which, rows, cols, scores = kept_cells(matrices, plan.scorer, plan.minimum)
+                key = np.asarray(keys, dtype=np.int64)[which]
+                parts.append((rows + first_entry[key], cols + low_entry[key], scores))
+                matrices.clear()
+                keys.clear()
+
+        held = 0
         for key in range(*batch):
-            lpos, rpos, scores = cells_above(
-                lstrings[loffsets[key] : loffsets[key + 1]],
-                rstrings[roffsets[key] : roffsets[key + 1]],
-                plan.scorer,
-                plan.minimum,
-                budget,
-            )
-            parts.append((lpos + firsts[key], rpos + lowest[key], scores))
+            lefts = lstrings[loffsets[key] : loffsets[key + 1]]
+            rights = rstrings[roffsets[key] : roffsets[key + 1]]
+            cells = len(lefts) * len(rights)
+            if cells > WHOLE_MATRIX:
+                read_matrices()
+                lpos, rpos, scores = cells_above(lefts, rights, plan.scorer, plan.minimum, budget)
+                parts.append((lpos + firsts[key], rpos + lowest[key], scores))
+                continue
+            if held + cells > budget:
+                read_matrices()
+                held = 0
+            matrices.append(raw_matrix(lefts, rights, plan.scorer, plan.minimum))
+            keys.append(key)
+            held += cells
+        read_matrices()
         return joined(parts)
 
     threads = pl.thread_pool_size()

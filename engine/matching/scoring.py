@@ -12,7 +12,7 @@ import polars as pl
 
 from engine.matching.blocks import score_big_blocks, split_big_blocks
 from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
-from engine.matching.conditions import KeyPlan, Plan, TextPlan
+from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
@@ -57,7 +57,8 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         prepared.string_lookup("left", plan.left, found.left.rows),
         prepared.string_lookup("right", plan.right, found.right.rows),
     )
-    starts, ends, entries = split_big_blocks(found)
+    ranged = any(isinstance(p, RangePlan) for p in plans)
+    starts, ends, entries = split_big_blocks(found, ranged=ranged)
     lefts, rights, scores = score_big_blocks(found, (starts, ends), lookups, plan, PAIR_BUDGET)
     parts = []
     for chunk in _chunks(found, entries):

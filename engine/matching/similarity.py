@@ -63,6 +63,40 @@ def matrix_scores(
     return np.asarray(raw, dtype=np.float64) * scale
 
 
+def raw_matrix(left: list[str], right: list[str], scorer: str, minimum: float) -> np.ndarray:
+    """`cdist` on one thread as rapidfuzz answers it (no scaling): for `kept_cells`."""
+    raw: np.ndarray = process.cdist(
+        left,
+        right,
+        scorer=SCORERS[scorer],
+        score_cutoff=minimum / SCALE.get(scorer, 1.0),
+        dtype=np.float64,
+        workers=1,
+    )
+    return raw
+
+
+def kept_cells(
+    matrices: list[np.ndarray], scorer: str, minimum: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(matrix number, row, column, score 0-100) of every cell of `raw_matrix` answers at
+    or above `minimum`, matrix by matrix, each row-major: the cells `cells_above` keeps, read
+    from all the matrices at once (a handful of numpy calls in all instead of a handful
+    per matrix, which cost more than `cdist` itself on matrices of tens of cells)."""
+    sizes = np.fromiter((m.size for m in matrices), dtype=np.int64, count=len(matrices))
+    widths = np.fromiter((m.shape[1] for m in matrices), dtype=np.int64, count=len(matrices))
+    flat = np.concatenate([m.ravel() for m in matrices])
+    # for a `min` above 0 a cell below its cutoff is 0 (see `cells_above`)
+    hits = np.flatnonzero(flat) if minimum > 0 else np.arange(flat.size)
+    scores = flat[hits] * SCALE.get(scorer, 1.0)
+    above = np.flatnonzero(scores >= minimum)
+    hits, scores = hits[above], scores[above]
+    starts = np.cumsum(sizes) - sizes
+    which = np.searchsorted(starts, hits, side="right") - 1
+    rows, cols = np.divmod(hits - starts[which], widths[which])
+    return which, rows, cols, scores
+
+
 def _as_list(strings: Strings) -> list[str]:
     return strings.tolist() if isinstance(strings, np.ndarray) else list(strings)
 

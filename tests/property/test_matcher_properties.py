@@ -23,7 +23,7 @@ from engine.matching.ruleset import (
     ruleset_from_dict,
 )
 from engine.matching.sides import PACKED_BYTES, packed_id
-from engine.matching.similarity import all_pairs_above, cells_above
+from engine.matching.similarity import all_pairs_above, cells_above, kept_cells, raw_matrix
 
 DAY0 = dt.date(2024, 1, 1)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -182,14 +182,17 @@ def test_matrix_and_pair_scoring_agree(
     left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]]
 ) -> None:
     ruleset = build(rules)
-    saved = blocks.BIG_BLOCK
+    saved = blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX
     try:
-        blocks.BIG_BLOCK = 1
+        blocks.BIG_BLOCK = blocks.EXACT_BLOCK = 1
         as_matrices = match(left, right, ruleset)
-        blocks.BIG_BLOCK = 10**9
+        blocks.WHOLE_MATRIX = 0  # every matrix read on its own (`cells_above`)
+        one_by_one = match(left, right, ruleset)
+        blocks.BIG_BLOCK = blocks.EXACT_BLOCK = 10**9
         as_pairs = match(left, right, ruleset)
     finally:
-        blocks.BIG_BLOCK = saved
+        blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX = saved
+    assert_frame_equal(as_matrices.matches, one_by_one.matches)
     assert_frame_equal(as_matrices.matches, as_pairs.matches)
     assert_frame_equal(as_matrices.unmatched, as_pairs.unmatched)
 
@@ -266,3 +269,31 @@ def test_big_key_cells_are_the_matrix_cells_at_or_above_min(
     )
     for mine, theirs in zip(found, whole, strict=True):
         assert mine.tolist() == theirs.tolist()
+
+
+WORDS = st.sampled_from(["acme", "acme co", "blue", "blu sky", "", "z"])
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.lists(WORDS, max_size=5), st.lists(WORDS, max_size=5)), max_size=6),
+    st.sampled_from(["jaro_winkler", "ratio", "token_set_ratio"]),
+    st.sampled_from([0.0, 40.0, 72.0, 100.0]),
+)
+def test_cells_read_from_many_matrices_at_once_are_each_matrix_cells(
+    keys: list[tuple[list[str], list[str]]], scorer: str, minimum: float
+) -> None:
+    """`kept_cells` over several matrices (empty ones included) finds, matrix by matrix
+    and in the same order, the cells and scores `cells_above` finds in each."""
+    matrices = [raw_matrix(left, right, scorer, minimum) for left, right in keys]
+    which, rows, cols, scores = (
+        kept_cells(matrices, scorer, minimum) if keys else (np.zeros(0, int),) * 4
+    )
+    expected: list[tuple[int, int, int, float]] = []
+    for number, (left, right) in enumerate(keys):
+        found = cells_above(left, right, scorer, minimum, 10**6)
+        expected += [
+            (number, r, c, s) for r, c, s in zip(*(a.tolist() for a in found), strict=True)
+        ]
+    mine = zip(which.tolist(), rows.tolist(), cols.tolist(), scores.tolist(), strict=True)
+    assert list(mine) == expected

@@ -180,8 +180,9 @@ def test_big_key_blocks_score_as_matrices_with_the_same_result(
         cond("s", "similar", scorer="ratio", min=60, normalize=["lower"]),
         cond("t", "similar", scorer="token_sort_ratio", min=50),
     )
+    monkeypatch.setattr(blocks, "EXACT_BLOCK", 10**9)
     joined = match(left, right, rules)
-    monkeypatch.setattr(blocks, "BIG_BLOCK", 4)
+    monkeypatch.setattr(blocks, "EXACT_BLOCK", 4)
     monkeypatch.setattr(scoring, "PAIR_BUDGET", 10)
     as_matrices = match(left, right, rules)
     assert_frame_equal(as_matrices.matches, joined.matches)
