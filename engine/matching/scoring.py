@@ -17,7 +17,11 @@ from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
-PAIR_BUDGET = 10_000_000  # candidate pairs materialized at once, before the range tests
+# candidate pairs made and range-tested at once: small enough that the tests' arrays stay
+# in the cores' caches (1M bank benchmark, in process, medians of 9 alternating runs: the
+# fuzzy rule 0.59 s -> 0.49 s against 10 million pairs at once)
+PAIR_BUDGET = 1 << 16
+MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
 
 
 def scored_candidates(
@@ -59,7 +63,7 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     )
     ranged = any(isinstance(p, RangePlan) for p in plans)
     starts, ends, entries = split_big_blocks(found, ranged=ranged)
-    lefts, rights, scores = score_big_blocks(found, (starts, ends), lookups, plan, PAIR_BUDGET)
+    lefts, rights, scores = score_big_blocks(found, (starts, ends), lookups, plan, MATRIX_BUDGET)
     parts = []
     for chunk in _chunks(found, entries):
         pairs = _in_range(found, plans, *expand(found, chunk))
@@ -137,7 +141,7 @@ def _text_only(
         prepared.strings("right", first.right, rrows.to_numpy()),
         first.scorer,
         first.minimum,
-        PAIR_BUDGET,
+        MATRIX_BUDGET,
     )
     pairs = pl.DataFrame(
         {L: lrows.gather(lpos), R: rrows.gather(rpos), score_column(0): scores / 100.0}

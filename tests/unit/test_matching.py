@@ -154,7 +154,7 @@ def test_a_text_only_rule_scores_in_slices_of_the_matrix(monkeypatch: pytest.Mon
         cond("s", "similar", scorer="ratio", min=80),
         cond("t", "similar", scorer="jaro_winkler", min=50),
     )
-    monkeypatch.setattr(scoring, "PAIR_BUDGET", 7)
+    monkeypatch.setattr(scoring, "MATRIX_BUDGET", 7)
     result = match(left, right, rules)
     assert pairs(result) == [(n, n.upper()) for n in names[:5]]
     assert result.matches["scores"].to_list()[0] == pytest.approx([0.888889, 0.96], abs=1e-6)
@@ -183,7 +183,7 @@ def test_big_key_blocks_score_as_matrices_with_the_same_result(
     monkeypatch.setattr(blocks, "EXACT_BLOCK", 10**9)
     joined = match(left, right, rules)
     monkeypatch.setattr(blocks, "EXACT_BLOCK", 4)
-    monkeypatch.setattr(scoring, "PAIR_BUDGET", 10)
+    monkeypatch.setattr(scoring, "MATRIX_BUDGET", 10)
     as_matrices = match(left, right, rules)
     assert_frame_equal(as_matrices.matches, joined.matches)
     assert joined.matches.height == 10
