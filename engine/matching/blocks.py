@@ -53,8 +53,12 @@ EXACT_BLOCK = 32
 # a key of at most this many cells is one `cdist` call on its thread, and the cells of many
 # such matrices are read at once (`kept_cells`); a larger key is scored in slices on every core
 WHOLE_MATRIX = PARALLEL_CELLS
-BATCHES_PER_THREAD = 4  # batches of big keys per scoring thread, to even out their ends
+BATCHES_PER_THREAD = 4
+# cells; a key this big is scored on the thread pool: its `cdist` work outweighs the Python
+# around the call (about 6-8 us a key under the GIL; 1,024 cells take 20-60 us)
+HEAVY_KEY = 1024  # batches of big keys per scoring thread, to even out their ends
 Lookup = Callable[[np.ndarray], np.ndarray]
+KeyedCells = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # Found + key per cell
 
 
 def split_big_blocks(found: Blocks, *, ranged: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,12 +85,14 @@ def score_big_blocks(
     budget: int,
 ) -> Found:
     """(left entry, right entry, score 0-100) of every cell of the big keys at or above
-    the plan's `min`; `lookups` give each side's strings by row number.
+    the plan's `min`, key by key (in the order of `spans`), each key's cells row-major;
+    `lookups` give each side's strings by row number.
 
-    The strings of every big key are looked up and listed once, and the keys are scored
-    in a few batches of about equal cells per thread: per key, only the `cdist` call and
-    the reading of the cells it kept remain (about 185 µs of Python and numpy a key
-    before, on 700 keys of the 1M benchmark, under the GIL)."""
+    The strings of every big key are looked up and listed once. Keys of at least
+    HEAVY_KEY cells are scored in a few batches of about equal cells on a thread pool
+    (`cdist` releases the GIL while it scores); lighter keys, whose cost is mostly the
+    Python around each `cdist` call (under the GIL, where more threads only queue), are
+    scored on this thread meanwhile."""
     starts, ends = spans
     if starts.size == 0:
         return joined([])
@@ -99,47 +105,65 @@ def score_big_blocks(
     firsts, lowest = starts.tolist(), lows.tolist()
     first_entry, low_entry = starts.astype(np.int64), lows.astype(np.int64)
 
-    def score(batch: tuple[int, int]) -> Found:
-        parts: list[Found] = []
+    def score(keys: list[int]) -> list[KeyedCells]:
+        parts: list[KeyedCells] = []
         matrices: list[np.ndarray] = []
-        keys: list[int] = []
+        held_keys: list[int] = []
 
         def read_matrices() -> None:
             if matrices:
                 which, rows, cols, scores = kept_cells(matrices, plan.scorer, plan.minimum)
-                key = np.asarray(keys, dtype=np.int64)[which]
-                parts.append((rows + first_entry[key], cols + low_entry[key], scores))
+                key = np.asarray(held_keys, dtype=np.int64)[which]
+                parts.append((rows + first_entry[key], cols + low_entry[key], scores, key))
                 matrices.clear()
-                keys.clear()
+                held_keys.clear()
 
         held = 0
-        for key in range(*batch):
+        for key in keys:
             lefts = lstrings[loffsets[key] : loffsets[key + 1]]
             rights = rstrings[roffsets[key] : roffsets[key + 1]]
             cells = len(lefts) * len(rights)
             if cells > WHOLE_MATRIX:
-                read_matrices()
                 lpos, rpos, scores = cells_above(lefts, rights, plan.scorer, plan.minimum, budget)
-                parts.append((lpos + firsts[key], rpos + lowest[key], scores))
+                parts.append(
+                    (lpos + firsts[key], rpos + lowest[key], scores, np.full(lpos.size, key))
+                )
                 continue
             if held + cells > budget:
                 read_matrices()
                 held = 0
             matrices.append(raw_matrix(lefts, rights, plan.scorer, plan.minimum))
-            keys.append(key)
+            held_keys.append(key)
             held += cells
         read_matrices()
-        return joined(parts)
+        return parts
 
+    cells = lsizes * rsizes
+    heavy, light = np.flatnonzero(cells >= HEAVY_KEY), np.flatnonzero(cells < HEAVY_KEY)
     threads = pl.thread_pool_size()
-    batches = _batches(lsizes * rsizes, threads * BATCHES_PER_THREAD)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return joined(list(pool.map(score, batches)))
+        batches = _batches(heavy, cells[heavy], threads * BATCHES_PER_THREAD)
+        pending = [pool.submit(score, batch) for batch in batches]
+        parts = score(light.tolist())
+        for future in pending:
+            parts += future.result()
+    return _in_key_order(parts)
 
 
-def _batches(cells: np.ndarray, count: int) -> list[tuple[int, int]]:
-    """Consecutive runs of keys, `count` at most, of about equal cells."""
+def _in_key_order(parts: list[KeyedCells]) -> Found:
+    """The parts' cells ordered by key; a key's cells keep their order (one part each)."""
+    if not parts:
+        return joined([])
+    lpos, rpos, scores, keys = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.argsort(keys, kind="stable")
+    return lpos[order], rpos[order], scores[order]
+
+
+def _batches(keys: np.ndarray, cells: np.ndarray, count: int) -> list[list[int]]:
+    """`keys` cut into consecutive runs, `count` at most, of about equal `cells`."""
+    if keys.size == 0:
+        return []
     total = np.cumsum(cells)
     cuts = np.searchsorted(total, np.arange(1, count) * (total[-1] / count), "right")
-    bounds = np.unique(np.r_[0, cuts, cells.size]).tolist()
-    return [(a, b) for a, b in pairwise(bounds) if b > a]
+    bounds = np.unique(np.r_[0, cuts, keys.size]).tolist()
+    return [keys[a:b].tolist() for a, b in pairwise(bounds) if b > a]
