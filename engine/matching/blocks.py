@@ -16,13 +16,15 @@ range conditions every cell is a candidate and `cpdist` costs 150-450 ns a pair 
 the birth-date-and-name rule's keys of 32-256 cells took 0.22 s as matrices against 0.41 s
 pair by pair, the whole CLI run 2.42 s against 2.82 s (medians of 7 alternating runs).
 Matrices of up to WHOLE_MATRIX cells are read in bulk, many at once (`kept_cells`).
-A pair within tolerance meets in exactly one key, so nothing is found twice. The keys are
-scored in batches of about equal cells on polars' thread pool size in threads (rapidfuzz
-releases the GIL while it scores), with every key's strings looked up once beforehand.
-Lowering the threshold to 256 or 512 cells moved no measurable work off `cpdist`: the
-pairs left there sit in keys of a few rows. Measured on 1M x 1M people records matched on
-birth date (blocks of about 50 x 50) and name similarity: 63 s joined and scored pair by
-pair, 6.9 s as matrices.
+A pair within tolerance meets in exactly one key, so nothing is found twice. Every key's
+strings are looked up once beforehand; keys of HEAVY_KEY cells or more are scored in
+batches of about equal cells on polars' thread pool size in threads (rapidfuzz releases
+the GIL while it scores), lighter ones on the calling thread meanwhile (their cost is the
+Python around each call, under the GIL, where more threads only queue). In the bank
+benchmark's rules (with range conditions), lowering BIG_BLOCK to 256 or 512 cells moved no
+measurable work off `cpdist`: most pairs left there sit in keys of a few rows. Measured on
+1M x 1M people records matched on birth date (blocks of about 50 x 50) and name
+similarity: 63 s joined and scored pair by pair, 6.9 s as matrices.
 """
 
 from __future__ import annotations
@@ -53,10 +55,13 @@ EXACT_BLOCK = 32
 # a key of at most this many cells is one `cdist` call on its thread, and the cells of many
 # such matrices are read at once (`kept_cells`); a larger key is scored in slices on every core
 WHOLE_MATRIX = PARALLEL_CELLS
-BATCHES_PER_THREAD = 4
+BATCHES_PER_THREAD = 4  # batches of heavy keys per scoring thread, to even out their ends
 # cells; a key this big is scored on the thread pool: its `cdist` work outweighs the Python
 # around the call (about 6-8 us a key under the GIL; 1,024 cells take 20-60 us)
-HEAVY_KEY = 1024  # batches of big keys per scoring thread, to even out their ends
+HEAVY_KEY = 1024
+# cells of small matrices held before their kept cells are read at once: a few MB, so that
+# the reading stays in cache and memory stays small whatever the budget
+BULK_CELLS = 1 << 18
 Lookup = Callable[[np.ndarray], np.ndarray]
 KeyedCells = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # Found + key per cell
 
@@ -129,7 +134,7 @@ def score_big_blocks(
                     (lpos + firsts[key], rpos + lowest[key], scores, np.full(lpos.size, key))
                 )
                 continue
-            if held + cells > budget:
+            if held + cells > BULK_CELLS:
                 read_matrices()
                 held = 0
             matrices.append(raw_matrix(lefts, rights, plan.scorer, plan.minimum))

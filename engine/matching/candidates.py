@@ -38,9 +38,12 @@ from engine.matching.prepared import PreparedValues
 # range is the evidence, where in the range only tips the balance between candidates.
 RANGE_DROP = 0.25
 GRID_SLACK = 1e-9  # widens buckets and tolerances past float noise
+GRID_EDGE = 2.0**50  # the largest grid position kept (value / bucket width); exact in a float
 SIDES = ("left", "right")
 HASH = "__h"  # one column per copy: __h0, __h1, ...
 ROWNUM = "__row"
+# per range condition: value, bucket and (left side only) the neighbour's direction
+_GRID_KINDS = {"left": "vbd", "right": "vb"}
 HASH_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it mixes without losing bits
 
 
@@ -80,7 +83,7 @@ def blocks(
             _side_frame(side, side_rows, plans, prepared).select(
                 ROWNUM,
                 *(_key_hash(plans, copy).alias(f"{HASH}{copy}") for copy in range(count)),
-                *(f"__{kind}{k}" for k in ranges for kind in ("v", "b", "d")),
+                *(f"__{kind}{k}" for k in ranges for kind in _GRID_KINDS[side]),
                 *(f"__s{k}" for k in ranges if _relative(plans[k])),
             )
             for side, side_rows, count in zip(SIDES, rows, copies, strict=True)
@@ -149,12 +152,14 @@ def _side_frame(
             if values[f"__k{k}"].dtype.is_float():
                 frame = frame.filter(~key.is_nan())  # NaN equals nothing, as null does
         else:
-            frame = frame.filter(key.is_finite()).with_columns(_grid(key, plan, k))
+            grid = _grid(key, plan, k, neighbours=side == "left")
+            frame = frame.filter(key.is_finite()).with_columns(grid)
     return frame
 
 
-def _grid(value: pl.Expr, plan: RangePlan, k: int) -> list[pl.Expr]:
-    """Range condition k's value, grid bucket, neighbour direction (and sign)."""
+def _grid(value: pl.Expr, plan: RangePlan, k: int, *, neighbours: bool) -> list[pl.Expr]:
+    """Range condition k's value, grid bucket, sign (for a relative tolerance) and, with
+    `neighbours` (the left side), the direction of the neighbouring bucket."""
     columns = [value.alias(f"__v{k}")]
     width = 2 * plan.tolerance * (1 + GRID_SLACK)
     if plan.relative:
@@ -162,11 +167,14 @@ def _grid(value: pl.Expr, plan: RangePlan, k: int) -> list[pl.Expr]:
         width = 2 * log_tolerance(plan.tolerance) * (1 + GRID_SLACK)
         columns.append(value.sign().alias(f"__s{k}"))
         value = pl.when(value == 0).then(0.0).otherwise(value.abs().log())
-    position = value / width
+    # positions past +-GRID_EDGE share the edge bucket (an Int64 holds no more): such rows
+    # meet each other and their neighbours there, and the exact range test decides
+    position = (value / width).clip(-GRID_EDGE, GRID_EDGE)
     bucket = position.floor()
-    lower = position - bucket < 0.5  # noqa: PLR2004
     columns.append(bucket.cast(pl.Int64).alias(f"__b{k}"))
-    columns.append(pl.when(lower).then(-1).otherwise(1).cast(pl.Int64).alias(f"__d{k}"))
+    if neighbours:
+        lower = position - bucket < 0.5  # noqa: PLR2004
+        columns.append(pl.when(lower).then(-1).otherwise(1).cast(pl.Int64).alias(f"__d{k}"))
     return columns
 
 

@@ -45,12 +45,14 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     """The pairs of the blocks that pass the range tests and the first `similar` test,
     scored on those; big keys of a rule with text as matrices, the rest pair by pair.
 
-    The matrices of the big keys score first, on threads (`cdist` releases the GIL); the
-    pairs of the other keys then go through on this thread in slices of at most
-    PAIR_BUDGET pairs, `cpdist` using every core. Making and scoring the pairs on more
-    threads while the matrices scored was 3% slower at 1M on two cores (medians of two
-    A/B runs of 5 and 7 alternating CLI runs): the string lookups and `cpdist`'s
-    preparation of its strings hold the GIL, and the threads queued for it."""
+    The matrices of the big keys score first (`score_big_blocks`: heavy keys on threads,
+    as `cdist` releases the GIL, light ones on this thread meanwhile); the pairs of the
+    other keys then go through on this thread in slices of at most PAIR_BUDGET pairs,
+    `cpdist` using every core. Making and scoring the pairs on more threads while the
+    matrices scored was 3% slower at 1M on two cores (medians of two A/B runs of 5 and 7
+    alternating CLI runs), and scoring the matrices on a background thread while the
+    pairs were made gained nothing (2026-12-01, evening): the string lookups and
+    `cpdist`'s preparation of its strings hold the GIL, and the threads queue for it."""
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
     if text is None:
         chunks = _chunks(found, np.flatnonzero(found.counts))

@@ -83,6 +83,9 @@ def kept_cells(
     or above `minimum`, matrix by matrix, each row-major: the cells `cells_above` keeps, read
     from all the matrices at once (a handful of numpy calls in all instead of a handful
     per matrix, which cost more than `cdist` itself on matrices of tens of cells)."""
+    if not matrices:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, np.zeros(0, dtype=np.float64)
     sizes = np.fromiter((m.size for m in matrices), dtype=np.int64, count=len(matrices))
     widths = np.fromiter((m.shape[1] for m in matrices), dtype=np.int64, count=len(matrices))
     flat = np.concatenate([m.ravel() for m in matrices])

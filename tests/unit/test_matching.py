@@ -186,6 +186,8 @@ def test_big_key_blocks_score_as_matrices_with_the_same_result(
     monkeypatch.setattr(scoring, "MATRIX_BUDGET", 10)
     as_matrices = match(left, right, rules)
     assert_frame_equal(as_matrices.matches, joined.matches)
+    monkeypatch.setattr(blocks, "HEAVY_KEY", 30)  # the 6 x 6 keys: on the thread pool
+    assert_frame_equal(match(left, right, rules).matches, joined.matches)
     assert joined.matches.height == 10
 
 
@@ -219,12 +221,24 @@ def test_left_rows_are_offered_to_neighbouring_buckets(
 def test_sorted_keys_keep_equal_keys_in_entry_order() -> None:
     """Keys are the hashes' top bits, ascending; equal keys keep the entries' order (the
     position below the key makes every sorted value distinct, so the sort is stable)."""
-    hashes = np.array([7 << 60, 3 << 60, 7 << 60, (3 << 60) + 1, 0], dtype=np.uint64)
-    order, keys = candidates.sorted_keys(hashes, 3)
-    assert order.tolist() == [4, 1, 3, 0, 2]
-    assert keys.tolist() == [0, 3 << 57, 3 << 57, 7 << 57, 7 << 57]
+    low = (1 << 5) - 1  # the bits the positions take; the hashes' own are dropped
+    tops = [7, 3, 7, 3, 0] + [5] * 20
+    hashes = np.array([(top << 60) | (low if n % 2 == 0 else 0) for n, top in enumerate(tops)],
+                      dtype=np.uint64)  # fmt: skip
+    order, keys = candidates.sorted_keys(hashes, 5)
+    assert order.tolist() == [4, 1, 3, *range(5, 25), 0, 2]
+    assert keys.tolist() == [0, 3 << 55, 3 << 55, *[5 << 55] * 20, 7 << 55, 7 << 55]
     with pytest.raises(ValueError, match="do not fit"):
-        candidates.sorted_keys(hashes, 2)
+        candidates.sorted_keys(hashes, 4)
+
+
+def test_huge_range_values_share_the_grid_edge_and_are_decided_by_their_values() -> None:
+    """Values too far out for a grid bucket (x / 2t past 2**50) share the edge bucket;
+    the range test still decides each pair."""
+    rules = one_rule(cond("x", "within", tolerance=1))
+    left = pl.DataFrame({"id": ["a", "c", "d", "g"], "x": [1e300, -1e300, 5e15, 2e15]})
+    right = pl.DataFrame({"id": ["b", "e", "f", "h"], "x": [1e300, 1e299, 5e15 + 0.5, 3e15]})
+    assert pairs(match(left, right, rules)) == [("a", "b"), ("d", "f")]
 
 
 def test_sides_of_very_different_sizes_meet_on_the_same_keys() -> None:
