@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import polars as pl
@@ -26,8 +26,12 @@ from engine import matching
 from engine.errors import BadInputError
 from engine.frames import collect_frames, scan_frame
 from engine.matching.result import MatchResult
-from engine.matching.ruleset import Ruleset, parse_ruleset
 from tieout.cli.root import STATELESS, cli
+
+if TYPE_CHECKING:
+    from engine.matching.ruleset import Ruleset
+
+Scans = tuple[pl.LazyFrame, pl.LazyFrame]
 
 OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
 # zstd at level 1 writes the 1M-row matches file faster than the default level 3 and
@@ -43,9 +47,14 @@ PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "stati
 def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> str:
     """Match LEFT against RIGHT (CSV, Parquet or NDJSON) with a ruleset; write DIR."""
     started = time.perf_counter()
-    ruleset = read_ruleset(rules_path)
-    _check_out_dir(out_dir)
-    left_frame, right_frame = _read_while_loading(left, right, ruleset)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # both files' schemas are inferred while the ruleset's modules (pydantic) load:
+        # polars works without the GIL, imports hold it (about 0.05 s each at 1M rows)
+        scanning = pool.submit(scan_inputs, left, right)
+        ruleset = read_ruleset(rules_path)
+        _check_out_dir(out_dir)
+        scans = scanning.result()
+    left_frame, right_frame = _read_while_loading((left, right), scans, ruleset)
     with _progress() as report:
         result = matching.match(left_frame, right_frame, ruleset, progress=report)
     summary = _summary(result, time.perf_counter() - started)
@@ -61,6 +70,8 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> s
 
 def read_ruleset(path: Path) -> Ruleset:
     """Parse a ruleset file; a missing or unreadable file is bad input."""
+    from engine.matching.ruleset import parse_ruleset  # noqa: PLC0415 - see match_command
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,29 +80,36 @@ def read_ruleset(path: Path) -> Ruleset:
     return parse_ruleset(text)
 
 
-def read_inputs(left: Path, right: Path, ruleset: Ruleset) -> tuple[pl.DataFrame, pl.DataFrame]:
+def scan_inputs(left: Path, right: Path) -> Scans:
+    """Both inputs' lazy scans, their schemas inferred at once."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        left_scan, right_scan = pool.map(scan_frame, (left, right))
+    return left_scan, right_scan
+
+
+def read_inputs(
+    paths: tuple[Path, Path], scans: Scans, ruleset: Ruleset
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Check the ruleset against both schemas, then read only the columns it uses, both
     files at once."""
-    with ThreadPoolExecutor(max_workers=2) as pool:  # both schemas inferred at once
-        left_scan, right_scan = pool.map(scan_frame, (left, right))
-    ruleset.check_columns(left_scan.collect_schema(), right_scan.collect_schema())
+    ruleset.check_columns(scans[0].collect_schema(), scans[1].collect_schema())
     frames = collect_frames(
         [
-            (left, left_scan.select(ruleset.columns("left"))),
-            (right, right_scan.select(ruleset.columns("right"))),
+            (paths[0], scans[0].select(ruleset.columns("left"))),
+            (paths[1], scans[1].select(ruleset.columns("right"))),
         ]
     )
     return frames[0], frames[1]
 
 
 def _read_while_loading(
-    left: Path, right: Path, ruleset: Ruleset
+    paths: tuple[Path, Path], scans: Scans, ruleset: Ruleset
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read the inputs on a worker thread while this one loads the matcher's modules:
     polars reads without holding the GIL, so numpy's and rapidfuzz's start-up (about
     0.2 s) overlaps the reading instead of preceding it."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(read_inputs, left, right, ruleset)
+        reading = pool.submit(read_inputs, paths, scans, ruleset)
         importlib.import_module("engine.matching.waterfall")
         return reading.result()
 
