@@ -34,7 +34,7 @@ from engine.matching.resolve import (
     rows,
 )
 from engine.matching.ruleset import SumSpec
-from engine.matching.schemas import BASE, CONF, GROUP, ROW, L, R, score_column
+from engine.matching.schemas import BASE, CONF, GROUP, L, R, score_column
 
 SUM_NOISE = 1e-9
 SUBSETS = 1 << 20  # subsets enumerated at once, bounding memory at the hard limits
@@ -131,11 +131,9 @@ def _members(
 
 
 def _values(side: pl.DataFrame, column: str, at: Rows) -> Floats:
-    """The side's `column` as floats at the row numbers `at`; NaN where null or absent."""
-    ids = rows(side, ROW)
-    table = np.full(max(int(ids.max(initial=-1)), int(at.max(initial=-1))) + 1, np.nan)
-    table[ids] = side.get_column(column).cast(pl.Float64).to_numpy()
-    values: Floats = table[at]
+    """The side's `column` as floats at the row numbers `at` (ROW is the row's position,
+    see `sides.prepare_sides`); NaN where null."""
+    values: Floats = side.get_column(column).cast(pl.Float64).to_numpy()[at]
     return values
 
 

@@ -86,6 +86,11 @@ def test_rank_order_beyond_64_bits_is_a_lexicographic_sort() -> None:
     small = [key % 4 for key in keys[:2]] + [np.arange(50)]
     expected = sorted(range(50), key=lambda i: tuple(int(key[i]) for key in small))
     assert rank_order(small).tolist() == expected
+    # the many-to-one groups' keys: six of 8 + 2 + 4 x 20 bits, packed into two words
+    grouped = [rng.integers(0, 2**8, 400), rng.integers(0, 3, 400)]
+    grouped += [rng.integers(0, 2, 400) * (2**20 - 1) for _ in range(3)] + [np.arange(400)]
+    expected = sorted(range(400), key=lambda i: tuple(int(key[i]) for key in grouped))
+    assert rank_order(grouped).tolist() == expected
 
 
 @pytest.mark.parametrize("chunk", [1, 4, resolve.CHUNK])
