@@ -36,7 +36,7 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from engine.matching.candidates import Blocks, positions
+from engine.matching.candidates import Blocks, positions, runs
 from engine.matching.conditions import TextPlan
 from engine.matching.similarity import (
     PARALLEL_CELLS,
@@ -74,12 +74,11 @@ def split_big_blocks(found: Blocks, *, ranged: bool) -> tuple[np.ndarray, np.nda
     if keys.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], keys.size]
+    starts, sizes = runs(keys)
     counts = found.counts
-    big = (ends - starts) * counts[starts] >= (BIG_BLOCK if ranged else EXACT_BLOCK)
-    in_big = np.repeat(big, ends - starts)
-    return starts[big], ends[big], np.flatnonzero(~in_big & (counts > 0))
+    big = sizes * counts[starts] >= (BIG_BLOCK if ranged else EXACT_BLOCK)
+    in_big = np.repeat(big, sizes)
+    return starts[big], (starts + sizes)[big], np.flatnonzero(~in_big & (counts > 0))
 
 
 def score_big_blocks(
@@ -107,7 +106,6 @@ def score_big_blocks(
     rstrings = lookups[1](found.right.rows[positions(lows, rsizes)]).tolist()
     loffsets = np.r_[0, np.cumsum(lsizes)].tolist()
     roffsets = np.r_[0, np.cumsum(rsizes)].tolist()
-    firsts, lowest = starts.tolist(), lows.tolist()
     first_entry, low_entry = starts.astype(np.int64), lows.astype(np.int64)
 
     def score(keys: list[int]) -> list[KeyedCells]:
@@ -130,9 +128,8 @@ def score_big_blocks(
             cells = len(lefts) * len(rights)
             if cells > WHOLE_MATRIX:
                 lpos, rpos, scores = cells_above(lefts, rights, plan.scorer, plan.minimum, budget)
-                parts.append(
-                    (lpos + firsts[key], rpos + lowest[key], scores, np.full(lpos.size, key))
-                )
+                firsts = (first_entry[key], low_entry[key])
+                parts.append((lpos + firsts[0], rpos + firsts[1], scores, np.full(lpos.size, key)))
                 continue
             if held + cells > BULK_CELLS:
                 read_matrices()

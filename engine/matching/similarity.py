@@ -51,27 +51,21 @@ def matrix_scores(
     left: Strings, right: Strings, scorer: str, minimum: float, workers: int = -1
 ) -> np.ndarray:
     """The len(left) x len(right) matrix of scores (0-100), below `minimum` as 0."""
-    scale = SCALE.get(scorer, 1.0)
-    raw = process.cdist(
-        _as_list(left),
-        _as_list(right),
-        scorer=SCORERS[scorer],
-        score_cutoff=minimum / scale,
-        dtype=np.float64,
-        workers=workers,
-    )
-    return np.asarray(raw, dtype=np.float64) * scale
+    raw = raw_matrix(_as_list(left), _as_list(right), scorer, minimum, workers)
+    return raw * SCALE.get(scorer, 1.0)
 
 
-def raw_matrix(left: list[str], right: list[str], scorer: str, minimum: float) -> np.ndarray:
-    """`cdist` on one thread as rapidfuzz answers it (no scaling): for `kept_cells`."""
+def raw_matrix(
+    left: list[str], right: list[str], scorer: str, minimum: float, workers: int = 1
+) -> np.ndarray:
+    """`cdist` as rapidfuzz answers it (no scaling; below the cutoff 0)."""
     raw: np.ndarray = process.cdist(
         left,
         right,
         scorer=SCORERS[scorer],
         score_cutoff=minimum / SCALE.get(scorer, 1.0),
         dtype=np.float64,
-        workers=1,
+        workers=workers,
     )
     return raw
 
@@ -89,7 +83,8 @@ def kept_cells(
     sizes = np.fromiter((m.size for m in matrices), dtype=np.int64, count=len(matrices))
     widths = np.fromiter((m.shape[1] for m in matrices), dtype=np.int64, count=len(matrices))
     flat = np.concatenate([m.ravel() for m in matrices])
-    # for a `min` above 0 a cell below its cutoff is 0 (see `cells_above`)
+    # `cdist` answers 0 for a cell below its cutoff, so for a `min` above 0 the nonzero
+    # cells are the candidates; for `min` 0 every cell is
     hits = np.flatnonzero(flat) if minimum > 0 else np.arange(flat.size)
     scores = flat[hits] * SCALE.get(scorer, 1.0)
     above = np.flatnonzero(scores >= minimum)
@@ -124,26 +119,13 @@ def all_pairs_above(
 def cells_above(
     left: list[str], right: list[str], scorer: str, minimum: float, budget: int
 ) -> Found:
-    """`all_pairs_above` for lists of strings, reading only the cells `cdist` kept (for a
-    `min` above 0, a cell below its cutoff is 0); the same cells and scores."""
-    if minimum <= 0:
-        return all_pairs_above(np.array(left, dtype=object), np.array(right, dtype=object),
-                               scorer, minimum, budget)  # fmt: skip
-    scale = SCALE.get(scorer, 1.0)
+    """`all_pairs_above` for lists of strings, reading only the cells `cdist` kept
+    (`kept_cells`); the same cells and scores."""
 
     def kept(lefts: list[str], rights: list[str], workers: int) -> Found:
-        raw = process.cdist(
-            lefts,
-            rights,
-            scorer=SCORERS[scorer],
-            score_cutoff=minimum / scale,
-            dtype=np.float64,
-            workers=workers,
-        )
-        rows, cols = np.nonzero(raw)
-        scores = raw[rows, cols] * scale
-        above = scores >= minimum
-        return rows[above], cols[above], scores[above]
+        matrix = raw_matrix(lefts, rights, scorer, minimum, workers)
+        _, rows, cols, scores = kept_cells([matrix], scorer, minimum)
+        return rows, cols, scores
 
     return _by_slices(left, right, budget, kept)
 

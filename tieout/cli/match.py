@@ -47,13 +47,13 @@ PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "stati
 def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> str:
     """Match LEFT against RIGHT (CSV, Parquet or NDJSON) with a ruleset; write DIR."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         # both files' schemas are inferred while the ruleset's modules (pydantic) load:
         # polars works without the GIL, imports hold it (about 0.05 s each at 1M rows)
-        scanning = pool.submit(scan_inputs, left, right)
+        scanning = [pool.submit(scan_frame, path) for path in (left, right)]
         ruleset = read_ruleset(rules_path)
         _check_out_dir(out_dir)
-        scans = scanning.result()
+        scans = (scanning[0].result(), scanning[1].result())
     left_frame, right_frame = _read_while_loading((left, right), scans, ruleset)
     with _progress() as report:
         result = matching.match(left_frame, right_frame, ruleset, progress=report)
@@ -78,13 +78,6 @@ def read_ruleset(path: Path) -> Ruleset:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
         raise BadInputError(f"{path}: cannot read rules: {reason}") from None
     return parse_ruleset(text)
-
-
-def scan_inputs(left: Path, right: Path) -> Scans:
-    """Both inputs' lazy scans, their schemas inferred at once."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        left_scan, right_scan = pool.map(scan_frame, (left, right))
-    return left_scan, right_scan
 
 
 def read_inputs(
