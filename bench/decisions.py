@@ -24,6 +24,8 @@ import polars as pl
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from demo.datagen import generate_bank_ledger
+from demo.narrated import demo_ruleset_text
 from engine.domain.decisions import ARROW_FORMAT, DECISIONS, DecisionBatch, encode_rows
 from engine.domain.meta import event_meta
 from engine.domain.queue import QueueGuard
@@ -31,8 +33,6 @@ from engine.matching import match, parse_ruleset
 from engine.worker.recording import Recorder
 from tieout.bootstrap import Container, bootstrap
 from tieout.database import database_url
-from tieout.datagen import generate_bank_ledger
-from tieout.demo import demo_ruleset_text
 from tieout.settings import Settings, load_settings
 
 META = event_meta(actor="service:bench", causation="bench.decisions")

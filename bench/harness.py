@@ -59,7 +59,7 @@ def score(matches_path: Path, truth_path: Path) -> Quality:
     """precision, recall, F1, precision of `matched` decisions, number of decisions."""
     import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
 
-    from tieout.evaluation import accuracy  # noqa: PLC0415
+    from demo.evaluation import accuracy  # noqa: PLC0415
 
     if not matches_path.exists():
         return NO_QUALITY

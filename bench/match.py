@@ -85,7 +85,7 @@ def run_alternating(contenders: list[str], data: Path, rows: int, repeat: int) -
 
 
 def write_bank_ledger(rows: int, seed: int, data: Path) -> None:
-    from tieout.datagen import generate_bank_ledger  # noqa: PLC0415 - only in a child process
+    from demo.datagen import generate_bank_ledger  # noqa: PLC0415 - only in a child process
 
     generate_bank_ledger(rows, seed=seed).write_csv(data)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tieout.datagen import generate_bank_ledger
+from demo.datagen import generate_bank_ledger
 
 RULES = Path(__file__).parents[2] / "tieout" / "rulesets" / "bank_ledger.yaml"
 RUN_CLI = "from tieout.cli import main; main()"

@@ -24,6 +24,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from demo.datagen import generate_bank_ledger
+from demo.narrated import demo_ruleset_text
 from engine.domain.decisions import (
     DECISIONS,
     UNMATCHED,
@@ -36,8 +38,6 @@ from engine.domain.meta import event_meta
 from engine.ingest import load_source
 from engine.matching import MatchResult, match
 from tieout.bootstrap import Container
-from tieout.datagen import generate_bank_ledger
-from tieout.demo import demo_ruleset_text
 
 META = event_meta(actor="user:test", causation="test")
 TIEOUT = str(Path(sys.executable).parent / "tieout")

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import polars as pl
 
+from demo.datagen import generate_bank_ledger
+from demo.narrated import demo_ruleset_text
 from engine.domain.decisions import (
     DECISIONS,
     UNMATCHED,
@@ -19,8 +21,6 @@ from engine.ingest import load_source
 from engine.matching import MatchResult, match
 from engine.worker.loop import Worker, WorkerConfig
 from tieout.bootstrap import Container
-from tieout.datagen import generate_bank_ledger
-from tieout.demo import demo_ruleset_text
 
 META = event_meta(actor="user:alice@example.com", causation="test")
 BATCH_SIZE = 100

@@ -13,9 +13,9 @@ import pytest
 from jobs_helpers import Inputs, recorded_frames, register_inputs, worker
 from polars.testing import assert_frame_equal
 
+from demo.narrated import demo_ruleset_text
 from engine.domain.job import DEAD_LETTERED
 from tieout.bootstrap import Container
-from tieout.demo import demo_ruleset_text
 
 TIEOUT = str(Path(sys.executable).parent / "tieout")
 FAST = {

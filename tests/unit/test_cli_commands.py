@@ -45,7 +45,7 @@ def test_reading_a_ruleset_leaves_numpy_and_rapidfuzz_unloaded() -> None:
     probe = (
         "import sys\n"
         "from engine.matching import parse_ruleset\n"
-        "parse_ruleset(open('../../tieout/rulesets/bank_ledger.yaml', encoding='utf-8').read())\n"
+        "parse_ruleset(open('../../demo/rulesets/bank_ledger.yaml', encoding='utf-8').read())\n"
         "print(sorted(m for m in ('numpy', 'rapidfuzz') if m in sys.modules))"
     )
     assert _probe(probe) == "[]"

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from demo.datagen import bank_ledger_rules, generate_bank_ledger
 from engine.errors import BadInputError
 from engine.matching import (
     MatchResult,
@@ -22,7 +23,6 @@ from engine.matching import (
 )
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
-from tieout.datagen import bank_ledger_rules, generate_bank_ledger
 
 
 def ruleset(*rules: dict[str, Any]) -> Ruleset:

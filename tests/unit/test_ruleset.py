@@ -7,9 +7,9 @@ import json
 import polars as pl
 import pytest
 
+from demo.datagen import bank_ledger_rules, generate_bank_ledger
 from engine.errors import BadInputError
 from engine.matching.ruleset import Ruleset, parse_ruleset
-from tieout.datagen import bank_ledger_rules, generate_bank_ledger
 
 CONTRACT_EXAMPLE = """
 left:  {id: txn_id}            # id column of each side (any column name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
+from demo.narrated import run_demo
 from tieout.cli.context import container
 from tieout.cli.root import cli
-from tieout.demo import run_demo
 
 
 @cli.command("demo")

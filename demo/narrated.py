@@ -21,13 +21,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from demo.datagen import generate_bank_ledger
+from demo.evaluation import Accuracy, accuracy
 from engine.domain.job import Job, JobOutcome
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError
 from engine.ports import QueueEntry
 from tieout.bootstrap import Container
-from tieout.datagen import generate_bank_ledger
-from tieout.evaluation import Accuracy, accuracy
 from tieout.workers import run_until_done
 
 RULESET = "bank_ledger.yaml"
@@ -45,7 +45,7 @@ class DemoInputs:
 
 
 def demo_ruleset_text() -> str:
-    return resources.files("tieout.rulesets").joinpath(RULESET).read_text(encoding="utf-8")
+    return resources.files("demo.rulesets").joinpath(RULESET).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
