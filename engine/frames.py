@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from engine.dtypes import is_temporal
 from engine.errors import BadInputError
 
 READERS = {
@@ -39,6 +41,7 @@ INFER_ROWS = 10_000
 DATE_ROWS = 1_000
 LEADING_ZERO = r"^[+-]?0[0-9]"
 READ_ERRORS = (pl.exceptions.PolarsError, OSError, ValueError)
+PARQUET_WRITE: dict[str, Any] = {"compression": "zstd", "statistics": True}
 
 
 def frame_format(path: Path) -> str:
@@ -87,6 +90,28 @@ def collect_frames(scans: list[tuple[Path, pl.LazyFrame]]) -> list[pl.DataFrame]
         return [_collect_one(path, lazy) for path, lazy in scans]
 
 
+def sink_parquet(path: Path, target: Path) -> int:
+    """Convert a file to Parquet at `target` by polars' streaming engine; returns its rows.
+
+    Memory stays bounded whatever the file's size: rows stream from the reader to the
+    writer. A CSV whose later rows do not fit the types of its first rows is converted
+    again with the types inferred from every row, as `collect_frames` reads it.
+    """
+    lazy = scan_frame(path)
+    try:
+        lazy.sink_parquet(target, **PARQUET_WRITE)
+    except READ_ERRORS as exc:
+        if frame_format(path) != "csv":
+            raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
+        columns = lazy.collect_schema().names()
+        try:
+            full = _scan_csv(path, _full_csv_schema(path, columns)).select(columns)
+            full.sink_parquet(target, **PARQUET_WRITE)
+        except READ_ERRORS as again:
+            raise BadInputError(f"{path}: cannot read: {_first_line(again)}") from None
+    return int(pl.scan_parquet(target).select(pl.len()).collect().item())
+
+
 def _collect_one(path: Path, lazy: pl.LazyFrame) -> pl.DataFrame:
     try:
         return lazy.collect()
@@ -121,7 +146,7 @@ def _csv_schema(path: Path) -> pl.Schema:
     # A column is only a date column if its first value is a date: trying date formats
     # on a thousand values of every text column would cost 10 ms a column.
     firsts = [found[name].head(1) for name in texts]
-    dated = [name for name, dtype in zip(texts, _infer(firsts), strict=True) if _is_temporal(dtype)]
+    dated = [name for name, dtype in zip(texts, _infer(firsts), strict=True) if is_temporal(dtype)]
     if late:
         whole = pl.scan_csv(path, infer_schema=False).select(late).collect()
         found |= {name: whole.get_column(name).drop_nulls().head(INFER_ROWS) for name in late}
@@ -129,7 +154,7 @@ def _csv_schema(path: Path) -> pl.Schema:
     inferred = dict(zip(retyped, _infer([found[name] for name in retyped]), strict=True))
     schema: dict[str, pl.DataType] = {}
     for name, first in plain.items():
-        dtype = inferred[name] if name in late or _is_temporal(inferred.get(name, first)) else first
+        dtype = inferred[name] if name in late or is_temporal(inferred.get(name, first)) else first
         if dtype.is_integer() and _leading_zero(found.get(name, sample.get_column(name))):
             dtype = pl.String()
         schema[name] = dtype
@@ -170,10 +195,6 @@ def _infer(values: list[pl.Series]) -> list[pl.DataType]:
 def _leading_zero(values: pl.Series) -> bool:
     """Whether an integer-looking text value has a zero followed by more digits: `007`."""
     return bool(values.str.contains(LEADING_ZERO).any())
-
-
-def _is_temporal(dtype: pl.DataType) -> bool:
-    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -2,29 +2,21 @@
 
 In a rule with a `similar` condition, the candidates of one key (exact values plus grid
 buckets) are that key's left entries x right entries, less the pairs the range tests
-remove. When a key holds at least BIG_BLOCK such pairs, the key's two slices of strings go
-straight to `rapidfuzz.process.cdist` (each string prepared once, SIMD for short strings,
-about 16 million cells a second a thread against about 4 million pairs a second for
-`cpdist`), which keeps the cells at or above `min`; the range tests then run on those
-cells. A matrix call has a fixed cost (4-8 us of Python and conversions under the GIL,
-measured on 2026-12-01 evening) and scores the cells out of range too (41-46% of the big
-keys' cells on the 1M benchmark, about two thirds in keys of 16-256 cells), so in a rule
-with range conditions smaller keys go pair by pair: on the 1M benchmark a threshold of 64
-cells took 4.2 s, 512 to 8,192 cells 3.8-3.9 s, matrices never 5.9 s. In a rule without
-range conditions every cell is a candidate and `cpdist` costs 150-450 ns a pair against
-20-60 ns a cell, so keys are matrices from EXACT_BLOCK (32) cells: on 1M people records
-the birth-date-and-name rule's keys of 32-256 cells took 0.22 s as matrices against 0.41 s
-pair by pair, the whole CLI run 2.42 s against 2.82 s (medians of 7 alternating runs).
-Matrices of up to WHOLE_MATRIX cells are read in bulk, many at once (`kept_cells`).
-A pair within tolerance meets in exactly one key, so nothing is found twice. Every key's
-strings are looked up once beforehand; keys of HEAVY_KEY cells or more are scored in
-batches of about equal cells on polars' thread pool size in threads (rapidfuzz releases
-the GIL while it scores), lighter ones on the calling thread meanwhile (their cost is the
-Python around each call, under the GIL, where more threads only queue). In the bank
-benchmark's rules (with range conditions), lowering BIG_BLOCK to 256 or 512 cells moved no
-measurable work off `cpdist`: most pairs left there sit in keys of a few rows. Measured on
-1M x 1M people records matched on birth date (blocks of about 50 x 50) and name
-similarity: 63 s joined and scored pair by pair, 6.9 s as matrices.
+remove. A key with at least BIG_BLOCK such cells sends its two slices of strings straight
+to `rapidfuzz.process.cdist`, which prepares each string once and scores a cell for a
+fraction of what `cpdist` spends on a pair; it keeps the cells at or above `min`, and the
+range tests then run on those cells. A matrix call has a fixed cost (Python and
+conversions under the GIL) and also scores the cells out of range, so in a rule with range
+conditions smaller keys go pair by pair. In a rule without range conditions every cell is
+a candidate, so keys are matrices from EXACT_BLOCK cells. Matrices of up to WHOLE_MATRIX
+cells are read in bulk, many at once (`kept_cells`). A pair within tolerance meets in
+exactly one key, so nothing is found twice.
+
+Every key's strings are looked up once beforehand. Keys of HEAVY_KEY cells or more are
+scored in batches of about equal cells on polars' thread pool size in threads (rapidfuzz
+releases the GIL while it scores); lighter ones on the calling thread meanwhile, as their
+cost is the Python around each call, under the GIL, where more threads only queue.
+docs/performance.md has the measurements behind the thresholds.
 """
 
 from __future__ import annotations
@@ -49,15 +41,14 @@ from engine.matching.similarity import (
 
 BIG_BLOCK = 1024  # cells; below it a matrix call costs more than cpdist on the pairs in range
 # cells, for a rule without range conditions: every cell of a key is then a candidate, and
-# from about 32 cells one `cdist` call (its per-call cost about 4-8 us, under the GIL)
-# costs less than `cpdist` on the same pairs (150-450 ns a pair, against 20-60 ns a cell)
+# from about this many cells one `cdist` call costs less than `cpdist` on the same pairs
 EXACT_BLOCK = 32
 # a key of at most this many cells is one `cdist` call on its thread, and the cells of many
 # such matrices are read at once (`kept_cells`); a larger key is scored in slices on every core
 WHOLE_MATRIX = PARALLEL_CELLS
 BATCHES_PER_THREAD = 4  # batches of heavy keys per scoring thread, to even out their ends
 # cells; a key this big is scored on the thread pool: its `cdist` work outweighs the Python
-# around the call (about 6-8 us a key under the GIL; 1,024 cells take 20-60 us)
+# around the call, which holds the GIL
 HEAVY_KEY = 1024
 # cells of small matrices held before their kept cells are read at once: a few MB, so that
 # the reading stays in cache and memory stays small whatever the budget

@@ -6,21 +6,21 @@ right row keeps its bucket floor(y / w); a left row is offered to its own bucket
 one neighbour that its window [x - t, x + t] reaches (below if x sits in the lower half of
 its bucket, above otherwise). So k range conditions give each left row 2^k keys (entries;
 the row's values are computed once, with one hash column per combination of neighbours)
-and every pair of rows within tolerance shares exactly one key. (Always the left side: the
-grid's slack, t * 1e-9, is narrower than the range test's float-noise allowance at large
-magnitudes, so a pair just past the tolerance there may meet on one orientation and not
-the other; repeating the side with fewer rows, tried on 2026-12-01, made such a pair's
-fate depend on unrelated rows.)
+and every pair of rows within tolerance shares exactly one key. It is always the left side
+that is repeated, whatever the sides' sizes: the grid's slack, t * 1e-9, is narrower than
+the range test's float-noise allowance at large magnitudes, so a pair just past the
+tolerance there may meet on one orientation and not the other, and choosing the
+orientation by row counts would let unrelated rows decide such a pair.
 
 Both sides' entries are sorted by key (numpy's sort of the hash's top bits with the
-entry's position below them: stable, and about 5x faster than polars' arg-sort), so a
-key's entries are one contiguous slice of each side and a
-left entry's candidates are found by binary search: no hash table, no group-by, and the
-number of pairs of every key is known before a single pair is made (block sizes, memory
-budget and big blocks come free). Pairs are then expanded with vectorized numpy and the
-exact range tests run on them. A hash collision puts two different keys in one slice, so
-pairs are checked on the values: grid buckets with the range tests, exact values on the
-pairs that pass every test (`same_keys`); a collision costs work, never a wrong pair.
+entry's position below them, which is stable by construction), so a key's entries are
+one contiguous slice of each side and a left entry's candidates are found by binary
+search: no hash table, no group-by, and the number of pairs of every key is known before
+a single pair is made (block sizes, memory budget and big blocks come free). Pairs are
+then expanded with vectorized numpy and the exact range tests run on them. A hash
+collision puts two different keys in one slice, so pairs are checked on the values: grid
+buckets with the range tests, exact values on the pairs that pass every test
+(`same_keys`); a collision costs work, never a wrong pair.
 See docs/adr/0004-matcher-blocking-and-grid-joins.md.
 """
 
@@ -200,8 +200,8 @@ def sorted_keys(hashes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
 
     A key is the top 64 - `bits` bits of the hash (the same on both sides, and enough
     low bits for every position); below them goes the entry's position, so every
-    value is distinct and numpy's plain sort of them (SIMD, about 5x polars' stable
-    arg-sort of the hashes at 2M entries) is stable by construction: equal keys keep the
+    value is distinct and numpy's plain sort of them (SIMD, several times faster than
+    polars' stable arg-sort of the hashes) is stable by construction: equal keys keep the
     entries' order. Dropping the hash's low bits only makes collisions (checked on the
     values, like any other) a little likelier."""
     if hashes.size > 1 << bits:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from engine.dtypes import is_temporal
 from engine.matching.ruleset import Equals, Similar, Within, WithinDays
 
 FLOAT_DECIMALS = 6  # floats compare for equality after rounding to this many decimals
@@ -81,7 +82,7 @@ def _equals_plan(
         if left.is_integer() and right.is_integer():
             return KeyPlan(lcol.cast(pl.Int64), rcol.cast(pl.Int64))
         return KeyPlan(_rounded(lcol), _rounded(rcol))
-    if _is_temporal(left) or _is_temporal(right):
+    if is_temporal(left) or is_temporal(right):
         return KeyPlan(_epoch_micros(lcol, left), _epoch_micros(rcol, right))
     if pl.Boolean in (left, right):
         return KeyPlan(lcol.cast(pl.Boolean), rcol.cast(pl.Boolean))
@@ -102,10 +103,6 @@ def _within_plan(cond: Within, lval: pl.Expr, rval: pl.Expr) -> Plan:
 def _rounded(expr: pl.Expr) -> pl.Expr:
     # + 0.0 turns -0.0 into 0.0 so that both hash alike
     return expr.cast(pl.Float64).round(FLOAT_DECIMALS) + 0.0
-
-
-def _is_temporal(dtype: pl.DataType) -> bool:
-    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 
 
 def _epoch_micros(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

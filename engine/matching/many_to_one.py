@@ -21,7 +21,7 @@ from itertools import combinations
 import numpy as np
 import polars as pl
 
-from engine.matching.candidates import RANGE_DROP, runs
+from engine.matching.candidates import range_score, runs
 from engine.matching.resolve import (
     NO_RIVAL,
     Floats,
@@ -179,22 +179,17 @@ def _subsets(members: _Members, spec: SumSpec) -> _Groups:
 
 
 def _scored(groups: _Groups, spec: SumSpec, conditions: int) -> tuple[Floats, Floats]:
-    """Group base = mean of every score in the group's rows, and the sum score (polars
-    arithmetic, as before: see `confidence`)."""
-    diff = (pl.col("total") - pl.col("target")).abs()
-    sum_score = (
-        pl.lit(1.0)
-        if spec.tolerance == 0
-        else (1.0 - RANGE_DROP * diff / spec.tolerance).clip(1.0 - RANGE_DROP, 1.0)
-    )
+    """Group base = mean of every score in the group's rows (the sum score counting as one
+    condition), and the sum score: a range score of |total - target| against the sum's
+    tolerance. The mean is polars arithmetic (see `confidence`)."""
+    diff = np.abs(groups.total - groups.target)
+    sum_score = range_score(diff, np.full(diff.shape, spec.tolerance))
     base = (pl.col("bases") / pl.col("size") * conditions + pl.col("sum")) / (conditions + 1)
     frame = pl.DataFrame(
         {
-            "total": groups.total,
-            "target": groups.target,
             "bases": groups.bases,
             "size": pl.Series(groups.size, dtype=pl.UInt32),
+            "sum": sum_score,
         }
-    ).with_columns(sum_score.alias("sum"))
-    scored = frame.select(base, "sum")
-    return scored.to_series(0).to_numpy(), scored.to_series(1).to_numpy()
+    )
+    return frame.select(base).to_series().to_numpy(), sum_score

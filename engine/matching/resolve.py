@@ -16,7 +16,8 @@ and second-best base per row are `maximum.at` scatters, the rank is one sort of 
 integer key (a lexsort when the key does not fit in 64 bits), and the walk goes in chunks:
 a vectorized test first drops the pairs of the chunk whose rows earlier chunks took, and
 only the rest goes through the Python loop (for 7.4 million contested pairs of an
-amount-and-date rule, about 0.6 million loop steps instead of 7.4 million).
+amount-and-date rule, about 0.6 million loop steps instead of 7.4 million). Pairs and
+many-to-one groups share that walk (`_walk`).
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def best_rival(keys: Rows, base: Floats) -> Floats:
 
 def confidence(base: Floats, rival: Floats) -> Floats:
     """base x factor; the factor goes from TIE_FACTOR (rival as good) to 1 (margin reached,
-    or NO_RIVAL). Polars arithmetic, as before (it divides by a constant as a product by
-    its inverse, which numpy does not)."""
+    or NO_RIVAL). Polars arithmetic on purpose: it divides by a constant as a product by
+    its inverse, which numpy does not, and the decisions' bytes depend on it."""
     margin = pl.col("base") - pl.col("rival")
     factor = TIE_FACTOR + (1 - TIE_FACTOR) * (margin / AMBIGUITY_MARGIN).clip(0.0, 1.0)
     frame = pl.DataFrame({"base": base, "rival": rival})
@@ -109,8 +110,8 @@ def descending(values: Floats) -> Rows:
 def rank_order(keys: list[Rows]) -> Rows:
     """The permutation sorting by the non-negative integer `keys`, first most significant,
     which together must tell every row apart. The keys are packed into as few unsigned
-    64-bit words as hold them, in order; one word is one sort, more a lexsort of the words
-    (six keys of 90 bits in all: 17 ms as six keys, a few as two words)."""
+    64-bit words as hold them, in order; one word is one sort, more a lexsort of the words,
+    far cheaper than a lexsort of every key."""
     widths = [max(int(key.max()).bit_length(), 1) if key.size else 1 for key in keys]
     words: list[np.ndarray] = []
     used = KEY_BITS
@@ -133,19 +134,7 @@ def greedy(lefts: Rows, rights: Rows) -> Rows:
     """Positions of the pairs the greedy accepts; pairs in rank order."""
     if lefts.size == 0:
         return np.empty(0, dtype=np.intp)
-    used_l, used_r = bytearray(int(lefts.max()) + 1), bytearray(int(rights.max()) + 1)
-    taken_l, taken_r = np.frombuffer(used_l, np.uint8), np.frombuffer(used_r, np.uint8)
-    keep: list[int] = []
-    for start in range(0, lefts.size, CHUNK):
-        chunk_l, chunk_r = lefts[start : start + CHUNK], rights[start : start + CHUNK]
-        open_ = np.flatnonzero((taken_l[chunk_l] | taken_r[chunk_r]) == 0)
-        positions = (open_ + start).tolist()
-        walk = zip(positions, chunk_l[open_].tolist(), chunk_r[open_].tolist(), strict=True)
-        for position, left, right in walk:
-            if not used_l[left] and not used_r[right]:
-                used_l[left] = used_r[right] = 1
-                keep.append(position)
-    return np.array(keep, dtype=np.intp)
+    return _walk(lefts, rights, None)
 
 
 def greedy_groups(lefts: Rows, rights: Rows, starts: Rows) -> Rows:
@@ -166,23 +155,46 @@ def greedy_groups(lefts: Rows, rights: Rows, starts: Rows) -> Rows:
     sizes = sizes[contested]
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     edges = np.repeat(starts[contested] - bounds[:-1], sizes) + np.arange(bounds[-1])
-    lefts, rights = lefts[contested], rights[edges]
-    used_l, used_r = bytearray(int(lefts.max()) + 1), bytearray(int(rights.max()) + 1)
-    taken_l, taken_r = np.frombuffer(used_l, np.uint8), np.frombuffer(used_r, np.uint8)
-    ends, all_r = bounds.tolist(), rights.tolist()
-    keep: list[int] = []
-    for first in range(0, contested.size, CHUNK):
-        chunk = bounds[first : first + CHUNK + 1]
-        taken = np.logical_or.reduceat(taken_r[rights[chunk[0] : chunk[-1]]], chunk[:-1] - chunk[0])
-        open_ = np.flatnonzero((taken_l[lefts[first : first + CHUNK]] | taken) == 0) + first
-        for group, left in zip(open_.tolist(), lefts[open_].tolist(), strict=True):
-            span = range(ends[group], ends[group + 1])
-            if used_l[left] or any(used_r[all_r[i]] for i in span):
-                continue
-            used_l[left] = 1
-            for i in span:
-                used_r[all_r[i]] = 1
-            keep.append(group)
-    won = contested[np.array(keep, dtype=np.intp)]
+    won = contested[_walk(lefts[contested], rights[edges], bounds)]
     accepted: Rows = np.sort(np.concatenate([np.flatnonzero(~shared), won]))
     return accepted
+
+
+def _walk(lefts: Rows, rights: Rows, bounds: Rows | None) -> Rows:
+    """Positions of the groups the greedy accepts, in rank order: group g is the left row
+    lefts[g] with the right rows rights[bounds[g]:bounds[g + 1]] (with no `bounds`, the one
+    right row rights[g]); a group is accepted when none of its rows is taken yet.
+
+    The walk goes CHUNK groups at a time: one vectorized test drops the groups whose rows
+    earlier chunks took, and only the rest go through the Python loop, which also sees
+    the rows taken within the chunk."""
+    used_l, used_r = bytearray(int(lefts.max()) + 1), bytearray(int(rights.max()) + 1)
+    taken_l, taken_r = np.frombuffer(used_l, np.uint8), np.frombuffer(used_r, np.uint8)
+    all_r: list[int] = rights.tolist() if bounds is not None else []
+    ends: list[int] = bounds.tolist() if bounds is not None else []
+    keep: list[int] = []
+    for first in range(0, lefts.size, CHUNK):
+        taken = taken_l[lefts[first : first + CHUNK]]
+        if bounds is None:
+            taken = taken | taken_r[rights[first : first + CHUNK]]
+        else:
+            chunk = bounds[first : first + CHUNK + 1]
+            members = taken_r[rights[chunk[0] : chunk[-1]]]
+            taken = taken | np.logical_or.reduceat(members, chunk[:-1] - chunk[0])
+        open_ = np.flatnonzero(taken == 0) + first
+        if bounds is None:  # one right row a group: the loop's hottest case, kept lean
+            walk = zip(open_.tolist(), lefts[open_].tolist(), rights[open_].tolist(), strict=True)
+            for group, left, right in walk:
+                if not used_l[left] and not used_r[right]:
+                    used_l[left] = used_r[right] = 1
+                    keep.append(group)
+            continue
+        for group, left in zip(open_.tolist(), lefts[open_].tolist(), strict=True):
+            span = all_r[ends[group] : ends[group + 1]]
+            if used_l[left] or any(map(used_r.__getitem__, span)):
+                continue
+            used_l[left] = 1
+            for right in span:
+                used_r[right] = 1
+            keep.append(group)
+    return np.array(keep, dtype=np.intp)

@@ -6,7 +6,7 @@ Every error is one line naming the bad field, e.g. `rules[2].when[1].op: unknown
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import polars as pl
 import yaml
@@ -22,15 +22,7 @@ from pydantic import (
 from engine.errors import BadInputError
 from engine.matching.errors import describe_validation_error
 
-SCORERS = (
-    "ratio",
-    "partial_ratio",
-    "token_sort_ratio",
-    "token_set_ratio",
-    "WRatio",
-    "QRatio",
-    "jaro_winkler",
-)
+# The similarity scorers a rule may name; similarity.py maps each to its rapidfuzz function.
 Scorer = Literal[
     "ratio",
     "partial_ratio",
@@ -40,6 +32,7 @@ Scorer = Literal[
     "QRatio",
     "jaro_winkler",
 ]
+SCORERS: tuple[str, ...] = get_args(Scorer)
 Normalizer = Literal["lower", "trim", "alnum", "digits", "nospace"]
 MAX_GROUP_SIZE = 4
 MAX_GROUP_CANDIDATES = 16

@@ -18,8 +18,7 @@ from engine.matching.schemas import BASE, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
 # candidate pairs made and range-tested at once: small enough that the tests' arrays stay
-# in the cores' caches (1M bank benchmark, in process, medians of 9 alternating runs: the
-# fuzzy rule 0.59 s -> 0.49 s against 10 million pairs at once)
+# in the cores' caches
 PAIR_BUDGET = 1 << 16
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
 
@@ -48,11 +47,9 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     The matrices of the big keys score first (`score_big_blocks`: heavy keys on threads,
     as `cdist` releases the GIL, light ones on this thread meanwhile); the pairs of the
     other keys then go through on this thread in slices of at most PAIR_BUDGET pairs,
-    `cpdist` using every core. Making and scoring the pairs on more threads while the
-    matrices scored was 3% slower at 1M on two cores (medians of two A/B runs of 5 and 7
-    alternating CLI runs), and scoring the matrices on a background thread while the
-    pairs were made gained nothing (2026-12-01, evening): the string lookups and
-    `cpdist`'s preparation of its strings hold the GIL, and the threads queue for it."""
+    `cpdist` using every core. The two phases do not overlap: the string lookups and
+    `cpdist`'s preparation of its strings hold the GIL, so threads doing both at once only
+    queue for it."""
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
     if text is None:
         chunks = _chunks(found, np.flatnonzero(found.counts))

@@ -17,14 +17,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
+from engine.matching import ruleset
+
+# every scorer of the ruleset's list: rapidfuzz's `fuzz` function of the same name, but
+# jaro_winkler, which lives in rapidfuzz.distance
+_ELSEWHERE: dict[str, Callable[..., Any]] = {"jaro_winkler": JaroWinkler.normalized_similarity}
 SCORERS: dict[str, Callable[..., Any]] = {
-    "ratio": fuzz.ratio,
-    "partial_ratio": fuzz.partial_ratio,
-    "token_sort_ratio": fuzz.token_sort_ratio,
-    "token_set_ratio": fuzz.token_set_ratio,
-    "WRatio": fuzz.WRatio,
-    "QRatio": fuzz.QRatio,
-    "jaro_winkler": JaroWinkler.normalized_similarity,
+    name: _ELSEWHERE.get(name) or getattr(fuzz, name) for name in ruleset.SCORERS
 }
 SCALE = {"jaro_winkler": 100.0}  # scorers that answer 0-1 instead of 0-100
 PARALLEL_CELLS = 250_000
