@@ -32,7 +32,7 @@ from pathlib import Path
 from harness import Run, in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
-RULES = HERE.parent / "tieout" / "rulesets" / "bank_ledger.yaml"
+RULES = HERE.parent / "demo" / "rulesets" / "bank_ledger.yaml"
 CONTENDERS = ("tieout", "duckdb", "pandas")
 HEADER = (
     "| rows/side | contender | time (s) | vs duckdb | peak MB | precision | recall | F1 |"
