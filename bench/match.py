@@ -14,8 +14,13 @@ duckdb ...), and the table shows each one's median time and largest peak: on a s
 machine single runs move by 10-30%, and a ratio of medians of alternating runs moves far
 less than the ratio of one run each.
 
+With `--matrix` every distribution of bench/distributions.py (uniform, round amounts,
+month-end dates, long text, popular references, non-ASCII text, a lopsided 1:5 ledger)
+is generated at each size and run the same way; one table covers them all, each ratio
+against the DuckDB run on the same data.
+
     python bench/match.py [--rows 100000 1000000] [--out bench/out] [--only tieout duckdb]
-                          [--repeat 5]
+                          [--repeat 5] [--matrix [NAME ...]]
 """
 
 from __future__ import annotations
@@ -40,10 +45,17 @@ HEADER = (
 )
 
 
+MATRIX_HEADER = (
+    "| distribution | rows/side | contender | time (s) | vs duckdb | peak MB | mem vs duckdb"
+    " | precision | recall | F1 | auto precision |"
+)
+
+
 @dataclass(frozen=True)
 class Figures:
     contender: str
     rows: int
+    distribution: str
     seconds: float
     peak_mb: float
     precision: float
@@ -61,7 +73,9 @@ def command(contender: str, left: Path, right: Path, out: Path) -> list[str]:
     return [sys.executable, str(script), str(left), str(right), str(out)]
 
 
-def run_alternating(contenders: list[str], data: Path, rows: int, repeat: int) -> list[Figures]:
+def run_alternating(
+    contenders: list[str], data: Path, rows: int, repeat: int, distribution: str = "bank"
+) -> list[Figures]:
     """Every contender `repeat` times, in turns; per contender the median time, the
     largest peak, the worst exit code, and the quality of its output (the same each run)."""
     runs: dict[str, list[Run]] = {contender: [] for contender in contenders}
@@ -71,7 +85,7 @@ def run_alternating(contenders: list[str], data: Path, rows: int, repeat: int) -
             run = timed(command(contender, data / "left.csv", data / "right.csv", out))
             runs[contender].append(run)
             if repeat > 1:
-                line = {"contender": contender, "rows": rows, "turn": turn, **asdict(run)}
+                line = {"contender": contender, "data": data.name, "turn": turn, **asdict(run)}
                 print(json.dumps(line), flush=True)
     figures = []
     for contender, done in runs.items():
@@ -80,7 +94,7 @@ def run_alternating(contenders: list[str], data: Path, rows: int, repeat: int) -
         seconds = statistics.median(run.seconds for run in done)
         peak = max(run.peak_mb for run in done)
         failed = max((run.exit_code for run in done), key=abs)
-        figures.append(Figures(contender, rows, seconds, peak, *quality, failed))
+        figures.append(Figures(contender, rows, distribution, seconds, peak, *quality, failed))
     return figures
 
 
@@ -88,6 +102,42 @@ def write_bank_ledger(rows: int, seed: int, data: Path) -> None:
     from demo.datagen import generate_bank_ledger  # noqa: PLC0415 - only in a child process
 
     generate_bank_ledger(rows, seed=seed).write_csv(data)
+
+
+def write_distribution(name: str, rows: int, seed: int, data: Path) -> None:
+    from distributions import generate  # noqa: PLC0415 - only in a child process
+
+    generate(name, rows, seed).write_csv(data)
+
+
+def matrix_table(figures: list[Figures]) -> str:
+    """One line per (distribution, contender): time and memory against DuckDB's on the
+    same data, and the quality of the decisions."""
+    lines = [
+        MATRIX_HEADER,
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    duck = {(f.distribution, f.rows): f for f in figures if f.contender == "duckdb"}
+    for f in figures:
+        base = duck.get((f.distribution, f.rows))
+        ratio = f"{f.seconds / base.seconds:.2f}x" if base else "-"
+        memory = f"{f.peak_mb / base.peak_mb:.2f}x" if base else "-"
+        failed = "" if f.exit_code == 0 else f" (exit {f.exit_code})"
+        lines.append(
+            f"| {f.distribution} | {f.rows:,} | {f.contender}{failed} | {f.seconds:.2f} | {ratio}"
+            f" | {f.peak_mb:,.0f} | {memory} | {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f}"
+            f" | {f.auto_precision:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def generated(data: Path, writer: object, *args: object) -> None:
+    """Generate into `data` in a child process, then sync, so that the first contender
+    does not pay for writing the data back to disk."""
+    started = time.perf_counter()
+    in_child(writer, *args, data)  # type: ignore[arg-type]
+    os.sync()
+    print(f"generated {data.name} in {time.perf_counter() - started:.1f}s", flush=True)
 
 
 def table(figures: list[Figures]) -> str:
@@ -110,24 +160,43 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs per contender")
+    parser.add_argument(
+        "--matrix",
+        nargs="*",
+        metavar="NAME",
+        help="run the distribution matrix (all of it, or the distributions named)",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat: must be at least 1")
     figures: list[Figures] = []
     for rows in args.rows:
-        data = args.out / f"data-{rows}"
-        started = time.perf_counter()
-        in_child(write_bank_ledger, rows, args.seed, data)
-        os.sync()  # the first contender must not pay for writing the data back to disk
-        print(f"generated {rows:,} rows a side in {time.perf_counter() - started:.1f}s", flush=True)
-        for done in run_alternating(args.only, data, rows, args.repeat):
-            figures.append(done)
-            print(json.dumps(asdict(done)), flush=True)
-    report = table(figures)
+        for name in _distributions(args.matrix):
+            data = args.out / (f"data-{rows}" if name == "bank" else f"matrix-{name}-{rows}")
+            if name == "bank":
+                generated(data, write_bank_ledger, rows, args.seed)
+            else:
+                generated(data, write_distribution, name, rows, args.seed)
+            for done in run_alternating(args.only, data, rows, args.repeat, name):
+                figures.append(done)
+                print(json.dumps(asdict(done)), flush=True)
+    report = table(figures) if args.matrix is None else matrix_table(figures)
     if args.repeat > 1:
         report = f"Median time of {args.repeat} alternating runs per contender.\n\n{report}"
     print(report)
     (args.out / "results.md").write_text(report + "\n", encoding="utf-8")
+
+
+def _distributions(matrix: list[str] | None) -> list[str]:
+    """The data sets to run: the plain benchmark without `--matrix`, else the matrix."""
+    if matrix is None:
+        return ["bank"]
+    from distributions import DISTRIBUTIONS  # noqa: PLC0415 - imports polars: only if asked
+
+    unknown = sorted(set(matrix) - set(DISTRIBUTIONS))
+    if unknown:
+        raise SystemExit(f"--matrix: unknown distribution {unknown[0]!r}")
+    return matrix or list(DISTRIBUTIONS)
 
 
 if __name__ == "__main__":
