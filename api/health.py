@@ -14,7 +14,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from projections.audit_query import audit_index_lag
 from tieout.bootstrap import Container
 from tieout.metrics import DURATION_BUCKETS
 
@@ -55,7 +54,7 @@ async def ready(request: web.Request) -> web.Response:
     """Ready when the event store answers and the audit index is within READY_MAX_LAG."""
     container = request.app[CONTAINER]
     try:
-        behind = await asyncio.to_thread(audit_index_lag, container.database_url)
+        behind = await asyncio.to_thread(container.audit.lag)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         return web.json_response({"status": "unavailable", "error": str(exc)}, status=503)
     body = {"status": "ready", "projection_lag_events": behind}

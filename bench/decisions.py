@@ -31,8 +31,7 @@ from engine.domain.meta import event_meta
 from engine.domain.queue import QueueGuard
 from engine.matching import match, parse_ruleset
 from engine.worker.recording import Recorder
-from tieout.bootstrap import Container, bootstrap
-from tieout.database import database_url
+from tieout.bootstrap import Container, bootstrap, database_url
 from tieout.settings import Settings, load_settings
 
 META = event_meta(actor="service:bench", causation="bench.decisions")

@@ -79,9 +79,9 @@ def _register(container: Container, rows: int, seed: int, progress: Progress) ->
     project_id = app.create_project("Demo: bank statement vs ledger", meta)
     version = app.publish_ruleset(project_id, demo_ruleset_text(), meta)
     progress.update(step, advance=1, description=f"Registering {left_csv.name}")
-    left_id = app.register_source(project_id, left_csv, meta)
+    left_id = app.register_source_file(project_id, left_csv, meta)
     progress.update(step, advance=1, description=f"Registering {right_csv.name}")
-    right_id = app.register_source(project_id, right_csv, meta)
+    right_id = app.register_source_file(project_id, right_csv, meta)
     progress.update(step, advance=1, description="Inputs registered")
     return DemoInputs(project_id, version, left_id, right_id, pair.truth)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import polars as pl
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import CollectEventsProtocol
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError
 
 from engine.domain.decisions import (
     DECISIONS,
@@ -35,21 +37,39 @@ from engine.domain.project import Project
 from engine.domain.queue import QueueGuard, QueueRow
 from engine.domain.source import Source, source_id
 from engine.errors import BadInputError, ConflictError, NotFoundError
-from engine.ingest import store_source
+from engine.ingest import Upload, open_upload, store_source
 from engine.matching.ruleset import Ruleset, parse_ruleset
-from engine.ports import ObjectStore
+from engine.ports import FencedRecorder, ObjectStore
 
 AggregateT = TypeVar("AggregateT")
+RecorderBuilder = Callable[[InfrastructureFactory[Any]], ApplicationRecorder]
+"""Builds the application's recorder from its infrastructure factory; the recorder must
+also be a `FencedRecorder` (PostgreSQL's or the in-memory one)."""
 
 
 class Tieout(Application[UUID]):
-    """Projects, rulesets, sources and jobs, recorded as events."""
+    """Projects, rulesets, sources and jobs, recorded as events.
 
-    name = "Tieout"
+    Job transitions and decision batches are saved through the recorder's
+    `FencedRecorder.insert_fenced` with the job's queue row and lease guard, never through
+    `save()`: a worker whose lease was taken over records nothing (docs/adr/0005).
+    """
 
-    def __init__(self, env: dict[str, str], object_store: ObjectStore) -> None:
+    name = "Tieout"  # projections.names.APPLICATION_NAME: the events table is tieout_events
+
+    def __init__(
+        self, env: dict[str, str], object_store: ObjectStore, build_recorder: RecorderBuilder
+    ) -> None:
+        self._build_recorder = build_recorder
         super().__init__(env)
         self.object_store = object_store
+        if not isinstance(self.recorder, FencedRecorder):
+            msg = f"{type(self.recorder).__name__} cannot fence leases (no insert_fenced)"
+            raise TypeError(msg)
+        self.fenced: FencedRecorder = self.recorder
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self._build_recorder(self.factory)
 
     # Projects and rulesets
 
@@ -84,16 +104,20 @@ class Tieout(Application[UUID]):
 
     # Sources
 
-    def register_source(self, project_id: UUID, path: Path, meta: EventMeta) -> UUID:
-        """Store the file once (content-addressed) and record SourceRegistered."""
+    def register_source(self, project_id: UUID, upload: Upload, meta: EventMeta) -> UUID:
+        """Store the upload once (content-addressed Parquet) and record SourceRegistered.
+
+        The same content gives the same source id, whether it came from a file, standard
+        input or an HTTP body.
+        """
         self.get_project(project_id)
-        stored = store_source(path, self.object_store)
+        stored = store_source(upload, self.object_store)
         existing = source_id(project_id, stored.content_hash)
         if self._exists(existing):
             return existing
         source = Source(
             project_id=project_id,
-            name=path.name,
+            name=upload.name,
             content_hash=stored.content_hash,
             file_hash=stored.file_hash,
             file_format=stored.file_format,
@@ -104,6 +128,11 @@ class Tieout(Application[UUID]):
         )
         self.save(source)
         return source.id
+
+    def register_source_file(self, project_id: UUID, path: Path, meta: EventMeta) -> UUID:
+        """`register_source` for a local file; the format follows its extension."""
+        with open_upload(path) as upload:
+            return self.register_source(project_id, upload, meta)
 
     def get_source(self, project_id: UUID, source: UUID) -> Source:
         found = self._get(Source, source, "source")
@@ -139,7 +168,7 @@ class Tieout(Application[UUID]):
             meta=meta,
         )
         try:
-            self.save(job, queue=QueueRow.of(job))
+            self.save_fenced([job], row=QueueRow.of(job))
         except IntegrityError:
             if candidate is None:
                 raise
@@ -236,9 +265,22 @@ class Tieout(Application[UUID]):
     def save_job(self, job: Job, guard: QueueGuard) -> None:
         """Append the job's new events and update its queue row, or neither."""
         try:
-            self.save(job, queue=QueueRow.of(job), guard=guard)
+            self.save_fenced([job], guard=guard, row=QueueRow.of(job))
         except IntegrityError:
             raise JobStateError(f"job {job.id} changed concurrently; try again") from None
+
+    def save_fenced(
+        self,
+        aggregates: Sequence[CollectEventsProtocol],
+        *,
+        guard: QueueGuard | None = None,
+        row: QueueRow | None = None,
+    ) -> None:
+        """Append the aggregates' pending events in one transaction, only while `guard`
+        holds, writing `row` to the job queue with them (see `FencedRecorder`)."""
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        self.fenced.insert_fenced(stored, guard=guard, row=row)
 
     # Helpers
 

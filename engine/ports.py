@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from engine.domain.queue import QueueGuard, QueueRow
 
 
 class ObjectStore(Protocol):
-    """A flat key -> bytes store (a local directory, S3, MinIO)."""
+    """A flat key -> bytes store (a local directory, S3, MinIO), read and written as streams.
+
+    Streams let a source arrive from a file, an HTTP body or another bucket without being
+    held whole in memory or copied to a local file first.
+    """
 
     @property
     def location(self) -> str:
         """Where the store lives, e.g. `file:///data/objects` or `s3://bucket/prefix`."""
         ...
 
-    def put_file(self, key: str, path: Path) -> None:
-        """Store the file at `path` under `key`, atomically (all or nothing)."""
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        """Store everything `stream` yields under `key`, atomically (all or nothing)."""
         ...
 
-    def get_file(self, key: str, path: Path) -> None:
-        """Copy the object `key` to the local file `path`."""
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """The object `key` as a readable binary stream; NotFoundError when absent."""
         ...
 
     def exists(self, key: str) -> bool:
@@ -66,10 +74,36 @@ class QueueEntry:
     created_at: datetime
 
 
+@runtime_checkable
+class FencedRecorder(Protocol):
+    """The event store's lease fencing: events appended only while a guard holds.
+
+    `Tieout` saves every job transition and every batch of decisions through this, so a
+    worker whose lease was taken over records nothing (docs/adr/0005).
+    """
+
+    def insert_fenced(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        guard: QueueGuard | None = None,
+        row: QueueRow | None = None,
+    ) -> Sequence[int] | None:
+        """In one transaction: check `guard` against the job's queue row, write `row` (the
+        job's new queue state) and append the events; or, if anything fails, none of it.
+
+        Raises `LeaseLostError` when the guard names a lease that is no longer held,
+        `JobStateError` when the row is not in the guarded status (or is locked, with
+        `skip_locked`), and eventsourcing's `IntegrityError` on a version conflict.
+        Returns the notification ids of the events.
+        """
+        ...
+
+
 class JobQueue(Protocol):
     """The job queue table: what workers and operators read, and heartbeats.
 
-    State changes that are events go through `Tieout.save(..., queue=, guard=)` instead.
+    State changes that are events go through `FencedRecorder.insert_fenced` instead.
     """
 
     def claimable(self, limit: int) -> list[UUID]:

@@ -1,16 +1,15 @@
 """The audit index projection: `tieout_audit_index`, one row per event of the log.
 
-`ProjectionRunner(application_class=TieoutLog, projection_class=AuditIndexProjection,
-view_class=AuditIndexView, env=...)` tails the log. The view writes each event's row in the
-same transaction as its tracking position, so a crash and restart neither skips nor
-repeats an event. Rebuilds and catch-ups replay the log in batches through the same
-`AuditIndexView.record` (see `replay`), which is many times faster than an event per
-transaction (docs/adr/0006).
+The projector (projections/projector.py) tails the log with a `ProjectionRunner` of
+`TieoutLog`, `AuditIndexProjection` and `AuditIndexView`, built by the container. The view
+writes each event's row in the same transaction as its tracking position, so a crash and
+restart neither skips nor repeats an event. Rebuilds and catch-ups replay the log in
+batches through the same `AuditIndexView.record` (`AuditIndexView.project`), which is many
+times faster than an event per transaction (docs/adr/0006).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -24,12 +23,17 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from projections.audit_rows import AuditEntry, TolerantMapper, event_entry
+from projections.names import (
+    APPLICATION_NAME,
+    AUDIT_INDEX_TABLE,
+    AUDIT_INDEX_TRACKING_TABLE,
+    EVENTS_TABLE,
+    Lock,
+)
 
-PROJECTION = "audit_index"
-VIEW_TABLE = "tieout_audit_index"
-TRACKING_TABLE = "tieout_audit_index_tracking"
-EVENTS_TABLE = "tieout_events"
-WRITE_LOCK = 7_202_612  # advisory lock key: one writer of the audit index at a time
+VIEW_TABLE = AUDIT_INDEX_TABLE
+TRACKING_TABLE = AUDIT_INDEX_TRACKING_TABLE
+WRITE_LOCK = int(Lock.AUDIT_INDEX_WRITE)
 
 # The index can always be derived again from the log, so its commits need not wait for the
 # disk: a server crash may lose the last few, but rows and position together (one
@@ -81,7 +85,7 @@ class TieoutLog(Application[UUID]):
     (`TolerantMapper`).
     """
 
-    name = "Tieout"
+    name = APPLICATION_NAME
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -144,42 +148,21 @@ class AuditIndexView(PostgresTrackingRecorder):
         """The last event the index holds (0: none)."""
         return self.max_tracking_id(application) or 0
 
+    def project(self, events: Sequence[tuple[Any, int]], tracking: Tracking) -> int:
+        """`record` the entries of consecutive (event, notification id) pairs."""
+        entries = [event_entry(event, number) for event, number in events]
+        return int(self.record(entries, tracking))
+
 
 class AuditIndexProjection(Projection[AuditIndexView]):
     """Indexes every event, whatever its type."""
 
-    name = "tieout_audit_index"  # the view's table prefix: tieout_audit_index_tracking
+    name = AUDIT_INDEX_TABLE  # the view's table prefix: tieout_audit_index_tracking
     topics = ()  # all of them
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         entry = event_entry(domain_event, tracking.notification_id)
         self.view.record([entry], tracking)
-
-
-def replay(
-    log: TieoutLog, view: AuditIndexView, batch_size: int = 1000, deadline: float | None = None
-) -> int:
-    """Index every event after the view's position, in batches; returns rows written.
-
-    With a `deadline` (a `time.monotonic()` value), stop after the batch that passes it.
-    """
-    written = 0
-    while deadline is None or time.monotonic() < deadline:
-        position = view.position(log.name)
-        found = log.recorder.select_notifications(
-            start=position, limit=batch_size, inclusive_of_start=False
-        )
-        if not found:
-            return written
-        entries = [event_entry(log.mapper.to_domain_event(item), item.id) for item in found]
-        written += view.record(entries, Tracking(log.name, found[-1].id))
-    return written
-
-
-def lag(log: TieoutLog, view: AuditIndexView) -> int:
-    """Events in the log that the index does not hold yet."""
-    head = log.recorder.max_notification_id() or 0
-    return max(head - view.position(log.name), 0)
 
 
 def _params(entry: AuditEntry) -> dict[str, Any]:

@@ -8,14 +8,19 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.rows import dict_row, tuple_row
 
 from engine.errors import BadInputError
 from projections.audit_rows import AuditRow
+from projections.names import (
+    APPLICATION_NAME,
+    AUDIT_INDEX_TABLE,
+    AUDIT_INDEX_TRACKING_TABLE,
+    EVENTS_TABLE,
+)
 
 MAX_LIMIT = 10_000
-LOG_APPLICATION = "Tieout"  # the tracking rows of the index are keyed by the log's name
-TRACKING = "tieout_audit_index_tracking"
 
 COLUMNS = (
     "notification_id, originator_id, originator_version, event_type, topic, "
@@ -73,15 +78,27 @@ def parse_time(text: str, label: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def query_audit(
-    conn_or_url: psycopg.Connection[Any] | str, filters: AuditFilters
-) -> list[AuditRow]:
+class AuditQueries:
+    """The auditor's reads, over the container's connection pool."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+
+    def events(self, filters: AuditFilters) -> list[AuditRow]:
+        """Indexed events matching the filters, newest first."""
+        with self.datastore.get_connection() as conn:
+            return query_audit(conn, filters)
+
+    def lag(self) -> int:
+        """Events in the log that the audit index does not hold yet."""
+        with self.datastore.get_connection() as conn:
+            return audit_index_lag(conn)
+
+
+def query_audit(conn: psycopg.Connection[Any], filters: AuditFilters) -> list[AuditRow]:
     """Indexed events matching the filters, newest first."""
     sql, params = _select(filters)
-    if isinstance(conn_or_url, str):
-        with psycopg.connect(conn_or_url) as conn:
-            return _fetch(conn, sql, params)
-    return _fetch(conn_or_url, sql, params)
+    return _fetch(conn, sql, params)
 
 
 def _select(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
@@ -94,7 +111,7 @@ def _select(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
         "occurred_at < %(until)s": filters.until,
     }
     where = [condition for condition, value in conditions.items() if value is not None]
-    sql = f"SELECT {COLUMNS} FROM tieout_audit_index"
+    sql = f"SELECT {COLUMNS} FROM {AUDIT_INDEX_TABLE}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY occurred_at DESC, notification_id DESC LIMIT %(limit)s"
@@ -123,20 +140,23 @@ def _parse_uuid(text: str, label: str) -> UUID:
         raise BadInputError(f"{label}: {text!r} is not a valid id") from None
 
 
-def audit_index_lag(url: str) -> int:
+def audit_index_lag(conn: psycopg.Connection[Any]) -> int:
     """Events in the log that the audit index does not hold yet (two cheap queries).
 
     Until a projector first runs, its tracking table does not exist: the whole log is lag.
     """
-    with psycopg.connect(url) as conn:
-        head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM tieout_events")
+    with conn.cursor(row_factory=tuple_row) as curs:
+        head = curs.execute(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}")
         behind = int(_first(head.fetchone()))
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TRACKING,)).fetchone()
+        exists = curs.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (AUDIT_INDEX_TRACKING_TABLE,)
+        ).fetchone()
         if exists is None or not exists[0]:
             return behind
-        position = conn.execute(
-            f"SELECT coalesce(max(notification_id), 0) FROM {TRACKING} WHERE application_name = %s",
-            (LOG_APPLICATION,),
+        position = curs.execute(
+            f"SELECT coalesce(max(notification_id), 0) FROM {AUDIT_INDEX_TRACKING_TABLE} "
+            "WHERE application_name = %s",
+            (APPLICATION_NAME,),
         ).fetchone()
     return max(behind - int(_first(position)), 0)
 

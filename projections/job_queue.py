@@ -9,55 +9,56 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.rows import tuple_row
 
 from engine.ports import JobProgress, QueueEntry, QueueStats
+from projections.names import EVENTS_TABLE, JOB_QUEUE_TABLE
 
-PICK = """
-SELECT job_id FROM tieout_job_queue
+PICK = f"""
+SELECT job_id FROM {JOB_QUEUE_TABLE}
 WHERE status = %s AND available_at <= now()
 ORDER BY available_at, created_at
 LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
 
-STALE = """
-SELECT job_id FROM tieout_job_queue
+STALE = f"""
+SELECT job_id FROM {JOB_QUEUE_TABLE}
 WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => %s::float8)
 ORDER BY heartbeat_at
 LIMIT %s
 """
 
-HEARTBEAT = """
-UPDATE tieout_job_queue
+HEARTBEAT = f"""
+UPDATE {JOB_QUEUE_TABLE}
 SET heartbeat_at = now(), phase = %s, rows_processed = %s, rows_total = %s, updated_at = now()
 WHERE job_id = %s AND lease_token = %s AND status = 'running'
 """
 
-RECORDED = """
-SELECT originator_id FROM tieout_events
+RECORDED = f"""
+SELECT originator_id FROM {EVENTS_TABLE}
 WHERE originator_id = ANY(%s) AND originator_version = 1
 """
 
-ENTRY_COLUMNS = """
+ENTRY_COLUMNS = f"""
 SELECT job_id, project_id, status, attempts, failures, worker, phase, rows_processed,
        rows_total, last_error,
        CASE WHEN status = 'running'
             THEN extract(epoch FROM now() - heartbeat_at)::float8 END AS heartbeat_age,
        created_at
-FROM tieout_job_queue
+FROM {JOB_QUEUE_TABLE}
 """
 
-TOTALS = """
+TOTALS = f"""
 SELECT status, count(*) AS jobs, sum(attempts)::bigint AS attempts,
        sum(failures)::bigint AS failures, sum(takeovers)::bigint AS takeovers,
        sum(dead_letters)::bigint AS dead_letters,
        max(CASE WHEN status = 'running'
                 THEN extract(epoch FROM now() - heartbeat_at)::float8 END) AS oldest_heartbeat
-FROM tieout_job_queue GROUP BY status
+FROM {JOB_QUEUE_TABLE} GROUP BY status
 """
 
-DURATIONS = """
+DURATIONS = f"""
 SELECT width_bucket(seconds, %s::float8[]) AS bucket, count(*) AS jobs, sum(seconds) AS seconds
 FROM (SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds
-      FROM tieout_job_queue WHERE status = 'completed' AND started_at IS NOT NULL) AS done
+      FROM {JOB_QUEUE_TABLE} WHERE status = 'completed' AND started_at IS NOT NULL) AS done
 GROUP BY bucket
 """
 

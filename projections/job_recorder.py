@@ -1,9 +1,9 @@
-"""The application recorder that keeps the job queue in step with the job events.
+"""The PostgreSQL event store with lease fencing: `engine.ports.FencedRecorder`.
 
-`Tieout.save(..., guard=QueueGuard, queue=QueueRow)` reaches `_insert_events` below, inside
-the transaction that appends the events and before the events table is locked. The guard
-locks the job's queue row and checks it (lease fencing); the row is then upserted. If the
-guard fails, nothing of the save is written.
+`insert_fenced` appends events in the transaction that checks the job's queue row (locked
+`FOR UPDATE`, so a concurrent save of the same job waits or, with `skip_locked`, fails at
+once) and writes the row's new state. The check and the write happen before the events
+table is locked, so the library's gap-free notification ids are kept (docs/adr/0001).
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from engine.domain.job import ENDED, RUNNING, JobStateError, LeaseLostError
-from engine.domain.queue import QueueGuard, QueueRow
+from engine.domain.job import ENDED, RUNNING
+from engine.domain.queue import QueueGuard, QueueRow, guard_error
+from projections.names import JOB_QUEUE_TABLE
 
-GUARD = """
-SELECT 1 FROM tieout_job_queue
+GUARD = f"""
+SELECT 1 FROM {JOB_QUEUE_TABLE}
 WHERE job_id = %(job_id)s AND status = %(status)s
   AND (%(lease_token)s::text IS NULL OR lease_token = %(lease_token)s::text)
   AND (%(stale_for)s::float8 IS NULL
        OR heartbeat_at < now() - make_interval(secs => %(stale_for)s::float8))
 """
 
-UPSERT = """
-INSERT INTO tieout_job_queue AS q (
+UPSERT = f"""
+INSERT INTO {JOB_QUEUE_TABLE} AS q (
     job_id, project_id, status, attempts, failures, takeovers, dead_letters,
     lease_token, worker, last_error, available_at)
 VALUES (
@@ -57,43 +58,53 @@ ON CONFLICT (job_id) DO UPDATE SET
 """
 
 
-class JobQueueRecorder(PostgresApplicationRecorder):
-    """PostgresApplicationRecorder (table lock and all) plus the queue writes of a save.
+class PostgresFencedRecorder(PostgresApplicationRecorder):
+    """PostgresApplicationRecorder (table lock and all) plus `insert_fenced`.
 
-    `insert_events` is the library's, minus psycopg's pipeline mode: with the megabytes of
-    a batch of decisions as one parameter, a pipelined save intermittently hung for good
-    (client and server each waiting to read; psycopg/psycopg#685 describes the pattern).
-    A save is one transaction of a few statements, so the pipeline saved nothing here.
+    Both inserts run without psycopg's pipeline mode: with the megabytes of a batch of
+    decisions as one parameter, a pipelined save intermittently hung for good (client and
+    server each waiting to read; psycopg/psycopg#685 describes the pattern). A save is one
+    transaction of a few statements, so the pipeline saved nothing here. The suite runs
+    the library's own `ApplicationRecorderTestCase` on this class.
     """
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        return self._insert(stored_events, None, None, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_fenced(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        guard: QueueGuard | None = None,
+        row: QueueRow | None = None,
+    ) -> Sequence[int] | None:
+        return self._insert(stored_events, guard, row)
+
+    def _insert(
+        self,
+        stored_events: Sequence[StoredEvent],
+        guard: QueueGuard | None,
+        row: QueueRow | None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
             conn.cursor() as curs,
         ):
+            if guard is not None:
+                check_guard(curs, guard)
+            if row is not None:
+                curs.execute(UPSERT, upsert_params(row))
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
                 return None
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _insert_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> None:
-        guard = kwargs.get("guard")
-        if isinstance(guard, QueueGuard):
-            check_guard(curs, guard)
-        row = kwargs.get("queue")
-        if isinstance(row, QueueRow):
-            curs.execute(UPSERT, upsert_params(row))
-        super()._insert_events(curs, stored_events, **kwargs)
 
 
 def check_guard(curs: Cursor[DictRow], guard: QueueGuard) -> None:
@@ -107,11 +118,8 @@ def check_guard(curs: Cursor[DictRow], guard: QueueGuard) -> None:
             "stale_for": guard.stale_for_seconds,
         },
     )
-    if curs.fetchone() is not None:
-        return
-    if guard.lease_token is not None:
-        raise LeaseLostError(f"job {guard.job_id}: lease {guard.lease_token} is no longer held")
-    raise JobStateError(f"job {guard.job_id} is no longer {guard.status}")
+    if curs.fetchone() is None:
+        raise guard_error(guard)
 
 
 def upsert_params(row: QueueRow) -> dict[str, Any]:

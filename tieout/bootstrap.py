@@ -1,18 +1,41 @@
-"""The composition root: the one place that builds concrete adapters."""
+"""The composition root: the one place that builds concrete adapters.
+
+Every entry point (the CLI's commands, `tieout serve`, `tieout worker`, `tieout projector`)
+calls `bootstrap()` and gets a `Container`: the connection pool, the application, the job
+queue, the object store, the query services and the registry of projections. No other
+module constructs a datastore, a recorder, an application or a projection runner
+(tests/unit/test_composition_root.py enforces it). See docs/architecture.md.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.projection import ProjectionRunner
+from eventsourcing.utils import Environment
 
 from engine.application import Tieout
 from engine.ports import JobQueue, ObjectStore
+from projections.audit import TieoutLog
+from projections.audit_query import AuditQueries
+from projections.database import eventsourcing_env, migrate, schema_lock
 from projections.job_queue import PostgresJobQueue
+from projections.job_recorder import PostgresFencedRecorder
+from projections.names import EVENTS_TABLE
+from projections.registry import REGISTERED, CatchUpView, ProjectionSpec, Runner
 from snapshots.stores import open_object_store
-from tieout.database import database_url, eventsourcing_env, migrate_if_allowed, schema_lock
+from tieout.embedded import embedded_database_url
 from tieout.settings import Settings, load_settings
+
+PROJECTOR_POOL_SIZE = 2  # per pool: the log (its LISTEN connection and reads), the view
 
 
 @dataclass
@@ -24,33 +47,132 @@ class Container:
     app: Tieout
     object_store: ObjectStore
     queue: JobQueue
+    audit: AuditQueries
+    projections: Projections
 
     def close(self) -> None:
         self.app.close()
 
 
-def bootstrap(settings: Settings | None = None) -> Container:
-    """Connect (starting the embedded server if configured so), migrate, build the app."""
+def bootstrap(settings: Settings | None = None, process: str = "cli") -> Container:
+    """Connect (starting the embedded server if configured so), migrate, build everything.
+
+    `process` names the connections in `pg_stat_activity` (`tieout-<process>`).
+    """
     settings = settings or load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings)
     url = database_url(settings)
     store = open_object_store(
         settings.object_store_location, s3_endpoint_url=settings.s3_endpoint_url
     )
+    env = eventsourcing_env(url, pool_size=settings.db_pool_size, create_tables=settings.migrate)
+    connection_name = f"tieout-{process}"
     with schema_lock(url):
-        app = Tieout(eventsourcing_env(url, settings), store)
-        migrate_if_allowed(url, settings)
-    recorder = app.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        msg = f"expected a PostgreSQL event store, got {type(recorder).__name__}"
-        raise TypeError(msg)
+        app = Tieout(env, store, lambda factory: _fenced_recorder(factory, connection_name))
+        if settings.migrate:
+            migrate(url)
+    datastore = _datastore(app)
+    projector_env = env | {
+        "POSTGRES_POOL_SIZE": str(PROJECTOR_POOL_SIZE),
+        "POSTGRES_MAX_OVERFLOW": str(PROJECTOR_POOL_SIZE),
+    }
     return Container(
         settings=settings,
         database_url=url,
         app=app,
         object_store=store,
-        queue=PostgresJobQueue(recorder.datastore),
+        queue=PostgresJobQueue(datastore),
+        audit=AuditQueries(datastore),
+        projections=Projections(projector_env, REGISTERED, connection_name),
     )
+
+
+def configure_logging(settings: Settings) -> None:
+    """The one logging set-up of every process: TIEOUT_LOG_LEVEL, one line per record."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def database_url(settings: Settings) -> str:
+    """The configured server, or the embedded one under TIEOUT_HOME."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.home)
+
+
+def _fenced_recorder(
+    factory: InfrastructureFactory[Any], connection_name: str
+) -> ApplicationRecorder:
+    if not isinstance(factory, PostgresFactory):
+        msg = f"expected a PostgreSQL event store, got {type(factory).__name__}"
+        raise TypeError(msg)
+    _name_connections(factory.datastore, connection_name)
+    recorder = PostgresFencedRecorder(factory.datastore, events_table_name=EVENTS_TABLE)
+    if factory.env_create_table():
+        recorder.create_table()
+    return recorder
+
+
+def _datastore(app: Application[UUID]) -> PostgresDatastore:
+    datastore = getattr(app.recorder, "datastore", None)
+    if not isinstance(datastore, PostgresDatastore):
+        msg = f"expected a PostgreSQL event store, got {type(app.recorder).__name__}"
+        raise TypeError(msg)
+    return datastore
+
+
+def _name_connections(datastore: PostgresDatastore, name: str) -> None:
+    """Name the pool's connections (`application_name`) before it opens any."""
+    kwargs = datastore.pool.kwargs
+    if isinstance(kwargs, dict):
+        kwargs["application_name"] = name
+
+
+class Projections:
+    """The registry of projections at run time: builds each one's log, view and runner.
+
+    Each `opened` block and each runner has its own two small pools, so a projector
+    thread, a catch-up command and the API never wait on one another's connections.
+    """
+
+    def __init__(
+        self, env: dict[str, str], specs: tuple[ProjectionSpec, ...], connection_name: str
+    ) -> None:
+        self.env = env
+        self.specs = specs
+        self.connection_name = connection_name
+
+    def named(self, name: str) -> ProjectionSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        known = ", ".join(spec.name for spec in self.specs)
+        raise KeyError(f"no projection {name!r} (known: {known})")
+
+    @contextmanager
+    def opened(self, spec: ProjectionSpec) -> Iterator[tuple[Application[UUID], CatchUpView]]:
+        log = TieoutLog(self.env)
+        _name_connections(_datastore(log), self.connection_name)
+        try:
+            factory = InfrastructureFactory[Any].construct(
+                Environment(spec.projection.name, self.env)
+            )
+            try:
+                view: Any = factory.tracking_recorder(spec.view)
+                _name_connections(view.datastore, self.connection_name)
+                yield log, view
+            finally:
+                factory.close()
+        finally:
+            log.close()
+
+    def runner(self, spec: ProjectionSpec) -> Runner:
+        runner: Runner = ProjectionRunner(
+            application_class=TieoutLog,
+            projection_class=spec.projection,
+            view_class=spec.view,
+            env=self.env,
+        )
+        return runner

@@ -1,9 +1,11 @@
 """What a Job save asks of the queue table, in the same transaction as its events.
 
-`app.save(job, queue=QueueRow.of(job), guard=QueueGuard(...))`: the recorder first checks
-the guard (row locked `FOR UPDATE`; a failed check rolls the whole save back), then writes
-the row. The row is derived from the aggregate, so the queue cannot drift from the log.
-Heartbeats and progress change the row too, but they are not events.
+`FencedRecorder.insert_fenced(events, guard=QueueGuard(...), row=QueueRow.of(job))`: the
+recorder first checks the guard (on PostgreSQL the row is locked `FOR UPDATE`; a failed
+check rolls the whole save back), then writes the row. The row is derived from the
+aggregate, so the queue cannot drift from the log. Heartbeats and progress change the row
+too, but they are not events. `guard_holds` and `guard_error` are the rule every recorder
+applies, so the in-memory one and PostgreSQL's fence the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from engine.domain.job import Job
+from engine.domain.job import Job, JobStateError, LeaseLostError
+from engine.errors import ConflictError
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,26 @@ class QueueGuard:
     lease_token: str | None = None
     stale_for_seconds: float | None = None
     skip_locked: bool = False
+
+
+def guard_holds(
+    guard: QueueGuard, status: str, lease_token: str | None, heartbeat_age: float | None
+) -> bool:
+    """Whether a queue row in this state lets the guarded save through.
+
+    `heartbeat_age` is the seconds since the row's lease was last heartbeated (None: never).
+    """
+    if status != guard.status:
+        return False
+    if guard.lease_token is not None and lease_token != guard.lease_token:
+        return False
+    if guard.stale_for_seconds is None:
+        return True
+    return heartbeat_age is not None and heartbeat_age > guard.stale_for_seconds
+
+
+def guard_error(guard: QueueGuard) -> ConflictError:
+    """What a save whose guard failed raises: a lost lease, or a job no longer in state."""
+    if guard.lease_token is not None:
+        return LeaseLostError(f"job {guard.job_id}: lease {guard.lease_token} is no longer held")
+    return JobStateError(f"job {guard.job_id} is no longer {guard.status}")

@@ -75,7 +75,7 @@ class Recorder:
         on_rows(sum(batch.rows.height for batch in batches if batch.stream_id in done))
         for start in range(0, len(pending), BATCHES_PER_TRANSACTION):
             chunk = pending[start : start + BATCHES_PER_TRANSACTION]
-            self.app.save(*(batch.aggregate(self.meta) for batch in chunk), guard=self.guard)
+            self.app.save_fenced([batch.aggregate(self.meta) for batch in chunk], guard=self.guard)
             on_rows(sum(batch.rows.height for batch in chunk))
         return len(batches)
 

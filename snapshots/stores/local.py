@@ -6,9 +6,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import BadInputError, NotFoundError
+
+CHUNK = 1 << 20
 
 
 class LocalObjectStore:
@@ -28,22 +32,27 @@ class LocalObjectStore:
             raise BadInputError(f"object key {key!r} leaves the store")
         return path
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        """Written to a hidden partial file and renamed into place: all or nothing."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
-        os.close(fd)
         try:
-            shutil.copyfile(path, temp)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
             Path(temp).replace(target)
         finally:
             Path(temp).unlink(missing_ok=True)
 
-    def get_file(self, key: str, path: Path) -> None:
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
         source = self._path(key)
-        if not source.is_file():
-            raise NotFoundError(f"object {key!r} not found in {self.location}")
-        shutil.copyfile(source, path)
+        try:
+            handle = source.open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFoundError(f"object {key!r} not found in {self.location}") from None
+        with handle:
+            yield handle
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -32,17 +32,26 @@ class S3ObjectStore:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put_file(self, key: str, path: Path) -> None:
-        # A single PUT (or a multipart upload completed in one call) is atomic in S3.
-        self.client.upload_file(str(path), self.bucket, self._key(key))
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        """A single PUT, or a multipart upload completed in one call: atomic in S3.
 
-    def get_file(self, key: str, path: Path) -> None:
+        boto3 reads the stream in parts (8 MiB by default), so memory stays bounded.
+        """
+        self.client.upload_fileobj(stream, self.bucket, self._key(key))
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            self.client.download_file(self.bucket, self._key(key), str(path))
+            found = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if _is_not_found(exc):
                 raise NotFoundError(f"object {key!r} not found in {self.location}") from None
             raise
+        body = found["Body"]
+        try:
+            yield cast("BinaryIO", body)
+        finally:
+            body.close()
 
     def exists(self, key: str) -> bool:
         try:

@@ -12,7 +12,7 @@ import pytest
 
 from demo.datagen import generate_bank_ledger
 
-RULES = Path(__file__).parents[2] / "tieout" / "rulesets" / "bank_ledger.yaml"
+RULES = Path(__file__).parents[2] / "demo" / "rulesets" / "bank_ledger.yaml"
 RUN_CLI = "from tieout.cli import main; main()"
 
 

@@ -60,8 +60,8 @@ def request_jobs(container: Container, tmp_path: Path, count: int, rows: int) ->
     project = app.create_project("faults", META)
     version = app.publish_ruleset(project, demo_ruleset_text(), META)
     left, right = generate_bank_ledger(rows, seed=11).write_csv(tmp_path / "inputs")
-    left_id = app.register_source(project, left, META)
-    right_id = app.register_source(project, right, META)
+    left_id = app.register_source_file(project, left, META)
+    right_id = app.register_source_file(project, right, META)
     return [
         app.request_job(project, left_id, right_id, version, META, f"job-{n}") for n in range(count)
     ]

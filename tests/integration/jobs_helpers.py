@@ -50,8 +50,8 @@ def register_inputs(container: Container, tmp_path: Path, rows: int = 600) -> In
     return Inputs(
         project,
         version,
-        app.register_source(project, left, META),
-        app.register_source(project, right, META),
+        app.register_source_file(project, left, META),
+        app.register_source_file(project, right, META),
         left.parent,
     )
 

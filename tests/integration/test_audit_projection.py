@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ import polars as pl
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
-from eventsourcing.projection import ProjectionRunner
 from prometheus_client import CollectorRegistry
 
 from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, encode_rows
@@ -23,25 +23,13 @@ from engine.domain.job import Job
 from engine.domain.meta import event_meta
 from engine.domain.project import Project
 from engine.errors import BadInputError
-from projections.audit import (
-    AuditIndexProjection,
-    AuditIndexView,
-    ProjectionResetError,
-    TieoutLog,
-    lag,
-)
-from projections.audit_query import AuditFilters, parse_filters, query_audit
+from projections.audit import AuditIndexView, ProjectionResetError
+from projections.audit_query import AuditFilters, parse_filters
 from projections.audit_rows import event_entry
+from projections.projector import LagGauge, lag, rebuild, run_projector
+from projections.registry import ProjectionSpec
 from tieout.bootstrap import Container
 from tieout.cli import main
-from tieout.projector import (
-    LagGauge,
-    audit_index,
-    projector_env,
-    rebuild_audit_index,
-    run_projector,
-)
-from tieout.settings import Settings
 
 ALICE = event_meta(actor="user:alice@example.com", causation="projects.create", request_id="r-1")
 BOB = event_meta(actor="user:bob@example.com", causation="rulesets.publish", request_id="r-2")
@@ -56,16 +44,22 @@ rules:
 Row = tuple[Any, ...]
 
 
-def project_with_runner(settings: Settings, timeout: float = 15.0) -> None:
+def audit_spec(container: Container) -> ProjectionSpec:
+    return container.projections.named("audit_index")
+
+
+@contextmanager
+def audit_index(container: Container) -> Iterator[tuple[Any, AuditIndexView]]:
+    with container.projections.opened(audit_spec(container)) as (log, view):
+        assert isinstance(view, AuditIndexView)
+        yield log, view
+
+
+def project_with_runner(container: Container, timeout: float = 15.0) -> None:
     """Run eventsourcing's ProjectionRunner until the index reaches the head of the log."""
-    with audit_index(settings) as (log, _):
+    with audit_index(container) as (log, _):
         head = log.recorder.max_notification_id()
-    runner = ProjectionRunner(
-        application_class=TieoutLog,
-        projection_class=AuditIndexProjection,
-        view_class=AuditIndexView,
-        env=projector_env(settings),
-    )
+    runner = container.projections.runner(audit_spec(container))
     try:
         with runner:
             runner.wait(head, timeout=timeout)
@@ -86,7 +80,7 @@ def log_ids(url: str) -> list[int]:
 
 def by_type(container: Container) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
-    for row in query_audit(container.database_url, AuditFilters(limit=1000)):
+    for row in container.audit.events(AuditFilters(limit=1000)):
         found.setdefault(row.event_type, []).append(row)
     return found
 
@@ -97,8 +91,8 @@ def test_events_are_indexed_with_their_metadata(container: Container, tmp_path: 
     app.publish_ruleset(project_id, RULES, BOB)
     csv = tmp_path / "bank.csv"
     csv.write_text("txn_id,reference\n1,a\n", encoding="utf-8")
-    app.register_source(project_id, csv, ALICE)
-    project_with_runner(container.settings)
+    app.register_source_file(project_id, csv, ALICE)
+    project_with_runner(container)
 
     rows = by_type(container)
     (created,) = rows["ProjectCreated"]
@@ -127,11 +121,11 @@ def test_events_are_indexed_with_their_metadata(container: Container, tmp_path: 
 def test_restart_resumes_without_duplicates_or_gaps(container: Container) -> None:
     for number in range(5):
         container.app.create_project(f"p{number}", ALICE)
-    project_with_runner(container.settings)
+    project_with_runner(container)
     first = index_rows(container.database_url)
     for number in range(5, 12):
         container.app.create_project(f"p{number}", ALICE)
-    project_with_runner(container.settings)
+    project_with_runner(container)
 
     rows = index_rows(container.database_url)
     assert rows[: len(first)] == first
@@ -143,7 +137,7 @@ def test_a_batch_already_indexed_is_not_written_again(container: Container) -> N
     project_id = container.app.create_project("p", ALICE)
     (event,) = container.app.events.get(project_id)
     entry = event_entry(event, 1)
-    with audit_index(container.settings) as (log, view):
+    with audit_index(container) as (log, view):
         assert view.record([entry], Tracking(log.name, 1)) == 1
         assert view.record([entry], Tracking(log.name, 1)) == 0
     assert len(index_rows(container.database_url)) == 1
@@ -152,9 +146,9 @@ def test_a_batch_already_indexed_is_not_written_again(container: Container) -> N
 def test_a_writer_overtaken_by_a_rebuild_must_restart(container: Container) -> None:
     first = container.app.create_project("p", ALICE)
     second = container.app.create_project("q", ALICE)
-    project_with_runner(container.settings)
+    project_with_runner(container)
     (later,) = container.app.events.get(second)
-    with audit_index(container.settings) as (log, view):
+    with audit_index(container) as (log, view):
         view.reset(log.name)
         with pytest.raises(ProjectionResetError):
             view.record([event_entry(later, 2)], Tracking(log.name, 2))
@@ -182,7 +176,7 @@ def test_unknown_and_undecodable_events_are_indexed(container: Container) -> Non
             StoredEvent(damaged, 1, "engine.domain.job:Job.JobClaimed", b"\x00not json"),
         ]
     )
-    project_with_runner(container.settings)
+    project_with_runner(container)
 
     rows = by_type(container)
     (claimed,) = [row for row in rows["JobClaimed"] if row.originator_id == job.id]
@@ -201,10 +195,10 @@ def test_rebuild_gives_identical_rows(container: Container) -> None:
     for number in range(30):
         project = app.create_project(f"p{number}", ALICE)
         app.publish_ruleset(project, RULES, BOB)
-    project_with_runner(container.settings)
+    project_with_runner(container)
     before = index_rows(container.database_url)
 
-    rebuilt = rebuild_audit_index(container.settings)
+    (rebuilt,) = rebuild(container.projections)
 
     assert rebuilt.events == 60
     assert index_rows(container.database_url) == before
@@ -214,12 +208,12 @@ def test_filters(container: Container) -> None:
     app = container.app
     alices = [app.create_project(f"a{number}", ALICE) for number in range(3)]
     app.publish_ruleset(alices[0], RULES, BOB)
-    project_with_runner(container.settings)
-    url = container.database_url
-    times = sorted(row.occurred_at for row in query_audit(url, AuditFilters()) if row.occurred_at)
+    project_with_runner(container)
+    found = container.audit.events(AuditFilters())
+    times = sorted(row.occurred_at for row in found if row.occurred_at)
 
     def ids(**filters: Any) -> set[tuple[UUID, int]]:
-        found = query_audit(url, parse_filters(**filters))
+        found = container.audit.events(parse_filters(**filters))
         return {(row.originator_id, row.originator_version) for row in found}
 
     assert ids(actor="user:alice@example.com") == {(project, 1) for project in alices}
@@ -244,7 +238,7 @@ def test_audit_cli_queries_and_rejects_bad_filters(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     project_id = container.app.create_project("p", ALICE)
-    project_with_runner(container.settings)
+    project_with_runner(container)
     for key, value in cli_env.items():
         monkeypatch.setenv(key, value)
 
@@ -270,19 +264,21 @@ def test_audit_cli_queries_and_rejects_bad_filters(
 def test_lag_gauge_reaches_zero(container: Container) -> None:
     for number in range(3):
         container.app.create_project(f"p{number}", ALICE)
-    with audit_index(container.settings) as (log, view):
+    with audit_index(container) as (log, view):
         assert lag(log, view) == 3
     registry = CollectorRegistry()
     gauge = LagGauge(registry)
-    gauge(0, 99)  # a stale value: only a poll of the running projector can clear it
+    gauge("audit_index", 0, 99)  # a stale value: only a poll of the running projector can clear it
     stop = threading.Event()
-    projector = threading.Thread(target=run_projector, args=(container.settings, stop, 0.05, gauge))
+    projector = threading.Thread(
+        target=run_projector, args=(container.projections, stop, 0.05, gauge)
+    )
     projector.start()
     try:
         for number in range(20):
             container.app.create_project(f"q{number}", ALICE)
         assert wait_for(lambda: lag_value(registry) == 0 and count(container) == 23)
-        gauge(0, 99)
+        gauge("audit_index", 0, 99)
         assert wait_for(lambda: lag_value(registry) == 0)
     finally:
         stop.set()
@@ -293,14 +289,16 @@ def test_lag_gauge_reaches_zero(container: Container) -> None:
 def test_rebuild_while_a_projector_runs_ends_complete(container: Container) -> None:
     stop, appended = threading.Event(), threading.Event()
     gauge = LagGauge(CollectorRegistry())
-    projector = threading.Thread(target=run_projector, args=(container.settings, stop, 0.05, gauge))
+    projector = threading.Thread(
+        target=run_projector, args=(container.projections, stop, 0.05, gauge)
+    )
     appender = threading.Thread(target=append_until, args=(container, appended))
     projector.start()
     appender.start()
     try:
         for _ in range(4):
             time.sleep(0.2)
-            rebuild_audit_index(container.settings)  # while the projector writes
+            rebuild(container.projections)  # while the projector writes
         appended.set()
         appender.join(timeout=10)
         url = container.database_url

@@ -64,8 +64,8 @@ def test_source_is_stored_once_content_addressed(container: Container, tmp_path:
     app = container.app
     project_id = app.create_project("p", META)
     csv = write_csv(tmp_path / "bank.csv", "txn_id,amount\n1,10.5\n2,20\n")
-    first = app.register_source(project_id, csv, META)
-    again = app.register_source(project_id, csv, META)
+    first = app.register_source_file(project_id, csv, META)
+    again = app.register_source_file(project_id, csv, META)
     assert first == again
     source = app.get_source(project_id, first)
     assert isinstance(source, Source)
@@ -82,7 +82,7 @@ def test_unreadable_source_records_nothing(container: Container, tmp_path: Path)
     garbage = tmp_path / "broken.parquet"
     garbage.write_bytes(b"not parquet at all")
     with pytest.raises(BadInputError, match=r"broken\.parquet"):
-        app.register_source(project_id, garbage, META)
+        app.register_source_file(project_id, garbage, META)
     assert list(container.object_store.keys()) == []
     notifications = app.recorder.select_notifications(start=None, limit=100)
     assert [n.originator_id for n in notifications] == [project_id]
@@ -93,7 +93,7 @@ def test_foreign_source_is_not_found(container: Container, tmp_path: Path) -> No
     mine = app.create_project("mine", META)
     theirs = app.create_project("theirs", META)
     csv = write_csv(tmp_path / "a.csv", "id,x\n1,2\n")
-    source_id = app.register_source(theirs, csv, META)
+    source_id = app.register_source_file(theirs, csv, META)
     with pytest.raises(NotFoundError):
         app.get_source(mine, source_id)
 

@@ -68,7 +68,7 @@ def test_the_app_role_does_the_work_and_cannot_change_the_log(
         left, right = tmp_path / "l.csv", tmp_path / "r.csv"
         left.write_text("txn_id,ref\n1,A\n", encoding="utf-8")
         right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
-        sources = [built.app.register_source(project, path, meta) for path in (left, right)]
+        sources = [built.app.register_source_file(project, path, meta) for path in (left, right)]
         job = built.app.request_job(project, sources[0], sources[1], version, meta)
         assert built.queue.entry(job) is not None
     finally:

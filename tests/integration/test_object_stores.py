@@ -6,8 +6,10 @@ code path production uses with MinIO or AWS.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import boto3
 import pytest
@@ -46,34 +48,60 @@ class ObjectStoreContract:
     def store(self, tmp_path: Path) -> ObjectStore:
         raise NotImplementedError
 
-    def test_put_then_get_round_trips(self, store: ObjectStore, tmp_path: Path) -> None:
-        source = tmp_path / "in.bin"
-        source.write_bytes(b"\x00parquet bytes\xff" * 1000)
-        store.put_file("sources/sha256/abc.parquet", source)
+    def test_put_then_read_round_trips(self, store: ObjectStore) -> None:
+        payload = b"\x00parquet bytes\xff" * 1000
+        store.put_stream("sources/sha256/abc.parquet", io.BytesIO(payload))
         assert store.exists("sources/sha256/abc.parquet")
-        target = tmp_path / "out.bin"
-        store.get_file("sources/sha256/abc.parquet", target)
-        assert target.read_bytes() == source.read_bytes()
+        with store.open("sources/sha256/abc.parquet") as stream:
+            assert stream.read() == payload
 
-    def test_missing_object(self, store: ObjectStore, tmp_path: Path) -> None:
+    def test_a_stream_larger_than_a_part_round_trips(self, store: ObjectStore) -> None:
+        # more than boto3's 8 MiB multipart threshold, read back in chunks
+        payload = bytes(range(256)) * (9 * 4096 + 7)
+        store.put_stream("big", io.BytesIO(payload))
+        with store.open("big") as stream:
+            chunks = iter(lambda: stream.read(1 << 20), b"")
+            assert b"".join(chunks) == payload
+
+    def test_a_failed_put_leaves_no_object(self, store: ObjectStore) -> None:
+        with pytest.raises(OSError, match="connection reset"):
+            store.put_stream("half", cast("BinaryIO", _FailingStream(b"x" * 100_000)))
+        assert not store.exists("half")
+        assert list(store.keys()) == []
+
+    def test_missing_object(self, store: ObjectStore) -> None:
         assert not store.exists("nothing/here")
-        with pytest.raises(NotFoundError, match="nothing/here"):
-            store.get_file("nothing/here", tmp_path / "x")
+        with pytest.raises(NotFoundError, match="nothing/here"), store.open("nothing/here"):
+            pass
 
-    def test_keys_are_listed_by_prefix_in_order(self, store: ObjectStore, tmp_path: Path) -> None:
-        blob = tmp_path / "b"
-        blob.write_bytes(b"x")
+    def test_keys_are_listed_by_prefix_in_order(self, store: ObjectStore) -> None:
         for key in ("b/2", "a/1", "b/1", "c"):
-            store.put_file(key, blob)
+            store.put_stream(key, io.BytesIO(b"x"))
         assert list(store.keys("b/")) == ["b/1", "b/2"]
         assert list(store.keys()) == ["a/1", "b/1", "b/2", "c"]
 
-    def test_delete(self, store: ObjectStore, tmp_path: Path) -> None:
-        blob = tmp_path / "b"
-        blob.write_bytes(b"x")
-        store.put_file("gone", blob)
+    def test_delete(self, store: ObjectStore) -> None:
+        store.put_stream("gone", io.BytesIO(b"x"))
         store.delete("gone")
         assert not store.exists("gone")
+
+
+class _FailingStream(io.RawIOBase):
+    """Yields `data` once, then fails as a dropped upload would."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.data:
+            raise OSError("connection reset")
+        size = min(len(buffer), len(self.data))
+        buffer[:size] = self.data[:size]
+        self.data = self.data[size:]
+        return size
 
 
 class TestLocalObjectStore(ObjectStoreContract):
@@ -123,7 +151,7 @@ def test_sources_are_registered_into_s3(
         project = built.app.create_project("p", meta)
         csv = tmp_path / "bank.csv"
         csv.write_text("txn_id,amount\n1,10.5\n", encoding="utf-8")
-        source = built.app.get_source(project, built.app.register_source(project, csv, meta))
+        source = built.app.get_source(project, built.app.register_source_file(project, csv, meta))
         assert built.object_store.location == "s3://tieout-sources/objects"
         assert list(built.object_store.keys("sources/")) == [source.location]
         assert load_source(built.object_store, source.location).height == 1

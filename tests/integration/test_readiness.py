@@ -17,8 +17,8 @@ from net_helpers import free_port, get
 from api.health import READY_MAX_LAG, create_app
 from engine.domain.meta import event_meta
 from engine.domain.project import Project
+from projections.projector import catch_up
 from tieout.bootstrap import Container
-from tieout.projector import catch_up
 
 META = event_meta(actor="user:alice@example.com", causation="test")
 
@@ -27,7 +27,7 @@ async def test_not_ready_while_the_index_trails_the_log(
     container: Container, aiohttp_client: Any
 ) -> None:
     client = await aiohttp_client(create_app(container))
-    catch_up(container.settings, timeout_seconds=30)
+    catch_up(container.projections, timeout_seconds=30)
     assert (await client.get("/api/ready")).status == 200
     container.app.save(*(Project(f"p{n}", META) for n in range(READY_MAX_LAG + 1)))
     behind = await client.get("/api/ready")
@@ -36,7 +36,7 @@ async def test_not_ready_while_the_index_trails_the_log(
         "status": "catching up",
         "projection_lag_events": READY_MAX_LAG + 1,
     }
-    catch_up(container.settings, timeout_seconds=30)
+    catch_up(container.projections, timeout_seconds=30)
     again = await client.get("/api/ready")
     assert (again.status, (await again.json())["projection_lag_events"]) == (200, 0)
 

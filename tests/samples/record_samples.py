@@ -19,6 +19,7 @@ from engine.application import Tieout
 from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, UnmatchedBatch, encode_rows
 from engine.domain.job import Job, JobOutcome, RetryPolicy
 from engine.domain.meta import event_meta
+from engine.memory import InMemoryFencedRecorder
 from snapshots.stores import LocalObjectStore
 
 SAMPLES = Path(__file__).parent / "events"
@@ -45,8 +46,8 @@ def run_scenario(app: Tieout, scratch: Path) -> None:
     left.write_text("txn_id,reference\n1,A\n", encoding="utf-8")
     right = scratch / "right.csv"
     right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
-    left_id = app.register_source(project, left, meta)
-    right_id = app.register_source(project, right, meta)
+    left_id = app.register_source_file(project, left, meta)
+    right_id = app.register_source_file(project, right, meta)
     job_id = app.request_job(project, left_id, right_id, 1, meta, idempotency_key="sample")
     run_job_lifecycle(app, job_id)
 
@@ -89,7 +90,11 @@ def run_job_lifecycle(app: Tieout, job_id: UUID) -> None:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
-        app = Tieout({"PERSISTENCE_MODULE": "eventsourcing.popo"}, LocalObjectStore(scratch))
+        app = Tieout(
+            {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+            LocalObjectStore(scratch),
+            lambda _: InMemoryFencedRecorder(),
+        )
         run_scenario(app, Path(scratch))
         written = 0
         for notification in app.recorder.select_notifications(start=None, limit=10_000):

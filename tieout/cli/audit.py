@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import click
 
-from projections.audit_query import MAX_LIMIT, parse_filters, query_audit
+from projections.audit_query import MAX_LIMIT, parse_filters
 from projections.audit_rows import AuditRow
-from tieout.cli.context import emit_json
+from projections.projector import catch_up
+from tieout.cli.context import container, emit_json
 from tieout.cli.root import cli
-from tieout.database import database_url
-from tieout.projector import catch_up
-from tieout.settings import load_settings
 
 CATCH_UP_SECONDS = 30.0
 HEADERS = ("occurred_at", "event_type", "actor", "request_id", "causation", "originator")
@@ -50,12 +48,12 @@ def events(
         until=until,
         limit=limit,
     )
-    settings = load_settings()
-    if settings.database_url is None:
-        behind = catch_up(settings, CATCH_UP_SECONDS)
-        if behind:
-            click.echo(f"warning: the audit index is {behind} events behind the log", err=True)
-    rows = query_audit(database_url(settings), filters)
+    with container() as built:
+        if built.settings.database_url is None:
+            behind = catch_up(built.projections, CATCH_UP_SECONDS)
+            if behind:
+                click.echo(f"warning: the audit index is {behind} events behind the log", err=True)
+        rows = built.audit.events(filters)
     if as_json:
         emit_json([row.as_json() for row in rows])
         return

@@ -17,9 +17,9 @@ from tieout.bootstrap import Container, bootstrap
 
 
 @contextmanager
-def container() -> Iterator[Container]:
-    """Bootstrap for one command and close afterwards."""
-    built = bootstrap()
+def container(process: str = "cli") -> Iterator[Container]:
+    """Bootstrap for one command (or long-running `process`) and close afterwards."""
+    built = bootstrap(process=process)
     try:
         yield built
     finally:

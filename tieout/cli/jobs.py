@@ -9,10 +9,10 @@ import click
 
 from engine.domain.job import COMPLETED, DEAD_LETTERED, STATUSES
 from engine.ports import QueueEntry
+from projections.job_views import entry_view, job_view
 from tieout.bootstrap import Container
 from tieout.cli.context import cli_meta, container, emit_json, parse_id
 from tieout.cli.root import cli
-from tieout.job_views import entry_view, job_view
 from tieout.workers import run_until_done, wait_until_ended
 
 EXIT_NOT_COMPLETED = 1
@@ -57,7 +57,7 @@ def run_job(
 def show_job(job: str, as_json: bool) -> None:
     """A job's status, attempts, progress, counts, hashes and failures."""
     with container() as built:
-        view = job_view(built, parse_id(job, "job"))
+        view = job_view(built.app, built.queue, parse_id(job, "job"))
     if as_json:
         emit_json(view)
         return

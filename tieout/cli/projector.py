@@ -1,9 +1,8 @@
-"""`tieout projector` (long-running) and `tieout db rebuild-projections`."""
+"""`tieout projector` (long-running), `tieout db migrate` and `tieout db rebuild-projections`."""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from types import FrameType
@@ -11,9 +10,10 @@ from types import FrameType
 import click
 from prometheus_client import start_http_server
 
+from projections.projector import LagGauge, rebuild, run_projector
 from tieout.bootstrap import bootstrap
+from tieout.cli.context import container
 from tieout.cli.root import cli
-from tieout.projector import LagGauge, rebuild_audit_index, run_projector
 from tieout.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -28,21 +28,19 @@ logger = logging.getLogger(__name__)
     help="How often the lag gauge is updated and progress logged.",
 )
 def projector(poll_seconds: float) -> None:
-    """Keep the audit index up to date with the event log, until SIGTERM or SIGINT."""
-    os.environ.setdefault("PGAPPNAME", "tieout-projector")  # its name in pg_stat_activity
-    settings = _configured()
-    report = LagGauge()
-    _serve_metrics(settings)
-    stop = threading.Event()
+    """Keep every read model up to date with the event log, until SIGTERM or SIGINT."""
+    with container("projector") as built:
+        _serve_metrics(built.settings)
+        stop = threading.Event()
 
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        del frame
-        logger.warning("%s: stopping", signal.Signals(number).name)
-        stop.set()
+        def on_signal(number: int, frame: FrameType | None) -> None:
+            del frame
+            logger.warning("%s: stopping", signal.Signals(number).name)
+            stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    run_projector(settings, stop, poll_seconds, report)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        run_projector(built.projections, stop, poll_seconds, LagGauge())
 
 
 @cli.group()
@@ -53,30 +51,25 @@ def db() -> None:
 @db.command("migrate")
 def migrate_database() -> None:
     """Create the tables and apply every migration (run as the database owner)."""
-    settings = _configured().model_copy(update={"migrate": True})
+    settings = load_settings().model_copy(update={"migrate": True})
     bootstrap(settings).close()
     click.echo("migrations applied")
 
 
 @db.command("rebuild-projections")
 def rebuild_projections() -> None:
-    """Empty the audit index and replay the whole log; prints the events projected (last).
+    """Empty every read model and replay the whole log; prints the events projected (last).
 
     Projectors that are running meanwhile notice and start again from the new position.
     """
-    report = rebuild_audit_index(_configured())
-    rate = report.events / report.seconds if report.seconds else 0.0
-    click.echo(f"audit_index: {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)")
-    click.echo(report.events)
-
-
-def _configured() -> Settings:
-    settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    return settings
+    with container() as built:
+        reports = rebuild(built.projections)
+    for report in reports:
+        rate = report.events / report.seconds if report.seconds else 0.0
+        click.echo(
+            f"{report.projection}: {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)"
+        )
+    click.echo(max((report.events for report in reports), default=0))
 
 
 def _serve_metrics(settings: Settings) -> None:

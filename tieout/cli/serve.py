@@ -9,11 +9,11 @@ import click
 from aiohttp import web
 
 from api.health import create_app
+from projections.projector import LagGauge, run_projector
 from tieout.bootstrap import Container
 from tieout.cli.context import container
 from tieout.cli.root import cli
 from tieout.metrics import register_queue_metrics, register_worker_metrics
-from tieout.projector import LagGauge, run_projector
 from tieout.workers import build_worker, start_in_background
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 def serve(host: str, port: int) -> None:
     """Serve /api/health, /api/ready and /metrics. With no TIEOUT_DATABASE_URL (the embedded
     default) it also runs TIEOUT_WORKER_CONCURRENCY jobs at a time and the projector."""
-    with container() as built:
+    with container("api") as built:
         register_queue_metrics(built.queue)
         if built.settings.database_url is not None:
             web.run_app(create_app(built), host=host, port=port, print=None)
@@ -46,7 +46,7 @@ def serve(host: str, port: int) -> None:
 def _start_projector(built: Container, stop: threading.Event) -> threading.Thread:
     thread = threading.Thread(
         target=run_projector,
-        args=(built.settings, stop, built.settings.poll_seconds, LagGauge()),
+        args=(built.projections, stop, built.settings.poll_seconds, LagGauge()),
         name="projector",
         daemon=True,
     )

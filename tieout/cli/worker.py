@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 def worker(concurrency: int | None) -> None:
     """Claim and run jobs. SIGTERM: finish the jobs in hand, then exit; a second
     SIGTERM (or SIGINT) releases their leases at the next checkpoint instead."""
-    with container() as built:
+    with container("worker") as built:
         running = build_worker(built, concurrency)
         register_worker_metrics(running)
         if built.settings.metrics_port:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from engine.errors import BadInputError
+from engine.ingest import FORMATS, Upload, open_upload
 from tieout.cli.context import cli_meta, container, parse_id
 from tieout.cli.root import cli
 
@@ -47,12 +52,34 @@ def sources() -> None:
 
 @sources.command("add")
 @click.argument("project")
-@click.argument("file", type=click.Path(path_type=Path))
-def add_source(project: str, file: Path) -> None:
-    """Store FILE once, content-addressed, and register it; prints the source id."""
+@click.argument("file")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="The input's format; needed for standard input (FILE `-`). Default: the extension.",
+)
+@click.option("--name", default=None, help="The source's name (default: the file's name).")
+def add_source(project: str, file: str, file_format: str | None, name: str | None) -> None:
+    """Store FILE (or standard input, `-`) once, content-addressed, and register it; prints
+    the source id. The same content gives the same id from a file or from standard input."""
     project_id = parse_id(project, "project")
-    with container() as built:
-        click.echo(built.app.register_source(project_id, file, cli_meta("sources.add")))
+    meta = cli_meta("sources.add")
+    with _upload(file, file_format, name) as upload, container() as built:
+        click.echo(built.app.register_source(project_id, upload, meta))
+
+
+@contextmanager
+def _upload(file: str, file_format: str | None, name: str | None) -> Iterator[Upload]:
+    if file == "-":
+        if file_format is None:
+            raise click.UsageError("--format is required when FILE is - (standard input)")
+        stream = sys.stdin.buffer
+        yield Upload(name or "stdin", file_format, stream)
+        return
+    with open_upload(Path(file), file_format) as upload:
+        yield upload if name is None else replace(upload, name=name)
 
 
 def _read_text(path: Path) -> str:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from engine.application import Tieout
 from engine.domain.job import Job
 from engine.errors import NotFoundError
-from engine.ports import QueueEntry
-from tieout.bootstrap import Container
+from engine.ports import JobQueue, QueueEntry
 
 COUNTS = ("matched", "suggested", "unmatched_left", "unmatched_right")
 
 
-def job_view(container: Container, job_id: UUID) -> dict[str, Any]:
+def job_view(app: Tieout, queue: JobQueue, job_id: UUID) -> dict[str, Any]:
     """Everything about one job: state, progress, counts, hashes and its failures."""
-    job = container.app.get_job(job_id)
-    entry = container.queue.entry(job_id)
+    job = app.get_job(job_id)
+    entry = queue.entry(job_id)
     if entry is None:
         raise NotFoundError(f"job {job_id} not found")
     view = entry_view(entry)
@@ -25,7 +25,7 @@ def job_view(container: Container, job_id: UUID) -> dict[str, Any]:
         left_source_id=str(job.left_source_id),
         right_source_id=str(job.right_source_id),
         idempotency_key=job.idempotency_key,
-        failures_history=failures(container, job),
+        failures_history=failures(app, job),
         **outcome_view(job),
     )
     return view
@@ -66,7 +66,7 @@ def outcome_view(job: Job) -> dict[str, Any]:
     }
 
 
-def failures(container: Container, job: Job) -> list[dict[str, Any]]:
+def failures(app: Tieout, job: Job) -> list[dict[str, Any]]:
     """Every failed attempt of the job, oldest first, from its event stream."""
     return [
         {
@@ -75,6 +75,6 @@ def failures(container: Container, job: Job) -> list[dict[str, Any]]:
             "lease_expired": event.lease_expired,
             "at": event.timestamp.isoformat(),
         }
-        for event in container.app.events.get(job.id)
+        for event in app.events.get(job.id)
         if isinstance(event, Job.JobFailed)
     ]

@@ -1,4 +1,8 @@
-"""Database wiring: which PostgreSQL to use, the eventsourcing environment, migrations."""
+"""PostgreSQL wiring: the eventsourcing environment, the schema lock, the migrations.
+
+Only `tieout/bootstrap.py` calls these; every other module gets its connections from the
+container that bootstrap builds.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,10 @@ from importlib import resources
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tieout.embedded import embedded_database_url
-from tieout.settings import Settings
-
-APPLICATION_NAME = "Tieout"
-EVENTS_TABLE = "tieout_events"
-MIGRATIONS_LOCK = 7_202_611  # advisory lock key: one migrator at a time
-SCHEMA_LOCK = 7_202_612  # advisory lock key: one process creating the event store tables
+from projections.names import Lock
 
 
-def database_url(settings: Settings) -> str:
-    """The configured server, or the embedded one under TIEOUT_HOME."""
-    if settings.database_url:
-        return settings.database_url
-    return embedded_database_url(settings.home)
-
-
-def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
+def eventsourcing_env(url: str, *, pool_size: int, create_tables: bool) -> dict[str, str]:
     """The environment `eventsourcing.postgres` reads, derived from a PostgreSQL URL.
 
     POSTGRES_ENABLE_DB_FUNCTIONS is never set: its insert function skips the table lock
@@ -34,16 +25,15 @@ def eventsourcing_env(url: str, settings: Settings) -> dict[str, str]:
     parts = conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "projections.job_recorder:JobQueueRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(parts.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(parts.get("port") or "5432"),
         "POSTGRES_USER": str(parts.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(parts.get("password") or ""),
-        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
-        "CREATE_TABLE": "y" if settings.migrate else "n",
+        "CREATE_TABLE": "y" if create_tables else "n",
     }
 
 
@@ -56,17 +46,11 @@ def schema_lock(url: str) -> Iterator[None]:
     several workers starting together would do.
     """
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (Lock.SCHEMA,))
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
-
-
-def migrate_if_allowed(url: str, settings: Settings) -> None:
-    """Migrate unless TIEOUT_MIGRATE is false (a least-privilege role cannot)."""
-    if settings.migrate:
-        migrate(url)
+            conn.execute("SELECT pg_advisory_unlock(%s)", (Lock.SCHEMA,))
 
 
 def migrate(url: str) -> None:
@@ -80,7 +64,7 @@ def migrate(url: str) -> None:
         key=lambda entry: entry.name,
     )
     with psycopg.connect(url, autocommit=False) as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (Lock.MIGRATIONS,))
         for script in scripts:
             conn.execute(script.read_text(encoding="utf-8").encode())
         conn.commit()

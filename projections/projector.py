@@ -1,0 +1,239 @@
+"""The projector: keeps every registered read model up to date with the event log.
+
+Each projection catches up in batches, then tails the log with eventsourcing's
+`ProjectionRunner` (LISTEN/NOTIFY), updating the lag gauge and logging progress at every
+poll. A lost database connection (a restart, a failover, a terminated backend) stops the
+runner; the projector builds a new one after a backoff and resumes from the tracked
+position, which the view committed together with its rows. Any other error ends it.
+The logs, views and runners come from the container (`Projections`), never from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
+from prometheus_client import REGISTRY, Gauge
+from prometheus_client.registry import CollectorRegistry
+
+from projections.audit import ProjectionResetError
+from projections.registry import CatchUpView, Projections, ProjectionSpec, Runner
+
+logger = logging.getLogger(__name__)
+
+RECOVERABLE = (
+    OperationalError,  # eventsourcing's wrappers of psycopg's errors
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+HEALTHY_SECONDS = 60.0  # a runner that lasted this long starts the backoff afresh
+BATCH_LAG = 2000  # further behind than this, batches catch up faster than the runner
+BATCH_SIZE = 1000
+
+LagReport = Callable[[str, int, int], None]  # (projection, position, lag)
+Log = Application[UUID]
+
+
+def replay(log: Log, view: CatchUpView, deadline: float | None = None) -> int:
+    """Project every event after the view's position, in batches; returns rows written.
+
+    With a `deadline` (a `time.monotonic()` value), stop after the batch that passes it.
+    """
+    written = 0
+    while deadline is None or time.monotonic() < deadline:
+        position = view.position(log.name)
+        found = log.recorder.select_notifications(
+            start=position, limit=BATCH_SIZE, inclusive_of_start=False
+        )
+        if not found:
+            return written
+        events = [(log.mapper.to_domain_event(item), item.id) for item in found]
+        written += view.project(events, Tracking(log.name, found[-1].id))
+    return written
+
+
+def lag(log: Log, view: CatchUpView) -> int:
+    """Events in the log that the view does not hold yet."""
+    head = log.recorder.max_notification_id() or 0
+    return max(head - view.position(log.name), 0)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    projection: str
+    events: int
+    seconds: float
+
+
+def rebuild(projections: Projections) -> list[Rebuilt]:
+    """Empty each view and its position in one transaction, then replay the whole log.
+
+    Projectors running meanwhile notice (`ProjectionResetError`) and start again from the
+    new position.
+    """
+    done = []
+    for spec in projections.specs:
+        with projections.opened(spec) as (log, view):
+            started = time.perf_counter()
+            view.reset(log.name)
+            events = replay(log, view)
+            done.append(Rebuilt(spec.name, events, time.perf_counter() - started))
+    return done
+
+
+def catch_up(projections: Projections, timeout_seconds: float) -> int:
+    """Project what the log holds now, for at most about `timeout_seconds` in all; returns
+    the largest lag left."""
+    deadline = time.monotonic() + timeout_seconds
+    behind = 0
+    for spec in projections.specs:
+        with projections.opened(spec) as (log, view):
+            replay(log, view, deadline=deadline)
+            behind = max(behind, lag(log, view))
+    return behind
+
+
+class LagGauge:
+    """`tieout_projection_lag_events{projection=...}`, set at every poll."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.gauge = Gauge(
+            "tieout_projection_lag_events",
+            "Events in the log that a projection has not processed yet.",
+            ["projection"],
+            registry=registry,
+        )
+
+    def __call__(self, projection: str, position: int, behind: int) -> None:
+        del position
+        self.gauge.labels(projection=projection).set(behind)
+
+
+def run_projector(
+    projections: Projections, stop: threading.Event, poll_seconds: float, report: LagReport
+) -> None:
+    """Keep every registered projection up to date until `stop` is set (a thread each)."""
+    threads = [
+        threading.Thread(
+            target=run_projection,
+            args=(projections, spec, stop, poll_seconds, report),
+            name=f"projector-{spec.name}",
+            daemon=True,
+        )
+        for spec in projections.specs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run_projection(
+    projections: Projections,
+    spec: ProjectionSpec,
+    stop: threading.Event,
+    poll_seconds: float,
+    report: LagReport,
+) -> None:
+    """Project one view until `stop` is set, starting over after a rebuild or a lost
+    connection."""
+    failures = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            _catch_up(projections, spec, stop, poll_seconds, report)
+            if not stop.is_set():
+                _follow(projections, spec, stop, poll_seconds, report)
+        except ProjectionResetError as reset:
+            logger.info("%s; starting again", reset)  # a rebuild: no fault, no wait
+        except RECOVERABLE as error:
+            failures = 0 if time.monotonic() - started > HEALTHY_SECONDS else failures
+            delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+            failures += 1
+            logger.warning("projector stopped (%s); starting again in %.1fs", error, delay)
+            stop.wait(delay)
+
+
+def _catch_up(
+    projections: Projections,
+    spec: ProjectionSpec,
+    stop: threading.Event,
+    poll: float,
+    report: LagReport,
+) -> None:
+    """Batches, far faster than the runner's event at a time, until close to the head.
+
+    Works in slices of `poll` seconds, so that the gauge keeps moving and a signal is
+    answered within a slice even when the backlog is millions of events.
+    """
+    with projections.opened(spec) as (log, view):
+        started, written, behind = time.perf_counter(), 0, BATCH_LAG
+        while not stop.is_set() and behind >= BATCH_LAG:
+            written += replay(log, view, deadline=time.monotonic() + poll)
+            behind = lag(log, view)
+            report(spec.name, view.position(log.name), behind)
+        if written:
+            seconds = time.perf_counter() - started
+            logger.info("%s caught up %d events in %.1fs", spec.name, written, seconds)
+
+
+def _follow(
+    projections: Projections,
+    spec: ProjectionSpec,
+    stop: threading.Event,
+    poll: float,
+    report: LagReport,
+) -> None:
+    """Tail the log with the runner until stopped, or until far enough behind to batch."""
+    runner = projections.runner(spec)
+    try:
+        with runner:
+            _poll(spec.name, runner, stop, poll, report)
+    finally:
+        runner.view.datastore.close()  # the runner closes its application, not its view
+
+
+def _poll(name: str, runner: Runner, stop: threading.Event, poll: float, report: LagReport) -> None:
+    view: Any = runner.view
+    progress = _Progress(name, view.position(runner.app.name))
+    logger.info("%s following the log from event %d", name, progress.position)
+    while not stop.is_set():
+        runner.run_forever(timeout=poll)
+        if runner.is_interrupted.is_set() and not stop.is_set():
+            raise OperationalError("the log subscription ended")
+        position = view.position(runner.app.name)
+        behind = lag(runner.app, view)
+        report(name, position, behind)
+        progress.log(position, behind)
+        if behind > BATCH_LAG:
+            logger.info("%s is %d events behind: catching up in batches", name, behind)
+            return
+
+
+class _Progress:
+    """Logs how far the view got since the last poll, and how fast."""
+
+    def __init__(self, name: str, position: int) -> None:
+        self.name = name
+        self.position = position
+        self.at = time.monotonic()
+
+    def log(self, position: int, behind: int) -> None:
+        if position == self.position:
+            return
+        now = time.monotonic()
+        rate = (position - self.position) / max(now - self.at, 1e-6)
+        logger.info(
+            "%s at event %d, %d behind the log (%.1f events/s)", self.name, position, behind, rate
+        )
+        self.position, self.at = position, now
