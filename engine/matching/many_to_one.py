@@ -34,7 +34,7 @@ from engine.matching.resolve import (
     rows,
 )
 from engine.matching.ruleset import SumSpec
-from engine.matching.schemas import BASE, CONF, GROUP, L, R, score_column
+from engine.matching.schemas import BASE, CONF, GROUP, RIVAL, L, R, score_column
 
 SUM_NOISE = 1e-9
 SUBSETS = 1 << 20  # subsets enumerated at once, bounding memory at the hard limits
@@ -93,7 +93,8 @@ def resolve_groups(
     owner, member = groups.flat(np.arange(groups.left.size))
     by_right = np.full(groups.left.size, NO_RIVAL)
     np.maximum.at(by_right, owner, best_rival(members.right[member], base[owner]))
-    conf = confidence(base, np.maximum(best_rival(groups.left, base), by_right))
+    rival = np.maximum(best_rival(groups.left, base), by_right)
+    conf = confidence(base, rival)
     order = rank_order([descending(conf), groups.size, groups.left, *groups.right.T])
     _, member = groups.flat(order)
     starts = np.cumsum(groups.size[order]) - groups.size[order]
@@ -107,6 +108,7 @@ def resolve_groups(
         R,
         pl.Series(BASE, base[owner]),
         pl.Series(CONF, conf[owner]),
+        pl.Series(RIVAL, rival[owner]),
         *names,
         pl.Series(score_column(conditions), sum_score[owner]),
     )

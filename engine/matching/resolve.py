@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from engine.matching.schemas import BASE, CONF, L, R
+from engine.matching.schemas import BASE, CONF, RIVAL, L, R
 
 AMBIGUITY_MARGIN = 0.1
 TIE_FACTOR = 0.4
@@ -40,7 +40,8 @@ Floats = npt.NDArray[np.float64]
 
 
 def resolve_one_to_one(candidates: pl.DataFrame) -> pl.DataFrame:
-    """The accepted pairs, with CONF: each left and right row at most once, best rank first.
+    """The accepted pairs, with CONF and RIVAL: each left and right row at most once, best
+    rank first.
 
     Pairs whose rows have no other candidate come first, as they are (no rival, so
     confidence = base); then the accepted contested pairs in rank order.
@@ -48,16 +49,21 @@ def resolve_one_to_one(candidates: pl.DataFrame) -> pl.DataFrame:
     lefts, rights = rows(candidates, L), rows(candidates, R)
     degree = np.bincount(lefts)[lefts] + np.bincount(rights)[rights]
     alone = degree == ALONE
-    uncontested = candidates.filter(alone).with_columns(pl.col(BASE).alias(CONF))
+    uncontested = candidates.filter(alone).with_columns(
+        pl.col(BASE).alias(CONF), pl.lit(NO_RIVAL).alias(RIVAL)
+    )
     contested = np.flatnonzero(~alone)
     if contested.size == 0:
         return uncontested
     lefts, rights, degree = lefts[contested], rights[contested], degree[contested]
     base = candidates.get_column(BASE).to_numpy()[contested]
-    conf = confidence(base, np.maximum(best_rival(lefts, base), best_rival(rights, base)))
+    rival = np.maximum(best_rival(lefts, base), best_rival(rights, base))
+    conf = confidence(base, rival)
     order = rank_order([descending(conf), degree, lefts, rights])
     won = order[greedy(lefts[order], rights[order])]
-    accepted = candidates[contested[won]].with_columns(pl.Series(CONF, conf[won]))
+    accepted = candidates[contested[won]].with_columns(
+        pl.Series(CONF, conf[won]), pl.Series(RIVAL, rival[won])
+    )
     return pl.concat([uncontested, accepted])
 
 

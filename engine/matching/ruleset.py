@@ -35,6 +35,8 @@ Scorer = Literal[
 SCORERS: tuple[str, ...] = get_args(Scorer)
 Normalizer = Literal["lower", "trim", "alnum", "digits", "nospace"]
 MAX_GROUP_SIZE = 4
+# how far below a decision's base its runner-up must be for the decision to be matched
+DEFAULT_MARGIN = 0.1
 MAX_GROUP_CANDIDATES = 16
 
 
@@ -97,6 +99,7 @@ class Rule(_Model):
     kind: Literal["one_to_one", "many_to_one"] = "one_to_one"
     when: tuple[Condition, ...] = ()
     accept_at: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, allow_inf_nan=False)
     sum: SumSpec | None = None
 
     @field_validator("when", mode="before")

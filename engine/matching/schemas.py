@@ -11,6 +11,7 @@ L = "__l"  # a candidate's left row
 R = "__r"  # a candidate's right row
 BASE = "__base"  # confidence before the ambiguity factor
 CONF = "__conf"  # confidence after it
+RIVAL = "__rival"  # the best base of another candidate sharing a row (-inf: none)
 GROUP = "__g"  # a many-to-one group's number
 
 # Public output columns (DESIGN.md `tieout match` contract, plus `scores`).
@@ -21,6 +22,7 @@ RULE = "rule"
 CONFIDENCE = "confidence"
 STATUS = "status"
 SCORES = "scores"
+RUNNER_UP = "runner_up"
 SCORED = "__scored"  # how many scores a decision has (its rule's conditions, + 1 for a sum)
 SIDE = "side"
 UNMATCHED_ID = "id"
@@ -40,6 +42,7 @@ _MATCH_TYPES: dict[str, pl.DataType] = {
     CONFIDENCE: pl.Float64(),
     STATUS: pl.String(),
     SCORES: pl.List(pl.Float64),
+    RUNNER_UP: pl.Float64(),
 }
 MATCHES_SCHEMA = pl.Schema(_MATCH_TYPES)
 UNMATCHED_SCHEMA = pl.Schema({SIDE: pl.String, UNMATCHED_ID: pl.String, REASON: pl.String})

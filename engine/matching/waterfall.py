@@ -15,6 +15,7 @@ from engine.matching.resolve import resolve_one_to_one
 from engine.matching.result import MatchResult
 from engine.matching.ruleset import Rule, Ruleset
 from engine.matching.schemas import (
+    BASE,
     CANDIDATE_TAKEN,
     CONF,
     CONFIDENCE,
@@ -27,8 +28,10 @@ from engine.matching.schemas import (
     NO_CANDIDATE,
     REASON,
     RIGHT_ID,
+    RIVAL,
     ROW,
     RULE,
+    RUNNER_UP,
     SCORED,
     SCORES,
     SIDE,
@@ -43,6 +46,7 @@ from engine.matching.scoring import scored_candidates
 from engine.matching.sides import prepare_sides
 
 Progress = Callable[[str, int, int], None]
+MARGIN_NOISE = 1e-9
 Frame = pl.DataFrame | pl.LazyFrame
 
 
@@ -123,11 +127,16 @@ def _run_rule(
 
 def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFrame:
     """The accepted pairs in output form, each score a column of its own (a many-to-one
-    rule's sum score last) and SCORED their number; `_matches` makes the list."""
+    rule's sum score last) and SCORED their number; `_matches` makes the list.
+
+    A decision is matched when it is sure and unambiguous: its confidence reaches the
+    rule's `accept_at` and its runner-up (the best other candidate of any of its rows) is
+    at least the rule's `margin` below its base (MARGIN_NOISE forgives float noise)."""
     scored = conditions + (rule.sum is not None)
-    status = (
-        pl.when(pl.col(CONF) >= rule.accept_at).then(pl.lit(MATCHED)).otherwise(pl.lit(SUGGESTED))
-    )
+    clear = pl.col(BASE) - pl.col(RIVAL) >= rule.margin - MARGIN_NOISE
+    sure = (pl.col(CONF) >= rule.accept_at) & clear
+    status = pl.when(sure).then(pl.lit(MATCHED)).otherwise(pl.lit(SUGGESTED))
+    runner_up = pl.when(pl.col(RIVAL).is_finite()).then(pl.col(RIVAL))
     return accepted.select(
         L,
         R,
@@ -135,6 +144,7 @@ def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFr
         pl.lit(rule.name).alias(RULE),
         pl.col(CONF).clip(0.0, 1.0).alias(CONFIDENCE),
         status.alias(STATUS),
+        runner_up.alias(RUNNER_UP),
         *(pl.col(score_column(k)) for k in range(scored)),
         pl.lit(scored, dtype=pl.UInt8).alias(SCORED),
     )

@@ -297,3 +297,25 @@ def test_cells_read_from_many_matrices_at_once_are_each_matrix_cells(
         ]
     mine = zip(which.tolist(), rows.tolist(), cols.tolist(), scores.tolist(), strict=True)
     assert list(mine) == expected
+
+
+@SETTINGS
+@given(
+    sides("L"),
+    sides("R"),
+    st.sampled_from(RULESETS[:6]),
+    st.sampled_from([0.0, 0.05, 0.1, 0.3, 1.0]),
+)
+def test_matched_only_when_sure_and_unambiguous(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]], margin: float
+) -> None:
+    ruleset = build([{**rule, "margin": margin} for rule in rules])
+    result = match(left, right, ruleset)
+    by_name = {rule.name: rule for rule in ruleset.rules}
+    for row in result.matches.iter_rows(named=True):
+        rule = by_name[row["rule"]]
+        base = sum(row["scores"]) / len(row["scores"])
+        runner_up = row["runner_up"]
+        clear = runner_up is None or base - runner_up >= margin - 1e-9
+        sure = row["confidence"] >= rule.accept_at
+        assert (row["status"] == "matched") == (sure and clear), row

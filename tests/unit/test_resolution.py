@@ -12,7 +12,7 @@ from engine.matching import many_to_one, resolve
 from engine.matching.many_to_one import resolve_groups
 from engine.matching.resolve import best_rival, greedy_groups, rank_order, resolve_one_to_one
 from engine.matching.ruleset import SumSpec
-from engine.matching.schemas import BASE, CONF, GROUP, ROW, L, R, score_column
+from engine.matching.schemas import BASE, CONF, GROUP, RIVAL, ROW, L, R, score_column
 
 BASES = [0.75, 0.8, 0.875, 0.9, 0.95, 1.0]
 
@@ -40,7 +40,7 @@ def reference_rivals(keys: list[int], base: list[float]) -> list[float]:
     ]
 
 
-def reference_one_to_one(frame: pl.DataFrame) -> set[tuple[int, int, float]]:
+def reference_one_to_one(frame: pl.DataFrame) -> set[tuple[int, int, float, float]]:
     lefts, rights, base = frame[L].to_list(), frame[R].to_list(), frame[BASE].to_list()
     rival = np.maximum(reference_rivals(lefts, base), reference_rivals(rights, base))
     conf = resolve.confidence(np.array(base), rival).tolist()
@@ -48,12 +48,12 @@ def reference_one_to_one(frame: pl.DataFrame) -> set[tuple[int, int, float]]:
     rank = sorted(range(len(lefts)), key=lambda i: (-conf[i], degree[i], lefts[i], rights[i]))
     used_l: set[int] = set()
     used_r: set[int] = set()
-    won: set[tuple[int, int, float]] = set()
+    won: set[tuple[int, int, float, float]] = set()
     for i in rank:
         if lefts[i] not in used_l and rights[i] not in used_r:
             used_l.add(lefts[i])
             used_r.add(rights[i])
-            won.add((lefts[i], rights[i], conf[i]))
+            won.add((lefts[i], rights[i], conf[i], float(rival[i])))
     return won
 
 
@@ -65,8 +65,8 @@ def test_one_to_one_is_the_greedy_over_the_documented_rank(
     monkeypatch.setattr(resolve, "CHUNK", chunk)
     frame = candidates(seed, rows=12, pairs=40, spread=1 if seed % 2 else 100_003)
     result = resolve_one_to_one(frame)
-    assert set(result.select(L, R, CONF).iter_rows()) == reference_one_to_one(frame)
-    assert result.columns == [*frame.columns, CONF]
+    assert set(result.select(L, R, CONF, RIVAL).iter_rows()) == reference_one_to_one(frame)
+    assert result.columns == [*frame.columns, CONF, RIVAL]
 
 
 def test_rivals_are_the_best_other_base() -> None:
@@ -178,4 +178,4 @@ def test_many_to_one_is_the_greedy_over_brute_force_groups(
     result = resolve_groups(pairs, sides[0], sides[1], spec, conditions=1)
     got = set(result.select(GROUP, L, R, CONF).iter_rows())
     assert got == reference_groups(pairs, (left_amounts, right_amounts), spec)
-    assert result.columns == [GROUP, L, R, BASE, CONF, score_column(0), score_column(1)]
+    assert result.columns == [GROUP, L, R, BASE, CONF, RIVAL, score_column(0), score_column(1)]
