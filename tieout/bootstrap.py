@@ -10,6 +10,7 @@ module constructs a datastore, a recorder, an application or a projection runner
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,10 +124,11 @@ def _datastore(app: Application[UUID]) -> PostgresDatastore:
     return datastore
 
 
-def _name_connections(datastore: PostgresDatastore, name: str) -> None:
-    """Name the pool's connections (`application_name`) before it opens any."""
-    kwargs = datastore.pool.kwargs
-    if isinstance(kwargs, dict):
+def _name_connections(datastore: Any, name: str) -> None:
+    """Name the pool's new connections (`application_name` in `pg_stat_activity`), unless
+    the operator named them with libpq's PGAPPNAME."""
+    kwargs = datastore.pool.kwargs if isinstance(datastore, PostgresDatastore) else None
+    if isinstance(kwargs, dict) and "PGAPPNAME" not in os.environ:
         kwargs["application_name"] = name
 
 
@@ -175,4 +177,6 @@ class Projections:
             view_class=spec.view,
             env=self.env,
         )
+        _name_connections(getattr(runner.app.recorder, "datastore", None), self.connection_name)
+        _name_connections(getattr(runner.view, "datastore", None), self.connection_name)
         return runner

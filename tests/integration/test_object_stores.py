@@ -18,10 +18,10 @@ from net_helpers import free_port
 
 from engine.domain.meta import event_meta
 from engine.errors import BadInputError, NotFoundError
-from engine.ingest import load_source
+from engine.ingest import Upload, load_source
 from engine.ports import ObjectStore
 from snapshots.stores import LocalObjectStore, S3ObjectStore, open_object_store
-from tieout.bootstrap import bootstrap
+from tieout.bootstrap import Container, bootstrap
 from tieout.settings import Settings
 
 
@@ -157,3 +157,22 @@ def test_sources_are_registered_into_s3(
         assert load_source(built.object_store, source.location).height == 1
     finally:
         built.close()
+
+
+def test_a_source_streams_from_an_s3_object(
+    container: Container, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """An object in another bucket registers without a local copy of it being made first,
+    and gives the same source as the same bytes from a file."""
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket="incoming")
+    csv = tmp_path / "bank.csv"
+    csv.write_text("txn_id,amount\n1,10.5\n2,7\n", encoding="utf-8")
+    client.upload_file(str(csv), "incoming", "drops/bank.csv")
+    incoming = S3ObjectStore("incoming", "drops", endpoint_url=s3_endpoint)
+    meta = event_meta(actor="user:alice@example.com", causation="test")
+    project = container.app.create_project("p", meta)
+    with incoming.open("bank.csv") as stream:
+        streamed = container.app.register_source(project, Upload("bank.csv", "csv", stream), meta)
+    assert streamed == container.app.register_source_file(project, csv, meta)
+    assert container.app.get_source(project, streamed).row_count == 2

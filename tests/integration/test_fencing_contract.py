@@ -1,0 +1,216 @@
+"""One contract for lease fencing, run on the in-memory event store and on PostgreSQL.
+
+`FencedRecorder.insert_fenced` is the rule that keeps a job from being recorded twice: a
+save under a lease that was taken over, or of a job no longer in the guarded state,
+writes nothing at all (no event, no queue change). The in-memory recorder applies it
+without a server, so the rule is tested where it is cheapest and where it matters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from engine.application import Tieout
+from engine.domain.decisions import DecisionBatch
+from engine.domain.job import (
+    COMPLETED,
+    FAILED,
+    REQUESTED,
+    RUNNING,
+    JobOutcome,
+    JobStateError,
+    LeaseLostError,
+    RetryPolicy,
+)
+from engine.domain.meta import event_meta
+from engine.domain.queue import QueueGuard
+from engine.memory import InMemoryFencedRecorder, InMemoryJobQueue
+from engine.ports import JobProgress, JobQueue
+from snapshots.stores import LocalObjectStore
+from tieout.bootstrap import Container
+
+META = event_meta(actor="service:test", causation="test")
+POLICY = RetryPolicy(max_attempts=3, backoff_seconds=0, backoff_max_seconds=0)
+RULES = (
+    "left: {id: id}\nright: {id: id}\nrules:\n  - name: r\n    when:\n"
+    "      - {left: amount, right: amount, op: equals}\n"
+)
+OUTCOME = JobOutcome(
+    counts={"matched": 0, "suggested": 0, "unmatched_left": 1, "unmatched_right": 1},
+    inputs_hash="0" * 64,
+    ruleset_version=1,
+    engine_version="test",
+    decisions_hash="1" * 64,
+    decision_batches=0,
+    unmatched_batches=0,
+)
+
+
+@dataclass
+class Harness:
+    app: Tieout
+    queue: JobQueue
+    job_id: UUID
+
+
+class FencingContract(ABC):
+    """What every FencedRecorder (with its JobQueue) must do."""
+
+    @abstractmethod
+    def age_leases(self, harness: Harness, seconds: float) -> None:
+        """Make every running lease look `seconds` older than it is."""
+
+    @pytest.fixture
+    def harness(self, app_and_queue: tuple[Tieout, JobQueue], tmp_path: Path) -> Harness:
+        app, queue = app_and_queue
+        project = app.create_project("p", META)
+        version = app.publish_ruleset(project, RULES, META)
+        csv = tmp_path / "side.csv"
+        csv.write_text("id,amount\n1,10.5\n", encoding="utf-8")
+        source = app.register_source_file(project, csv, META)
+        return Harness(app, queue, app.request_job(project, source, source, version, META))
+
+    def head(self, harness: Harness) -> int:
+        return harness.app.recorder.max_notification_id() or 0
+
+    def test_a_requested_job_is_in_the_queue(self, harness: Harness) -> None:
+        entry = harness.queue.entry(harness.job_id)
+        assert entry is not None
+        assert entry.status == REQUESTED
+        assert harness.queue.claimable(10) == [harness.job_id]
+
+    def test_the_lease_holder_completes(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        app.complete_job(harness.job_id, "lease-1", OUTCOME, META)
+        assert app.get_job(harness.job_id).status == COMPLETED
+        assert harness.queue.entry(harness.job_id).status == COMPLETED  # type: ignore[union-attr]
+
+    def test_a_second_claim_is_refused_and_writes_nothing(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        stale = app.get_job(harness.job_id)  # another worker's copy, read before the claim ended
+        head = self.head(harness)
+        with pytest.raises(JobStateError, match=r"no longer requested|cannot claim|running"):
+            app.claim_job(harness.job_id, "w2", "lease-2", 100, META)
+        assert self.head(harness) == head
+        assert app.get_job(harness.job_id).worker == "w1"
+        assert stale.version == app.get_job(harness.job_id).version
+
+    def test_a_taken_over_worker_cannot_complete(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        self.age_leases(harness, 3600)
+        app.take_over_job(harness.job_id, 60, POLICY, META)
+        assert app.get_job(harness.job_id).status == FAILED
+        head = self.head(harness)
+        with pytest.raises(LeaseLostError):
+            app.complete_job(harness.job_id, "lease-1", OUTCOME, META)
+        assert self.head(harness) == head
+        assert harness.queue.entry(harness.job_id).status == FAILED  # type: ignore[union-attr]
+
+    def test_the_guard_alone_fences_a_save(self, harness: Harness) -> None:
+        """The domain check passes (the late worker's own copy still holds its lease); the
+        queue row, changed meanwhile by a takeover, is what refuses the write."""
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        late = app.get_job(harness.job_id)
+        self.age_leases(harness, 3600)
+        app.take_over_job(harness.job_id, 60, POLICY, META)
+        app.retry_job(harness.job_id, META)
+        app.claim_job(harness.job_id, "w2", "lease-2", 100, META)
+        late.complete("lease-1", OUTCOME, META)  # its copy of the job agrees
+        head = self.head(harness)
+        with pytest.raises(LeaseLostError, match="lease-1"):
+            app.save_fenced([late], guard=QueueGuard(late.id, RUNNING, "lease-1"))
+        assert self.head(harness) == head
+        entry = harness.queue.entry(harness.job_id)
+        assert entry is not None
+        assert (entry.status, entry.worker) == (RUNNING, "w2")
+
+    def test_a_batch_under_a_lost_lease_writes_nothing(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        app.cancel_job(harness.job_id, "stop", META)
+        batch = DecisionBatch(
+            job_id=harness.job_id, batch=0, first_row=0, rows=0, format="x", data="", meta=META
+        )
+        head = self.head(harness)
+        with pytest.raises(LeaseLostError):
+            app.save_fenced([batch], guard=QueueGuard(harness.job_id, RUNNING, "lease-1"))
+        assert self.head(harness) == head
+        assert harness.queue.recorded([batch.id]) == set()
+
+    def test_a_fresh_lease_is_not_taken_over(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        assert harness.queue.stale_leases(60, 10) == []
+        head = self.head(harness)
+        with pytest.raises(LeaseLostError):  # the guard wants a lease stale for 60 s
+            app.take_over_job(harness.job_id, 60, POLICY, META)
+        assert self.head(harness) == head
+        assert app.get_job(harness.job_id).status == RUNNING
+        self.age_leases(harness, 3600)
+        assert harness.queue.stale_leases(60, 10) == [harness.job_id]
+
+    def test_heartbeats_need_the_current_lease(self, harness: Harness) -> None:
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        progress = JobProgress("matching", 5, 10)
+        assert harness.queue.heartbeat(harness.job_id, "lease-1", progress)
+        assert not harness.queue.heartbeat(harness.job_id, "lease-0", progress)
+        entry = harness.queue.entry(harness.job_id)
+        assert entry is not None
+        assert (entry.phase, entry.rows_processed, entry.rows_total) == ("matching", 5, 10)
+
+    def test_a_concurrent_save_of_the_same_version_is_a_conflict(self, harness: Harness) -> None:
+        app = harness.app
+        first, second = app.get_job(harness.job_id), app.get_job(harness.job_id)
+        first.cancel("one", META)
+        second.cancel("two", META)
+        app.save_job(first, QueueGuard(first.id, REQUESTED))
+        head = self.head(harness)
+        with pytest.raises(JobStateError):
+            app.save_job(second, QueueGuard(second.id, REQUESTED))
+        assert self.head(harness) == head
+
+
+class TestInMemoryFencing(FencingContract):
+    @pytest.fixture
+    def app_and_queue(self, tmp_path: Path) -> Iterator[tuple[Tieout, JobQueue]]:
+        self.now = 1000.0
+        recorder = InMemoryFencedRecorder(clock=lambda: self.now)
+        app = Tieout(
+            {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+            LocalObjectStore(tmp_path / "objects"),
+            lambda _: recorder,
+        )
+        yield app, InMemoryJobQueue(recorder)
+        app.close()
+
+    def age_leases(self, harness: Harness, seconds: float) -> None:
+        del harness
+        self.now += seconds
+
+
+class TestPostgresFencing(FencingContract):
+    @pytest.fixture
+    def app_and_queue(self, container: Container) -> tuple[Tieout, JobQueue]:
+        self.url = container.database_url
+        return container.app, container.queue
+
+    def age_leases(self, harness: Harness, seconds: float) -> None:
+        del harness
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE tieout_job_queue"
+                " SET heartbeat_at = heartbeat_at - make_interval(secs => %s)",
+                (seconds,),
+            )
