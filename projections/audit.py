@@ -19,39 +19,19 @@ from eventsourcing.persistence import InterfaceError, Mapper, OperationalError, 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import retry
-from psycopg import Cursor
-from psycopg.rows import DictRow
 
 from projections.audit_rows import AuditEntry, TolerantMapper, event_entry
 from projections.names import (
     APPLICATION_NAME,
     AUDIT_INDEX_TABLE,
     AUDIT_INDEX_TRACKING_TABLE,
-    EVENTS_TABLE,
     Lock,
 )
+from projections.tracking import begin_write, checked_position
 
 VIEW_TABLE = AUDIT_INDEX_TABLE
 TRACKING_TABLE = AUDIT_INDEX_TRACKING_TABLE
 WRITE_LOCK = int(Lock.AUDIT_INDEX_WRITE)
-
-# The index can always be derived again from the log, so its commits need not wait for the
-# disk: a server crash may lose the last few, but rows and position together (one
-# transaction, in WAL order), and the projector then redoes them. The log keeps the
-# synchronous commits it is configured with.
-# One round trip (constants only, so the simple protocol may carry both statements).
-BEGIN_WRITE = (
-    f"SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-).encode()
-
-POSITION = f"""
-SELECT t.position,
-       EXISTS (SELECT 1 FROM {EVENTS_TABLE} e
-               WHERE e.notification_id > coalesce(t.position, 0)
-                 AND e.notification_id < %(first)s) AS gap
-FROM (SELECT max(notification_id) AS position FROM {TRACKING_TABLE}
-      WHERE application_name = %(application)s) t
-"""
 
 INSERT = f"""
 INSERT INTO {VIEW_TABLE} (
@@ -65,13 +45,6 @@ VALUES (
         WHERE originator_id IN (%(originator_id)s, %(parent_id)s) AND project_id IS NOT NULL
         ORDER BY notification_id LIMIT 1)))
 """
-
-
-class ProjectionResetError(Exception):
-    """The index is behind where this writer thought it was (it was rebuilt meanwhile).
-
-    The writer must start again from the index's position; nothing was written.
-    """
 
 
 class TieoutLog(Application[UUID]):
@@ -111,8 +84,11 @@ class AuditIndexView(PostgresTrackingRecorder):
         the writer was overtaken by a rebuild and must restart. Returns rows written.
         """
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(BEGIN_WRITE, prepare=False)
-            position = self._checked_position(curs, tracking.application_name, entries)
+            curs.execute(begin_write(WRITE_LOCK), prepare=False)
+            first = entries[0].row.notification_id
+            position = checked_position(
+                curs, TRACKING_TABLE, VIEW_TABLE, tracking.application_name, first
+            )
             fresh = [entry for entry in entries if entry.row.notification_id > position]
             if not fresh:
                 return 0
@@ -122,17 +98,6 @@ class AuditIndexView(PostgresTrackingRecorder):
                 curs.executemany(INSERT.encode(), [_params(entry) for entry in fresh])
             self._insert_tracking(curs, tracking)
         return len(fresh)
-
-    def _checked_position(
-        self, curs: Cursor[DictRow], application: str, entries: Sequence[AuditEntry]
-    ) -> int:
-        first = entries[0].row.notification_id
-        found = curs.execute(POSITION, {"first": first, "application": application}).fetchone()
-        position = int(found["position"] or 0) if found else 0
-        if position < first and found and found["gap"]:
-            msg = f"{VIEW_TABLE} is at {position}, behind event {first}: restart from there"
-            raise ProjectionResetError(msg)
-        return position
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def reset(self, application: str) -> None:

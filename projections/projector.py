@@ -24,8 +24,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.registry import CollectorRegistry
 
-from projections.audit import ProjectionResetError
 from projections.registry import CatchUpView, Projections, ProjectionSpec, Runner
+from projections.tracking import ProjectionResetError
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ from engine.domain.job import Job
 from engine.domain.meta import event_meta
 from engine.domain.project import Project
 from engine.errors import BadInputError
-from projections.audit import AuditIndexView, ProjectionResetError
+from projections.audit import AuditIndexView
 from projections.audit_query import AuditFilters, parse_filters
 from projections.audit_rows import event_entry
 from projections.projector import LagGauge, lag, rebuild, run_projector
 from projections.registry import ProjectionSpec
+from projections.tracking import ProjectionResetError
 from tieout.bootstrap import Container
 from tieout.cli import main
 
