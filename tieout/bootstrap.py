@@ -25,8 +25,10 @@ from eventsourcing.utils import Environment
 
 from engine.application import Tieout
 from engine.ports import JobQueue, ObjectStore
+from engine.tenancy import Tenancy
 from projections.audit import TieoutLog
 from projections.audit_query import AuditQueries
+from projections.catalog import Catalog
 from projections.database import eventsourcing_env, migrate, schema_lock
 from projections.job_queue import PostgresJobQueue
 from projections.job_recorder import PostgresFencedRecorder
@@ -34,7 +36,9 @@ from projections.names import EVENTS_TABLE
 from projections.registry import REGISTERED, CatchUpView, ProjectionSpec, Runner
 from snapshots.stores import open_object_store
 from tieout.embedded import embedded_database_url
+from tieout.secrets import SecretsManagerSecret, SecretSource, StaticSecret, file_secret
 from tieout.settings import Settings, load_settings
+from tieout.tokens import Tokens
 
 PROJECTOR_POOL_SIZE = 2  # per pool: the log (its LISTEN connection and reads), the view
 
@@ -49,6 +53,9 @@ class Container:
     object_store: ObjectStore
     queue: JobQueue
     audit: AuditQueries
+    catalog: Catalog
+    tenancy: Tenancy
+    tokens: Tokens
     projections: Projections
 
     def close(self) -> None:
@@ -84,6 +91,9 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         object_store=store,
         queue=PostgresJobQueue(datastore),
         audit=AuditQueries(datastore),
+        catalog=Catalog(datastore),
+        tenancy=Tenancy(app),
+        tokens=_tokens(settings),
         projections=Projections(projector_env, REGISTERED, connection_name),
     )
 
@@ -94,6 +104,21 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+
+
+def _tokens(settings: Settings) -> Tokens:
+    secret: SecretSource
+    if settings.jwt_secret is not None:
+        secret = StaticSecret(settings.jwt_secret.get_secret_value().encode())
+    elif settings.jwt_secret_id:
+        secret = SecretsManagerSecret(
+            settings.jwt_secret_id,
+            settings.jwt_secret_refresh_seconds,
+            endpoint_url=settings.secrets_endpoint_url,
+        )
+    else:
+        secret = file_secret(settings.home)
+    return Tokens(secret, settings.jwt_issuer, settings.jwt_audience, settings.token_ttl_seconds)
 
 
 def database_url(settings: Settings) -> str:

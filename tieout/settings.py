@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import BadInputError
@@ -73,6 +73,53 @@ class Settings(BaseSettings):
     )
     poll_seconds: float = Field(
         default=1.0, gt=0, description="How often an idle worker looks for requested jobs."
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret that signs and checks API bearer tokens. Unset: read from "
+        "AWS Secrets Manager (TIEOUT_JWT_SECRET_ID), else a secret made once and kept in "
+        "TIEOUT_HOME/jwt.secret.",
+    )
+    jwt_secret_id: str | None = Field(
+        default=None,
+        description="AWS Secrets Manager secret (name or ARN) holding the token secret; "
+        "read through boto3's usual credentials and region, cached.",
+    )
+    jwt_secret_refresh_seconds: float = Field(
+        default=300.0, gt=0, description="How long a secret read from Secrets Manager is kept."
+    )
+    secrets_endpoint_url: str | None = Field(
+        default=None, description="Secrets Manager endpoint override (a test server)."
+    )
+    jwt_issuer: str = Field(default="tieout", description="The `iss` of issued tokens.")
+    jwt_audience: str = Field(default="tieout-api", description="The `aud` of issued tokens.")
+    token_ttl_seconds: int = Field(
+        default=86_400, ge=60, description="Lifetime of the bearer tokens `tieout users` prints."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for rate limits shared by every API process. Unset: "
+        "per-process limits.",
+    )
+    rate_limits: str = Field(
+        default="login=20/60,jobs=600/60,uploads=60/60,reads=6000/60,writes=600/60",
+        description="Requests per principal and tier, as `tier=count/seconds` (tiers: login "
+        "(failed authentications, per client address), jobs, uploads, reads, writes).",
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest JSON or ruleset body the API accepts."
+    )
+    max_upload_bytes: int = Field(
+        default=1 << 30, ge=1024, description="Largest source upload the API accepts."
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An API request (other than an upload) taking longer "
+        "answers 503.",
+    )
+    upload_idle_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An upload whose next chunk does not arrive within this is cut off (408).",
     )
 
     @property

@@ -3,6 +3,7 @@
 from engine.domain.base import TieoutAggregate
 from engine.domain.decisions import DecisionBatch, UnmatchedBatch
 from engine.domain.job import Job
+from engine.domain.org import ApiKey, Organization, User
 from engine.domain.project import Project
 from engine.domain.source import Source
 
@@ -12,6 +13,9 @@ AGGREGATES: tuple[type[TieoutAggregate], ...] = (
     Job,
     DecisionBatch,
     UnmatchedBatch,
+    Organization,
+    User,
+    ApiKey,
 )
 """Every aggregate whose events are stored; tests and docs check each of their events."""
 

@@ -19,7 +19,9 @@ from engine.application import Tieout
 from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, UnmatchedBatch, encode_rows
 from engine.domain.job import Job, JobOutcome, RetryPolicy
 from engine.domain.meta import event_meta
+from engine.domain.org import Role
 from engine.memory import InMemoryFencedRecorder
+from engine.tenancy import Tenancy
 from snapshots.stores import LocalObjectStore
 
 SAMPLES = Path(__file__).parent / "events"
@@ -50,6 +52,21 @@ def run_scenario(app: Tieout, scratch: Path) -> None:
     right_id = app.register_source_file(project, right, meta)
     job_id = app.request_job(project, left_id, right_id, 1, meta, idempotency_key="sample")
     run_job_lifecycle(app, job_id)
+    run_tenancy(Tenancy(app))
+
+
+def run_tenancy(tenancy: Tenancy) -> None:
+    """Every Organization, User and ApiKey event, through the tenancy commands."""
+    meta = event_meta(actor="cli:operator", causation="samples")
+    admin = tenancy.create_user("admin@example.com", Role.ADMIN, "Samples Org", meta)
+    tenancy.create_user("ann@example.com", Role.VIEWER, "Samples Org", meta)
+    tenancy.create_user("ann@example.com", Role.ANALYST, "Samples Org", meta)
+    key = tenancy.issue_api_key("Samples Org", Role.ANALYST, "loader", meta)
+    tenancy.revoke_api_key(key.id, "rotated", meta)
+    principal = tenancy.user_principal(admin.id)
+    project = tenancy.create_project(principal, "Tenant project", meta)
+    tenancy.add_member(principal, project, "ann@example.com", Role.ANALYST, meta)
+    tenancy.remove_member(principal, project, "ann@example.com", meta)
 
 
 def run_job_lifecycle(app: Tieout, job_id: UUID) -> None:

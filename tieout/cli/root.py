@@ -15,6 +15,7 @@ from tieout import __version__
 STATELESS = "stateless"
 
 COMMAND_MODULES = {
+    "apikeys": "users",
     "audit": "audit",
     "db": "projector",
     "demo": "demo",
@@ -25,6 +26,7 @@ COMMAND_MODULES = {
     "rulesets": "write",
     "serve": "serve",
     "sources": "write",
+    "users": "users",
     "worker": "worker",
 }
 
