@@ -14,6 +14,26 @@ EVENTS_TABLE = f"{APPLICATION_NAME.lower()}_events"
 JOB_QUEUE_TABLE = "tieout_job_queue"
 AUDIT_INDEX_TABLE = "tieout_audit_index"
 AUDIT_INDEX_TRACKING_TABLE = f"{AUDIT_INDEX_TABLE}_tracking"
+RESULTS_PROJECTION = "tieout_results"  # the analyst's read models: its tracking table's prefix
+RESULTS_TRACKING_TABLE = f"{RESULTS_PROJECTION}_tracking"
+PROJECTS_TABLE = "tieout_rm_projects"
+RULESETS_TABLE = "tieout_rm_rulesets"
+SOURCES_TABLE = "tieout_rm_sources"
+JOBS_TABLE = "tieout_rm_jobs"
+DECISIONS_TABLE = "tieout_rm_decisions"
+UNMATCHED_TABLE = "tieout_rm_unmatched"
+CURSOR_KEY_TABLE = "tieout_rm_cursor_key"
+RESULTS_TABLES = (
+    PROJECTS_TABLE,
+    RULESETS_TABLE,
+    SOURCES_TABLE,
+    JOBS_TABLE,
+    DECISIONS_TABLE,
+    UNMATCHED_TABLE,
+)
+CHAIN_TABLE = "tieout_chain"
+CHAIN_TRACKING_TABLE = f"{CHAIN_TABLE}_tracking"
+CHAIN_SEALS_TABLE = "tieout_chain_seals"
 
 
 @unique
@@ -23,3 +43,5 @@ class Lock(IntEnum):
     MIGRATIONS = 7_202_611  # one migrator at a time
     SCHEMA = 7_202_612  # one process creating the event store's tables
     AUDIT_INDEX_WRITE = 7_202_613  # one writer of the audit index at a time
+    CHAIN_WRITE = 7_202_614  # one writer of the hash chain at a time
+    RESULTS_WRITE = 7_202_615  # one writer of the analyst's read models at a time

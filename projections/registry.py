@@ -19,6 +19,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 
 from projections.audit import AuditIndexProjection, AuditIndexView
+from projections.chain import ChainProjection, ChainView
+from projections.results_view import ResultsProjection, ResultsView
 
 
 class CatchUpView(Protocol):
@@ -49,6 +51,8 @@ class ProjectionSpec:
 
 REGISTERED: tuple[ProjectionSpec, ...] = (
     ProjectionSpec("audit_index", AuditIndexProjection, AuditIndexView),
+    ProjectionSpec("chain", ChainProjection, ChainView),
+    ProjectionSpec("results", ResultsProjection, ResultsView),
 )
 
 Runner = ProjectionRunner[Application[UUID], Any]

@@ -24,6 +24,7 @@ from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
 
 from engine.application import Tieout
+from engine.commitment import Signer
 from engine.ports import JobQueue, ObjectStore
 from engine.tenancy import Tenancy
 from projections.audit import TieoutLog
@@ -34,8 +35,10 @@ from projections.job_queue import PostgresJobQueue
 from projections.job_recorder import PostgresFencedRecorder
 from projections.names import EVENTS_TABLE
 from projections.registry import REGISTERED, CatchUpView, ProjectionSpec, Runner
+from projections.results_query import ResultQueries
 from snapshots.stores import open_object_store
 from tieout.embedded import embedded_database_url
+from tieout.keys import signing_key
 from tieout.secrets import SecretsManagerSecret, SecretSource, StaticSecret, file_secret
 from tieout.settings import Settings, load_settings
 from tieout.tokens import Tokens
@@ -56,7 +59,9 @@ class Container:
     catalog: Catalog
     tenancy: Tenancy
     tokens: Tokens
+    results: ResultQueries
     projections: Projections
+    signer: Signer
 
     def close(self) -> None:
         self.app.close()
@@ -73,6 +78,7 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
     store = open_object_store(
         settings.object_store_location, s3_endpoint_url=settings.s3_endpoint_url
     )
+    signer = signing_key(settings)
     env = eventsourcing_env(url, pool_size=settings.db_pool_size, create_tables=settings.migrate)
     connection_name = f"tieout-{process}"
     with schema_lock(url):
@@ -94,7 +100,9 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         catalog=Catalog(datastore),
         tenancy=Tenancy(app),
         tokens=_tokens(settings),
-        projections=Projections(projector_env, REGISTERED, connection_name),
+        results=ResultQueries(datastore),
+        projections=Projections(projector_env, REGISTERED, connection_name, signer),
+        signer=signer,
     )
 
 
@@ -165,11 +173,16 @@ class Projections:
     """
 
     def __init__(
-        self, env: dict[str, str], specs: tuple[ProjectionSpec, ...], connection_name: str
+        self,
+        env: dict[str, str],
+        specs: tuple[ProjectionSpec, ...],
+        connection_name: str,
+        signer: Signer,
     ) -> None:
         self.env = env
         self.specs = specs
         self.connection_name = connection_name
+        self.signer = signer
 
     def named(self, name: str) -> ProjectionSpec:
         for spec in self.specs:
@@ -189,6 +202,7 @@ class Projections:
             try:
                 view: Any = factory.tracking_recorder(spec.view)
                 _name_connections(view.datastore, self.connection_name)
+                self._configure(view)
                 yield log, view
             finally:
                 factory.close()
@@ -204,4 +218,11 @@ class Projections:
         )
         _name_connections(getattr(runner.app.recorder, "datastore", None), self.connection_name)
         _name_connections(getattr(runner.view, "datastore", None), self.connection_name)
+        self._configure(runner.view)
         return runner
+
+    def _configure(self, view: object) -> None:
+        """Views that sign (the hash chain's seals) get the deployment's key."""
+        use_signer = getattr(view, "use_signer", None)
+        if callable(use_signer):
+            use_signer(self.signer)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import BadInputError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_METRICS_PORTS = {"worker": 9100, "projector": 9101}
+"""One /metrics port per kind of long-running process, so one host runs each with the
+defaults. The API (`tieout serve`) serves /metrics on its own port."""
 
 
 class Settings(BaseSettings):
@@ -64,15 +69,31 @@ class Settings(BaseSettings):
     decision_batch_size: int = Field(
         default=5000, ge=1, description="Decisions recorded per DecisionsRecorded event."
     )
-    metrics_port: int = Field(
-        default=9100,
+    metrics_port: int | None = Field(
+        default=None,
         ge=0,
         le=65535,
         description="Port of the /metrics endpoint of `tieout worker` and `tieout projector` "
-        "(0: none).",
+        "(0: none). Unset: 9100 for a worker, 9101 for the projector, so that both run on "
+        "one host with the defaults.",
     )
     poll_seconds: float = Field(
         default=1.0, gt=0, description="How often an idle worker looks for requested jobs."
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 key that signs chain seals and job commitments: base64 of its "
+        "32-byte seed. Unset: a key made once and kept in TIEOUT_HOME/signing.key.",
+    )
+    backup_store: str | None = Field(
+        default=None,
+        description="Where backups go: a directory or s3://bucket/prefix. "
+        "Unset: TIEOUT_HOME/backups.",
+    )
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description="AES-GCM key that encrypts backups: base64 of 16, 24 or 32 bytes. "
+        "Unset: backups are not encrypted.",
     )
     jwt_secret: SecretStr | None = Field(
         default=None,
@@ -122,10 +143,29 @@ class Settings(BaseSettings):
         description="An upload whose next chunk does not arrive within this is cut off (408).",
     )
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            msg = f"{value!r} is not a logging level (one of {', '.join(LOG_LEVELS)})"
+            raise ValueError(msg)
+        return value.upper()
+
+    def metrics_port_for(self, process: str) -> int:
+        """TIEOUT_METRICS_PORT, or the default of this kind of process (0: none)."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS.get(process, 0)
+
     @property
     def object_store_location(self) -> str:
         """The configured object store, defaulting to a directory under TIEOUT_HOME."""
         return self.object_store or str(self.home / "objects")
+
+    @property
+    def backup_store_location(self) -> str:
+        """The configured backup store, defaulting to a directory under TIEOUT_HOME."""
+        return self.backup_store or str(self.home / "backups")
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -146,4 +186,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "TIEOUT_" + "_".join(str(part) for part in first["loc"]).upper()
-        raise BadInputError(f"{name}: {first['msg']}") from None
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise BadInputError(f"{name}: {reason}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from projections.audit_query import MAX_LIMIT, parse_filters
@@ -72,3 +74,7 @@ def _cells(row: AuditRow) -> tuple[str, ...]:
     occurred = row.occurred_at.isoformat(timespec="seconds") if row.occurred_at else "?"
     originator = f"{row.originator_id}:{row.originator_version}"
     return (occurred, row.event_type, row.actor, row.request_id, row.causation, originator)
+
+
+# The chain and proof commands (verify, ...) live beside, on this group.
+importlib.import_module("tieout.cli.audit_proofs")
