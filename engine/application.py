@@ -151,10 +151,14 @@ class Tieout(Application[UUID]):
         meta: EventMeta,
         idempotency_key: str = "",
     ) -> UUID:
-        """Request a reconciliation; a repeated idempotency key returns the first job."""
+        """Request a reconciliation; a repeated idempotency key returns the first job.
+
+        A key reused with other sources or another ruleset version is a `ConflictError`:
+        answering with the first job would hide that the second request was not run.
+        """
         candidate = job_id(project_id, idempotency_key) if idempotency_key else None
         if candidate is not None and self._exists(candidate):
-            return candidate
+            return self._same_request(candidate, (left, right, ruleset_version))
         ruleset = self.get_ruleset(project_id, ruleset_version)
         left_source = self.get_source(project_id, left)
         right_source = self.get_source(project_id, right)
@@ -172,8 +176,20 @@ class Tieout(Application[UUID]):
         except IntegrityError:
             if candidate is None:
                 raise
-            return candidate  # the same request, saved concurrently a moment earlier
+            # a request with the same key, saved concurrently a moment earlier
+            return self._same_request(candidate, (left, right, ruleset_version))
         return job.id
+
+    def _same_request(self, existing: UUID, asked: tuple[UUID, UUID, int]) -> UUID:
+        found = self.get_job(existing)
+        first = (found.left_source_id, found.right_source_id, found.ruleset_version)
+        if first != asked:
+            msg = (
+                f"idempotency key {found.idempotency_key!r} was used for job {existing} with "
+                f"sources {first[0]} and {first[1]}, ruleset {first[2]}; use another key"
+            )
+            raise ConflictError(msg)
+        return existing
 
     def get_job(self, job: UUID) -> Job:
         return self._get(Job, job, "job")

@@ -22,6 +22,7 @@ Every failure becomes a `BadInputError` whose message is one line naming the fil
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ DATE_ROWS = 1_000
 LEADING_ZERO = r"^[+-]?0[0-9]"
 READ_ERRORS = (pl.exceptions.PolarsError, OSError, ValueError)
 PARQUET_WRITE: dict[str, Any] = {"compression": "zstd", "statistics": True}
+UNESCAPED_FIELD = re.compile(r"Field `(.*?)` is not properly escaped", re.DOTALL)
 
 
 def frame_format(path: Path) -> str:
@@ -53,6 +55,14 @@ def frame_format(path: Path) -> str:
     return fmt
 
 
+def require_file(path: Path) -> None:
+    """A path that is not a readable file is named as what it is."""
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a directory; give a CSV, Parquet or NDJSON file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+
+
 def read_frame(path: Path) -> pl.DataFrame:
     """Read a whole file; the format follows its extension."""
     return collect_frames([(path, scan_frame(path))])[0]
@@ -60,9 +70,8 @@ def read_frame(path: Path) -> pl.DataFrame:
 
 def scan_frame(path: Path) -> pl.LazyFrame:
     """A lazy scan of a file, checked for existence and schema up front."""
+    require_file(path)
     fmt = frame_format(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such file")
     try:
         if fmt == "csv":
             lazy = _scan_csv(path, _csv_schema(path))
@@ -72,7 +81,7 @@ def scan_frame(path: Path) -> pl.LazyFrame:
             lazy = pl.scan_ndjson(path, infer_schema_length=INFER_ROWS)
         schema = lazy.collect_schema()
     except READ_ERRORS as exc:
-        raise BadInputError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+        raise BadInputError(f"{path}: cannot read as {fmt}: {_reason(path, exc)}") from None
     if not schema:
         raise BadInputError(f"{path}: no columns")
     return lazy
@@ -102,13 +111,13 @@ def sink_parquet(path: Path, target: Path) -> int:
         lazy.sink_parquet(target, **PARQUET_WRITE)
     except READ_ERRORS as exc:
         if frame_format(path) != "csv":
-            raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
+            raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
         columns = lazy.collect_schema().names()
         try:
             full = _scan_csv(path, _full_csv_schema(path, columns)).select(columns)
             full.sink_parquet(target, **PARQUET_WRITE)
         except READ_ERRORS as again:
-            raise BadInputError(f"{path}: cannot read: {_first_line(again)}") from None
+            raise BadInputError(f"{path}: cannot read: {_reason(path, again)}") from None
     return int(pl.scan_parquet(target).select(pl.len()).collect().item())
 
 
@@ -117,12 +126,12 @@ def _collect_one(path: Path, lazy: pl.LazyFrame) -> pl.DataFrame:
         return lazy.collect()
     except READ_ERRORS as exc:
         if frame_format(path) != "csv":
-            raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
+            raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
     columns = lazy.collect_schema().names()
     try:
         return _scan_csv(path, _full_csv_schema(path, columns)).select(columns).collect()
     except READ_ERRORS as exc:
-        raise BadInputError(f"{path}: cannot read: {_first_line(exc)}") from None
+        raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
 
 
 def _scan_csv(path: Path, schema: pl.Schema) -> pl.LazyFrame:
@@ -197,6 +206,26 @@ def _leading_zero(values: pl.Series) -> bool:
     return bool(values.str.contains(LEADING_ZERO).any())
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(path: Path, exc: BaseException) -> str:
+    """The first line of the reader's message; for a quote left open, where it opens."""
     text = str(exc).strip()
+    unescaped = UNESCAPED_FIELD.search(text)
+    if unescaped:
+        return _unclosed_quote(path, unescaped.group(1))
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unclosed_quote(path: Path, field: str) -> str:
+    """polars names the field that runs on (from its quote to the end of the file), not
+    its line: find the field in the file and count the lines before it."""
+    start = (field.splitlines() or [""])[0]
+    line = ""
+    try:
+        with path.open("rb") as stream:
+            for number, raw in enumerate(stream, start=1):
+                if start and start.encode() in raw:
+                    line = f"line {number}: "
+                    break
+    except OSError:
+        pass
+    return f"{line}a quoted field is not closed: {start!r} (a double quote opens it)"

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import polars as pl
 
 from engine.errors import BadInputError
-from engine.frames import READERS, frame_format, sink_parquet
+from engine.frames import READERS, frame_format, require_file, sink_parquet
 from engine.ports import ObjectStore
 
 CHUNK = 1 << 20
@@ -51,9 +51,8 @@ class Upload:
 @contextmanager
 def open_upload(path: Path, file_format: str | None = None) -> Iterator[Upload]:
     """A local file as an upload; the format follows its extension unless given."""
+    require_file(path)
     file_format = file_format or frame_format(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such file")
     with path.open("rb") as stream:
         yield Upload(path.name, file_format, stream, path)
 

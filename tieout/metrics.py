@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import accumulate
 
-from prometheus_client import REGISTRY, Gauge
+from prometheus_client import REGISTRY, Gauge, start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,6 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from engine.domain.job import STATUSES
+from engine.errors import BadInputError
 from engine.ports import JobQueue
 from engine.worker.loop import Worker
 
@@ -86,3 +87,21 @@ def register_worker_metrics(worker: Worker, registry: CollectorRegistry = REGIST
     )
     gauge.set_function(lambda: worker.matcher_rows_per_second)
     return gauge
+
+
+def serve_metrics(port: int, process: str) -> None:
+    """Serve /metrics on `port` in a background thread (0: not at all).
+
+    A port in use is a setting to change, not a crash: one line names the port, the likely
+    owner and the variable to set.
+    """
+    if not port:
+        return
+    try:
+        start_http_server(port)
+    except OSError as error:
+        msg = (
+            f"metrics port {port}: {error.strerror} (another `tieout {process}` on this host?); "
+            "set TIEOUT_METRICS_PORT to a free port, or 0 for no metrics"
+        )
+        raise BadInputError(msg) from None

@@ -33,6 +33,8 @@ FINAL = frozenset({COMPLETED, CANCELLED})
 """No command changes a job in these states. A dead letter changes only by redrive."""
 ENDED = frozenset({COMPLETED, CANCELLED, DEAD_LETTERED})
 """States in which no worker will touch the job again on its own."""
+PERMANENT_ERROR = "permanent error"
+"""The dead-letter reason of a job whose input can never succeed (no retry was made)."""
 
 
 class LeaseLostError(ConflictError):
@@ -147,6 +149,7 @@ class Job(TieoutAggregate):
         self.lease_token = ""
         self.worker = ""
         self.last_error = ""
+        self.dead_letter_reason = ""
         self.retry_in_seconds = 0.0
         self.decision_batch_size = 0
         self.outcome: JobOutcome | None = None
@@ -202,7 +205,7 @@ class Job(TieoutAggregate):
             meta=meta,
         )
         if exhausted:
-            reason = "permanent error" if permanent else f"{failures} failed attempts"
+            reason = PERMANENT_ERROR if permanent else f"{failures} failed attempts"
             self._dead_lettered(reason=reason, meta=meta)
 
     def release(self, lease_token: str, reason: str, meta: EventMeta) -> None:
@@ -303,8 +306,9 @@ class Job(TieoutAggregate):
 
     @event(JobDeadLettered)
     def _dead_lettered(self, reason: str, meta: EventMeta) -> None:
-        del reason, meta
+        del meta
         self.status = DEAD_LETTERED
+        self.dead_letter_reason = reason
         self.dead_letters += 1
 
     @event(JobCancelled)

@@ -14,7 +14,7 @@ from engine.domain.decisions import DECISIONS, UNMATCHED
 from engine.domain.job import Job, JobOutcome, LeaseLostError, RetryPolicy
 from engine.domain.meta import EventMeta
 from engine.domain.queue import QueueGuard
-from engine.errors import BadInputError, ConflictError
+from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import load_source
 from engine.matching import decisions_hash, match
 from engine.matching.result import MatchResult
@@ -24,6 +24,8 @@ from engine.worker.recording import Recorder
 
 logger = logging.getLogger(__name__)
 ERROR_CHARS = 2000
+PERMANENT = (BadInputError, NotFoundError)
+"""Errors that no retry can cure: bad input data, a source or stored object that is gone."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
         return "lease lost"
     except ShutdownRequestedError:
         return release(context, job, lease)
+    except PERMANENT as exc:  # the reason is the whole story: no traceback
+        logger.warning("job %s: attempt %s failed for good: %s", job.id, job.attempts, exc)
+        return fail(context, job, lease, exc)
     except Exception as exc:
         logger.exception("job %s: attempt %s failed", job.id, job.attempts)
         return fail(context, job, lease, exc)
@@ -69,7 +74,9 @@ def release(context: JobContext, job: Job, lease: Lease) -> str:
 
 def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
     """Record the failed attempt; errors that can never succeed dead-letter at once."""
-    error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    permanent = isinstance(exc, PERMANENT)
+    # bad input's message is meant for people as it is; anything else needs its type
+    error = (str(exc) if permanent else f"{type(exc).__name__}: {exc}")[:ERROR_CHARS]
     try:
         context.app.fail_job(
             job.id,
@@ -77,7 +84,7 @@ def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
             error,
             context.policy,
             context.meta,
-            permanent=isinstance(exc, BadInputError),
+            permanent=permanent,
         )
     except ConflictError:
         logger.warning("job %s: lease lost before the failure could be recorded", job.id)

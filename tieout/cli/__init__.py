@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
         result = cli.main(args=argv, prog_name="tieout", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `tieout`, `tieout jobs`: not an error
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        sys.exit(0)
     except click.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(130)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import sys
+import time
+from typing import Any
 from uuid import UUID
 
 import click
 
-from engine.domain.job import COMPLETED, DEAD_LETTERED, STATUSES
+from engine.domain.job import COMPLETED, DEAD_LETTERED, PERMANENT_ERROR, STATUSES, Job
+from engine.errors import BadInputError
 from engine.ports import QueueEntry
 from projections.job_views import entry_view, job_view
 from tieout.bootstrap import Container
 from tieout.cli.context import cli_meta, container, emit_json, parse_id
+from tieout.cli.display import print_fields, print_table
 from tieout.cli.root import cli
 from tieout.workers import run_until_done, wait_until_ended
 
 EXIT_NOT_COMPLETED = 1
+NO_WORKER_SECONDS = 5.0
 
 
 @cli.group()
@@ -28,7 +33,11 @@ def jobs() -> None:
 @click.argument("left_source")
 @click.argument("right_source")
 @click.option("--ruleset", "version", type=int, required=True, help="Ruleset version.")
-@click.option("--idempotency-key", default="", help="A repeated key returns the first job.")
+@click.option(
+    "--idempotency-key",
+    default="",
+    help="A repeated key returns the first job; with other sources or ruleset it is an error.",
+)
 @click.option("--wait", is_flag=True, help="Wait until the job ends, showing progress.")
 def run_job(
     project: str,
@@ -45,10 +54,14 @@ def run_job(
         job_id = built.app.request_job(
             project_id, left, right, version, cli_meta("jobs.run"), idempotency_key
         )
-        status = _wait(built, job_id) if wait else None
+        if not wait:
+            _say_who_runs_it(built, job_id)
+            click.echo(job_id)
+            return
+        click.echo(f"job {job_id} requested", err=True)
+        job = _wait(built, job_id)
     click.echo(job_id)
-    if status not in {None, COMPLETED}:
-        sys.exit(EXIT_NOT_COMPLETED)
+    _exit_unless_completed(job)
 
 
 @jobs.command("show")
@@ -56,13 +69,21 @@ def run_job(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_job(job: str, as_json: bool) -> None:
     """A job's status, attempts, progress, counts, hashes and failures."""
+    job_id = parse_id(job, "job")
     with container() as built:
-        view = job_view(built.app, built.queue, parse_id(job, "job"))
+        view = job_view(built.app, built.queue, job_id)
+        found = built.app.get_job(job_id)
     if as_json:
         emit_json(view)
         return
-    for key, value in view.items():
-        click.echo(f"{key:>22}: {value}")
+    print_fields(_fields(view))
+    if found.outcome is not None:
+        click.echo()
+        _print_counts(found.outcome.counts)
+    if view["failures_history"]:
+        click.echo()
+        rows = [(f["attempt"], f["at"], f["error"]) for f in view["failures_history"]]
+        print_table(("attempt", "failed at", "error"), rows, empty="")
 
 
 @jobs.command("list")
@@ -75,7 +96,7 @@ def list_jobs(project: str | None, statuses: tuple[str, ...], limit: int, as_jso
     project_id = parse_id(project, "project") if project else None
     with container() as built:
         found = built.queue.entries(statuses, project_id, limit)
-    _print_entries(found, as_json)
+    _print_entries(found, as_json, empty="no jobs")
 
 
 @jobs.command("dlq")
@@ -85,7 +106,7 @@ def dead_letters(limit: int, as_json: bool) -> None:
     """Dead-lettered jobs: attempts exhausted or an error that cannot succeed."""
     with container() as built:
         found = built.queue.entries((DEAD_LETTERED,), None, limit)
-    _print_entries(found, as_json)
+    _print_entries(found, as_json, empty="no dead-lettered jobs")
 
 
 @jobs.command("cancel")
@@ -107,27 +128,121 @@ def redrive_job(job: str) -> None:
     click.echo("requeued")
 
 
-def _wait(built: Container, job_id: UUID) -> str:
+def _say_who_runs_it(built: Container, job_id: UUID) -> None:
+    """Without --wait the job only waits in the queue: say what will run it."""
+    entry = built.queue.entry(job_id)
+    if built.settings.database_url is None and entry is not None and entry.status == "requested":
+        click.echo(
+            f"job {job_id} is queued; it runs when `tieout worker` or `tieout serve` runs "
+            "(or request it with --wait to run it now)",
+            err=True,
+        )
+
+
+def _wait(built: Container, job_id: UUID) -> Job:
     """Wait for the job to end, progress on stderr; on the embedded default, run it here."""
-    shown: list[str] = []
-
-    def show(entry: QueueEntry) -> None:
-        line = f"{entry.status}: {entry.phase} ({entry.rows_processed:,}/{entry.rows_total:,})"
-        if not shown or shown[-1] != line:
-            shown.append(line)
-            click.echo(line, err=True)
-
     if built.settings.database_url is None:
-        job = run_until_done(built, job_id, show)
-    else:
-        job = wait_until_ended(built, job_id, show, deadline=None)
-    return job.status
+        return run_until_done(built, job_id, ProgressWatch(job_id, warn_after=None).show)
+    watch = ProgressWatch(job_id, warn_after=time.monotonic() + NO_WORKER_SECONDS)
+    return wait_until_ended(built, job_id, watch.show, deadline=None)
 
 
-def _print_entries(found: list[QueueEntry], as_json: bool) -> None:
+class ProgressWatch:
+    """Shows each new progress line once; says so when no worker claims the job in time."""
+
+    def __init__(self, job_id: UUID, warn_after: float | None) -> None:
+        self.job_id = job_id
+        self.warn_after = warn_after
+        self.last = ""
+
+    def show(self, entry: QueueEntry) -> None:
+        line = progress_line(entry)
+        if line != self.last:
+            self.last = line
+            click.echo(line, err=True)
+        if self.warn_after is not None and time.monotonic() > self.warn_after:
+            self.warn_after = None
+            if entry.status == "requested":
+                click.echo(
+                    f"no worker has claimed job {self.job_id} after {NO_WORKER_SECONDS:g}s: "
+                    "start one with `tieout worker` (still waiting; Ctrl-C stops waiting, "
+                    "the job stays queued)",
+                    err=True,
+                )
+
+
+def progress_line(entry: QueueEntry) -> str:
+    """`requested: waiting for a worker`, `running: matching: ...`, `completed`."""
+    if entry.status == "requested":
+        return "requested: waiting for a worker"
+    if entry.status != "running" or not entry.phase or entry.phase == entry.status:
+        return entry.status
+    line = f"running: {entry.phase}"
+    if entry.phase.startswith("recording") and entry.rows_total:
+        line += f" ({entry.rows_processed:,} of {entry.rows_total:,} rows)"
+    return line
+
+
+def _exit_unless_completed(job: Job) -> None:
+    """Bad input ends the command as bad input does everywhere: exit 2, one line."""
+    if job.status == COMPLETED:
+        return
+    if job.status == DEAD_LETTERED and job.dead_letter_reason == PERMANENT_ERROR:
+        raise BadInputError(f"job {job.id} failed: {job.last_error}")
+    reason = f": {job.last_error}" if job.last_error else ""
+    click.echo(f"error: job {job.id} ended {job.status}{reason}", err=True)
+    sys.exit(EXIT_NOT_COMPLETED)
+
+
+def _fields(view: dict[str, Any]) -> list[tuple[str, Any]]:
+    running = view["status"] == "running"
+    fields = [
+        ("job", view["id"]),
+        ("project", view["project_id"]),
+        ("status", view["status"]),
+        ("attempts", view["attempts"]),
+        ("failures", view["failures"]),
+        ("left source", view["left_source_id"]),
+        ("right source", view["right_source_id"]),
+        ("ruleset", f"v{view['ruleset_version']}"),
+        ("idempotency key", view["idempotency_key"]),
+        ("created at", view["created_at"]),
+        ("worker", view["worker"] if running else None),
+        ("phase", view["phase"] if running else None),
+        ("last error", view["last_error"]),
+        ("decisions hash", view["decisions_hash"]),
+        ("inputs hash", view["inputs_hash"]),
+    ]
+    return [(name, value) for name, value in fields if value not in {None, ""}]
+
+
+def _print_counts(counts: dict[str, Any]) -> None:
+    """Each side's rows add up: in a decision (matched or suggested) plus unmatched."""
+    sides = [
+        (side, counts[f"{side}_rows"], counts[f"matched_{side}"], counts[f"unmatched_{side}"])
+        for side in ("left", "right")
+    ]
+    print_table(("side", "rows", "in a decision", "unmatched"), sides, empty="")
+    click.echo()
+    rules = [(rule, c["matched"], c["suggested"]) for rule, c in counts["rules"].items()]
+    rules.append(("total", counts["matched"], counts["suggested"]))
+    print_table(("rule", "matched", "suggested (for review)"), rules, empty="")
+
+
+def _print_entries(found: list[QueueEntry], as_json: bool, empty: str) -> None:
     if as_json:
         emit_json([entry_view(entry) for entry in found])
         return
-    for entry in found:
-        progress = f"{entry.phase} {entry.rows_processed}/{entry.rows_total}"
-        click.echo(f"{entry.job_id}  {entry.status:<13} attempts={entry.attempts}  {progress}")
+    rows = [
+        (
+            entry.job_id,
+            entry.status,
+            entry.attempts,
+            entry.phase if entry.status == "running" else None,
+            entry.created_at.isoformat(timespec="seconds"),
+            entry.last_error if entry.status != COMPLETED else None,
+        )
+        for entry in found
+    ]
+    headers = ("job", "status", "attempts", "running phase", "created at", "last error")
+    print_table(headers, rows, empty=empty)

@@ -8,13 +8,14 @@ import threading
 from types import FrameType
 
 import click
-from prometheus_client import start_http_server
 
 from projections.projector import LagGauge, rebuild, run_projector
 from tieout.bootstrap import bootstrap
 from tieout.cli.context import container
+from tieout.cli.display import started_line
 from tieout.cli.root import cli
-from tieout.settings import Settings, load_settings
+from tieout.metrics import serve_metrics
+from tieout.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 def projector(poll_seconds: float) -> None:
     """Keep every read model up to date with the event log, until SIGTERM or SIGINT."""
     with container("projector") as built:
-        _serve_metrics(built.settings)
+        port = built.settings.metrics_port_for("projector")
+        serve_metrics(port, "projector")
+        click.echo(started_line("projector", built, port), err=True)
         stop = threading.Event()
 
         def on_signal(number: int, frame: FrameType | None) -> None:
@@ -70,14 +73,3 @@ def rebuild_projections() -> None:
             f"{report.projection}: {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)"
         )
     click.echo(max((report.events for report in reports), default=0))
-
-
-def _serve_metrics(settings: Settings) -> None:
-    port = settings.metrics_port  # TIEOUT_METRICS_PORT, 0: none
-    if not port:
-        return
-    try:
-        start_http_server(port)
-    except OSError as error:
-        raise click.ClickException(f"metrics port {port}: {error.strerror}") from None
-    logger.info("metrics on :%d/metrics", port)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import threading
+from collections.abc import Callable
 
 import click
 from aiohttp import web
 
 from api.health import create_app
+from engine.errors import BadInputError
 from projections.projector import LagGauge, run_projector
 from tieout.bootstrap import Container
 from tieout.cli.context import container
+from tieout.cli.display import safe_url
 from tieout.cli.root import cli
 from tieout.metrics import register_queue_metrics, register_worker_metrics
 from tieout.workers import build_worker, start_in_background
-
-logger = logging.getLogger(__name__)
 
 
 @cli.command("serve")
@@ -28,19 +28,45 @@ def serve(host: str, port: int) -> None:
     with container("api") as built:
         register_queue_metrics(built.queue)
         if built.settings.database_url is not None:
-            web.run_app(create_app(built), host=host, port=port, print=None)
+            _run_app(built, host, port)
             return
         worker = build_worker(built)
         register_worker_metrics(worker)
         threads = [start_in_background(worker), _start_projector(built, stop := threading.Event())]
         try:
-            web.run_app(create_app(built), host=host, port=port, print=None)
+            _run_app(built, host, port)
         finally:
-            logger.warning("stopping the in-process worker after its jobs in hand")
+            click.echo("tieout serve: stopping the worker after its jobs in hand", err=True)
             worker.stop()
             stop.set()
             for thread in threads:
                 thread.join()
+
+
+def _run_app(built: Container, host: str, port: int) -> None:
+    try:
+        web.run_app(create_app(built), host=host, port=port, print=_announcer(built, host, port))
+    except OSError as error:
+        msg = f"{host}:{port}: {error.strerror or error}; choose another with --host/--port"
+        raise BadInputError(msg) from None
+
+
+def _announcer(built: Container, host: str, port: int) -> Callable[[str], None]:
+    """What `run_app` calls once the socket listens: where to find the API and the data."""
+    base = f"http://{host}:{port}"
+    lines = [
+        f"tieout serve: listening on {base} (/api/health, /api/ready, /metrics); Ctrl-C stops it",
+        f"tieout serve: database {safe_url(built.database_url)}",
+    ]
+    if built.settings.database_url is None:
+        lines.append("tieout serve: running jobs and the projector in this process too")
+
+    def announce(message: str) -> None:
+        del message  # aiohttp's own banner; ours says more
+        for line in lines:
+            click.echo(line, err=True)
+
+    return announce
 
 
 def _start_projector(built: Container, stop: threading.Event) -> threading.Thread:

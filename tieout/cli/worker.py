@@ -7,12 +7,12 @@ import signal
 from types import FrameType
 
 import click
-from prometheus_client import start_http_server
 
 from engine.worker.loop import Worker
 from tieout.cli.context import container
+from tieout.cli.display import started_line
 from tieout.cli.root import cli
-from tieout.metrics import register_worker_metrics
+from tieout.metrics import register_worker_metrics, serve_metrics
 from tieout.workers import build_worker
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,14 @@ def worker(concurrency: int | None) -> None:
     with container("worker") as built:
         running = build_worker(built, concurrency)
         register_worker_metrics(running)
-        if built.settings.metrics_port:
-            start_http_server(built.settings.metrics_port)
+        port = built.settings.metrics_port_for("worker")
+        serve_metrics(port, "worker")
         _handle_signals(running)
-        logger.warning(
-            "%s: started, %d concurrent jobs", running.config.name, running.config.concurrency
+        click.echo(started_line("worker", built, port), err=True)
+        click.echo(
+            f"tieout worker: {running.config.name} runs up to {running.config.concurrency} "
+            "jobs at a time; SIGTERM or Ctrl-C stops it",
+            err=True,
         )
         running.run()
 
