@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -131,16 +132,61 @@ def test_each_row_is_decided_once_and_every_pair_holds(
 
 
 def _each_id_once(result: MatchResult, left: pl.DataFrame, right: pl.DataFrame) -> None:
-    matches = result.matches
-    assert matches["right_id"].is_unique().all()
-    groups = matches.group_by("left_id").agg(pl.col("group_id").n_unique())
-    assert (groups["group_id"] == 1).all()
-    unmatched = result.unmatched
-    left_seen = set(matches["left_id"]) | set(unmatched.filter(side="left")["id"])
-    right_seen = set(matches["right_id"]) | set(unmatched.filter(side="right")["id"])
-    assert left_seen == set(left["id"])
-    assert right_seen == set(right["id"])
-    assert not set(matches["left_id"]) & set(unmatched.filter(side="left")["id"])
+    """Every id of each side is in exactly one decision (a pair, or one many-to-one group
+    of one rule) or unmatched once, never both. `group_id` comes from the left id, so it
+    alone cannot tell two decisions of one left row apart: the rule is checked with it."""
+    matches, unmatched = result.matches, result.unmatched
+    assert set(unmatched["side"]) <= {"left", "right"}
+    assert unmatched.select("side", "id").is_unique().all(), "an unmatched row listed twice"
+    assert matches["right_id"].is_unique().all(), "a right row in two decisions"
+    decisions = matches.group_by("left_id").agg(pl.struct("rule", "group_id").n_unique())
+    assert (decisions["rule"] == 1).all(), "a left row in two decisions"
+    owners = matches.group_by("group_id").agg(pl.col("left_id").n_unique())
+    assert (owners["left_id"] == 1).all(), "one group for two left rows"
+    for side, column, frame in (("left", "left_id", left), ("right", "right_id", right)):
+        decided, undecided = set(matches[column]), set(unmatched.filter(side=side)["id"])
+        assert not decided & undecided, f"a {side} row both matched and unmatched"
+        assert decided | undecided == set(frame["id"]), f"a {side} row missing or invented"
+
+
+GOOD_MATCHES = [("L1", "R1", "g-L1", "k")]
+GOOD_UNMATCHED = [("left", "L2"), ("left", "L3"), ("right", "R2"), ("right", "R3")]
+Rows = list[tuple[str, ...]]
+# matches added, unmatched rows added, unmatched rows removed
+ROWS_DECIDED_TWICE: dict[str, tuple[Rows, Rows, Rows]] = {
+    "a left row under two rules": ([("L1", "R2", "g-L1", "other")], [], [("right", "R2")]),
+    "a right row in two decisions": ([("L2", "R1", "g-L2", "k")], [], [("left", "L2")]),
+    "one group for two left rows": (
+        [("L2", "R2", "g-L1", "k")],
+        [],
+        [("left", "L2"), ("right", "R2")],
+    ),
+    "a right row matched and unmatched": ([], [("right", "R1")], []),
+    "a left row matched and unmatched": ([], [("left", "L1")], []),
+    "an unmatched row listed twice": ([], [("right", "R3")], []),
+    "a row missing": ([], [], [("left", "L3")]),
+    "a row invented": ([], [("left", "L9")], []),
+}
+
+
+def hand_made(matches: Rows, unmatched: Rows) -> MatchResult:
+    return MatchResult(
+        pl.DataFrame(matches, schema=["left_id", "right_id", "group_id", "rule"], orient="row"),
+        pl.DataFrame(unmatched, schema=["side", "id"], orient="row"),
+        3,
+        3,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(ROWS_DECIDED_TWICE))
+def test_the_decided_once_check_rejects_a_row_decided_twice(case: str) -> None:
+    """`_each_id_once` fails on hand-made results that each break it one way."""
+    matches, added, removed = ROWS_DECIDED_TWICE[case]
+    left, right = (pl.DataFrame({"id": [f"{side}{n}" for n in (1, 2, 3)]}) for side in "LR")
+    _each_id_once(hand_made(GOOD_MATCHES, GOOD_UNMATCHED), left, right)
+    unmatched = [row for row in [*GOOD_UNMATCHED, *added] if row not in removed]
+    with pytest.raises(AssertionError):
+        _each_id_once(hand_made([*GOOD_MATCHES, *matches], unmatched), left, right)
 
 
 def _holds(condition: Any, lrow: dict[str, Any], rrow: dict[str, Any]) -> bool:
