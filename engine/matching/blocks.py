@@ -12,10 +12,19 @@ a candidate, so keys are matrices from EXACT_BLOCK cells. Matrices of up to WHOL
 cells are read in bulk, many at once (`kept_cells`). A pair within tolerance meets in
 exactly one key, so nothing is found twice.
 
-Every key's strings are looked up once beforehand. Keys of HEAVY_KEY cells or more are
-scored in batches of about equal cells on polars' thread pool size in threads (rapidfuzz
-releases the GIL while it scores); lighter ones on the calling thread meanwhile, as their
-cost is the Python around each call, under the GIL, where more threads only queue.
+Long text changes the balance. rapidfuzz scores strings of up to LONG_TEXT characters
+with one machine word per string (and SIMD in `cdist`); past that a cell costs about as
+much as a pair, tens of times a short cell. So in a rule with range conditions whose
+strings are long on average, no key is a matrix: only the pairs in range are scored, a
+band join inside each key (the pairs of a key are expanded and range-tested first, then
+scored with `cpdist`), which on long shared-vocabulary descriptions scores about 40% fewer
+strings.
+
+Every key's strings are looked up once beforehand. Keys of HEAVY_KEY cells or more
+(LONG_HEAVY_KEY for long text, where the scoring outweighs the Python sooner) are scored in
+batches of about equal cells on polars' thread pool size in threads (rapidfuzz releases
+the GIL while it scores); lighter ones on the calling thread meanwhile, as their cost is
+the Python around each call, under the GIL, where more threads only queue.
 docs/performance.md has the measurements behind the thresholds.
 """
 
@@ -30,6 +39,7 @@ import polars as pl
 
 from engine.matching.candidates import Blocks, positions, runs
 from engine.matching.conditions import TextPlan
+from engine.matching.prepared import PreparedValues
 from engine.matching.similarity import (
     PARALLEL_CELLS,
     Found,
@@ -50,6 +60,9 @@ BATCHES_PER_THREAD = 4  # batches of heavy keys per scoring thread, to even out 
 # cells; a key this big is scored on the thread pool: its `cdist` work outweighs the Python
 # around the call, which holds the GIL
 HEAVY_KEY = 1024
+LONG_HEAVY_KEY = 64
+# characters: longer strings no longer fit rapidfuzz's one-word bit-parallel scorers
+LONG_TEXT = 64
 # cells of small matrices held before their kept cells are read at once: a few MB, so that
 # the reading stays in cache and memory stays small whatever the budget
 BULK_CELLS = 1 << 18
@@ -57,16 +70,31 @@ Lookup = Callable[[np.ndarray], np.ndarray]
 KeyedCells = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # Found + key per cell
 
 
-def split_big_blocks(found: Blocks, *, ranged: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def long_text_plan(found: Blocks, plan: TextPlan, prepared: PreparedValues) -> bool:
+    """Whether either side's strings of the plan are longer than LONG_TEXT characters on
+    average."""
+    longest = max(
+        prepared.mean_chars("left", plan.left, found.left.rows),
+        prepared.mean_chars("right", plan.right, found.right.rows),
+    )
+    return longest > LONG_TEXT
+
+
+def split_big_blocks(
+    found: Blocks, *, ranged: bool, long_text: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, end) left entry of every big key, and the left entries of the other keys
     that meet at least one right entry. A key is big from BIG_BLOCK cells in a rule with
-    range conditions (`ranged`), from EXACT_BLOCK cells in one without."""
+    range conditions (`ranged`), from EXACT_BLOCK cells in one without; in a rule with
+    range conditions and `long_text`, no key is big."""
     keys = found.left.keys
     if keys.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     starts, sizes = runs(keys)
     counts = found.counts
+    if ranged and long_text:
+        return starts[:0], starts[:0], np.flatnonzero(counts > 0)
     big = sizes * counts[starts] >= (BIG_BLOCK if ranged else EXACT_BLOCK)
     in_big = np.repeat(big, sizes)
     return starts[big], (starts + sizes)[big], np.flatnonzero(~in_big & (counts > 0))
@@ -78,6 +106,8 @@ def score_big_blocks(
     lookups: tuple[Lookup, Lookup],
     plan: TextPlan,
     budget: int,
+    *,
+    long_text: bool = False,
 ) -> Found:
     """(left entry, right entry, score 0-100) of every cell of the big keys at or above
     the plan's `min`, key by key (in the order of `spans`), each key's cells row-major;
@@ -132,7 +162,8 @@ def score_big_blocks(
         return parts
 
     cells = lsizes * rsizes
-    heavy, light = np.flatnonzero(cells >= HEAVY_KEY), np.flatnonzero(cells < HEAVY_KEY)
+    threshold = LONG_HEAVY_KEY if long_text else HEAVY_KEY
+    heavy, light = np.flatnonzero(cells >= threshold), np.flatnonzero(cells < threshold)
     threads = pl.thread_pool_size()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         batches = _batches(heavy, cells[heavy], threads * BATCHES_PER_THREAD)

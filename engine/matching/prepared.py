@@ -77,6 +77,13 @@ class PreparedValues:
 
         return lookup
 
+    def mean_chars(self, side: str, expr: pl.Expr, rows: np.ndarray) -> float:
+        """The mean length in characters of the text values computed with the given rows'
+        (a superset of them: the rows of the rule that needed the values first)."""
+        _, values = self._prepared(side, expr, pl.Series(rows))
+        mean = values.str.len_chars().mean()
+        return float(mean) if isinstance(mean, int | float) else 0.0
+
     def _prepared(self, side: str, expr: pl.Expr, rows: pl.Series) -> tuple[np.ndarray, pl.Series]:
         key = _key(side, expr)
         if key not in self._values:

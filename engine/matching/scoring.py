@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from engine.matching.blocks import score_big_blocks, split_big_blocks
+from engine.matching.blocks import long_text_plan, score_big_blocks, split_big_blocks
 from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
@@ -61,8 +61,11 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
         prepared.string_lookup("right", plan.right, found.right.rows),
     )
     ranged = any(isinstance(p, RangePlan) for p in plans)
-    starts, ends, entries = split_big_blocks(found, ranged=ranged)
-    lefts, rights, scores = score_big_blocks(found, (starts, ends), lookups, plan, MATRIX_BUDGET)
+    long_text = long_text_plan(found, plan, prepared)
+    starts, ends, entries = split_big_blocks(found, ranged=ranged, long_text=long_text)
+    lefts, rights, scores = score_big_blocks(
+        found, (starts, ends), lookups, plan, MATRIX_BUDGET, long_text=long_text
+    )
     parts = []
     for chunk in _chunks(found, entries):
         pairs = _in_range(found, plans, *expand(found, chunk))

@@ -228,17 +228,20 @@ def test_matrix_and_pair_scoring_agree(
     left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]]
 ) -> None:
     ruleset = build(rules)
-    saved = blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX
+    saved = blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX, blocks.LONG_TEXT
     try:
         blocks.BIG_BLOCK = blocks.EXACT_BLOCK = 1
         as_matrices = match(left, right, ruleset)
         blocks.WHOLE_MATRIX = 0  # every matrix read on its own (`cells_above`)
         one_by_one = match(left, right, ruleset)
+        blocks.LONG_TEXT = 0  # every text long: band join in ranged rules, heavy keys sooner
+        as_long_text = match(left, right, ruleset)
         blocks.BIG_BLOCK = blocks.EXACT_BLOCK = 10**9
         as_pairs = match(left, right, ruleset)
     finally:
-        blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX = saved
+        blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX, blocks.LONG_TEXT = saved
     assert_frame_equal(as_matrices.matches, one_by_one.matches)
+    assert_frame_equal(as_matrices.matches, as_long_text.matches)
     assert_frame_equal(as_matrices.matches, as_pairs.matches)
     assert_frame_equal(as_matrices.unmatched, as_pairs.unmatched)
 
