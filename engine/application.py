@@ -40,6 +40,7 @@ from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import Upload, open_upload, store_source
 from engine.matching.ruleset import Ruleset, parse_ruleset
 from engine.ports import FencedRecorder, ObjectStore
+from engine.worker.details import DETAIL_COLUMNS
 
 AggregateT = TypeVar("AggregateT")
 RecorderBuilder = Callable[[InfrastructureFactory[Any]], ApplicationRecorder]
@@ -194,8 +195,20 @@ class Tieout(Application[UUID]):
     def get_job(self, job: UUID) -> Job:
         return self._get(Job, job, "job")
 
-    def recorded_decisions(self, job: UUID) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """A completed job's decisions and unmatched rows, read back from its batch streams."""
+    def recorded_decisions(
+        self, job: UUID, *, details: bool = False
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """A completed job's decisions and unmatched rows, read back from its batch streams:
+        the matcher's columns, and with `details` also the amounts and dates recorded beside
+        them (engine/worker/details.py)."""
+        matches, unmatched = self._recorded_frames(job)
+        if details:
+            return matches, unmatched
+        return matches.drop(DETAIL_COLUMNS, strict=False), unmatched.drop(
+            DETAIL_COLUMNS, strict=False
+        )
+
+    def _recorded_frames(self, job: UUID) -> tuple[pl.DataFrame, pl.DataFrame]:
         found = self.get_job(job)
         if found.outcome is None:
             raise ConflictError(f"job {job} is {found.status}: it has no recorded decisions")

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 
+import polars as pl
+
 from engine.application import Tieout
 from engine.domain.decisions import DECISIONS, UNMATCHED
 from engine.domain.job import Job, JobOutcome, LeaseLostError, RetryPolicy
@@ -17,8 +19,8 @@ from engine.domain.queue import QueueGuard
 from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import load_source
 from engine.matching import decisions_hash, match
-from engine.matching.result import MatchResult
 from engine.ports import JobQueue, ObjectStore
+from engine.worker.details import with_details
 from engine.worker.heartbeat import Lease, ShutdownRequestedError
 from engine.worker.recording import Recorder
 
@@ -109,7 +111,7 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     result = match(left, right, ruleset, progress=on_stage)
     lease.report("matched", total, total)
     context.on_rate(total / max(time.perf_counter() - started, 1e-9))
-    batches = record(context, job, lease, result)
+    batches = record(context, job, lease, *with_details(result, left, right, ruleset))
     digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
     inputs = f"{left_source.content_hash}:{right_source.content_hash}:{digest}"
     return JobOutcome(
@@ -123,10 +125,13 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     )
 
 
-def record(context: JobContext, job: Job, lease: Lease, result: MatchResult) -> tuple[int, int]:
+def record(
+    context: JobContext, job: Job, lease: Lease, matches: pl.DataFrame, unmatched: pl.DataFrame
+) -> tuple[int, int]:
+    """Record the decisions and unmatched rows (with their details) under the lease."""
     guard = QueueGuard(job.id, "running", lease.token)
     recorder = Recorder(context.app, context.queue, guard, job.decision_batch_size, context.meta)
-    total = result.matches.height + result.unmatched.height
+    total = matches.height + unmatched.height
     written = 0
 
     def on_rows(rows: int) -> None:
@@ -135,8 +140,8 @@ def record(context: JobContext, job: Job, lease: Lease, result: MatchResult) -> 
         lease.report("recording decisions", written, total)
 
     batches = (
-        recorder.record(DECISIONS, result.matches, on_rows),
-        recorder.record(UNMATCHED, result.unmatched, on_rows),
+        recorder.record(DECISIONS, matches, on_rows),
+        recorder.record(UNMATCHED, unmatched, on_rows),
     )
     lease.report("completing", written, total)
     return batches

@@ -1,0 +1,126 @@
+-- The analyst's read models (projections/results_view.py), kept by the projector in the
+-- same transaction as their position in tieout_results_tracking (which eventsourcing's
+-- PostgresTrackingRecorder creates). `tieout db rebuild-projections` empties them and
+-- replays the log. Every index serves a query of projections/results_query.py; every
+-- statement is idempotent.
+
+CREATE TABLE IF NOT EXISTS tieout_rm_projects (
+    project_id  uuid PRIMARY KEY,
+    name        text        NOT NULL,
+    created_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tieout_rm_projects_name ON tieout_rm_projects (name, project_id);
+
+CREATE TABLE IF NOT EXISTS tieout_rm_rulesets (
+    project_id    uuid        NOT NULL,
+    version       integer     NOT NULL,
+    digest        text        NOT NULL,
+    ruleset       jsonb       NOT NULL,
+    published_at  timestamptz NOT NULL,
+    published_by  text        NOT NULL DEFAULT '',
+    PRIMARY KEY (project_id, version)
+);
+
+CREATE TABLE IF NOT EXISTS tieout_rm_sources (
+    source_id     uuid PRIMARY KEY,
+    project_id    uuid        NOT NULL,
+    name          text        NOT NULL,
+    file_format   text        NOT NULL,
+    content_hash  text        NOT NULL,
+    file_hash     text        NOT NULL,
+    row_count     bigint      NOT NULL,
+    columns       jsonb       NOT NULL,
+    registered_at timestamptz NOT NULL,
+    registered_by text        NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS tieout_rm_sources_project
+    ON tieout_rm_sources (project_id, registered_at DESC, source_id DESC);
+
+CREATE TABLE IF NOT EXISTS tieout_rm_jobs (
+    job_id           uuid PRIMARY KEY,
+    project_id       uuid        NOT NULL,
+    status           text        NOT NULL,
+    left_source_id   uuid        NOT NULL,
+    right_source_id  uuid        NOT NULL,
+    ruleset_version  integer     NOT NULL,
+    idempotency_key  text        NOT NULL DEFAULT '',
+    attempts         integer     NOT NULL DEFAULT 0,
+    failures         integer     NOT NULL DEFAULT 0,
+    created_at       timestamptz NOT NULL,
+    claimed_at       timestamptz,
+    finished_at      timestamptz,
+    counts           jsonb,
+    decisions_hash   text,
+    inputs_hash      text,
+    engine_version   text,
+    decision_batches integer,
+    unmatched_batches integer,
+    last_error       text        NOT NULL DEFAULT '',
+    version          bigint      NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tieout_rm_jobs_project
+    ON tieout_rm_jobs (project_id, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS tieout_rm_jobs_status
+    ON tieout_rm_jobs (status, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS tieout_rm_jobs_created
+    ON tieout_rm_jobs (created_at DESC, job_id DESC);
+
+-- One row per decision row (a many-to-one group is several rows with one group_id).
+-- row_no is the row's position in the job's recorded decisions: unique, stable, and the
+-- tie-break of every ordering.
+CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
+    job_id        uuid             NOT NULL,
+    row_no        bigint           NOT NULL,
+    group_id      text             NOT NULL,
+    left_id       text             NOT NULL,
+    right_id      text             NOT NULL,
+    rule          text             NOT NULL,
+    confidence    double precision NOT NULL,
+    status        text             NOT NULL,
+    review_status text             NOT NULL DEFAULT 'unreviewed',
+    left_amount   double precision,
+    right_amount  double precision,
+    PRIMARY KEY (job_id, row_no)
+);
+-- Pages are ordered by confidence, highest first, then row_no. The key is indexed as
+-- (-confidence, row_no), both ascending, so that a cursor is one row comparison
+-- `(-confidence, row_no) > (-c, r)` the index starts from, however deep the page.
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_confidence
+    ON tieout_rm_decisions (job_id, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_status
+    ON tieout_rm_decisions (job_id, status, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_rule
+    ON tieout_rm_decisions (job_id, rule, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_review
+    ON tieout_rm_decisions (job_id, review_status, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_group
+    ON tieout_rm_decisions (job_id, group_id);
+
+CREATE TABLE IF NOT EXISTS tieout_rm_unmatched (
+    job_id   uuid             NOT NULL,
+    row_no   bigint           NOT NULL,
+    side     text             NOT NULL,
+    item_id  text             NOT NULL,
+    reason   text             NOT NULL,
+    amount   double precision,
+    item_date date,
+    PRIMARY KEY (job_id, row_no)
+);
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_side
+    ON tieout_rm_unmatched (job_id, side, row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_age
+    ON tieout_rm_unmatched (job_id, item_date, row_no);
+-- INCLUDE (amount): the job's open-items stats read this index alone.
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_side_age
+    ON tieout_rm_unmatched (job_id, side, item_date, row_no) INCLUDE (amount);
+
+-- The key that signs pagination cursors, made once per database so that every process
+-- (API, CLI) accepts the cursors of the others, and a cursor cannot be forged or moved to
+-- another job or filter.
+CREATE TABLE IF NOT EXISTS tieout_rm_cursor_key (
+    id  boolean PRIMARY KEY DEFAULT true CHECK (id),
+    key text NOT NULL
+);
+INSERT INTO tieout_rm_cursor_key (key)
+SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')  -- strong random
+ON CONFLICT DO NOTHING;

@@ -1,0 +1,346 @@
+"""The analyst's read models: projects, rulesets, sources, jobs, decisions, unmatched items.
+
+`ResultsView.project` applies consecutive events in one transaction with its tracking
+position (ADR 0006), so a crash and restart neither skips nor repeats an event. A
+`DecisionsRecorded` or `UnmatchedRecorded` batch (thousands of rows in one event) is
+decoded once and goes in with COPY; the rows of consecutive batches are gathered and
+copied together. Rows carry `row_no`, their position in the job's recorded output, which
+is unique and orders every query. Events of other types are skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.utils import retry
+from psycopg import Cursor
+
+from engine.domain.decisions import DecisionBatch, UnmatchedBatch, decode_rows
+from engine.domain.job import (
+    CANCELLED,
+    COMPLETED,
+    DEAD_LETTERED,
+    FAILED,
+    REQUESTED,
+    RUNNING,
+    Job,
+)
+from engine.domain.project import Project
+from engine.domain.source import Source
+from engine.matching.schemas import (
+    CONFIDENCE,
+    GROUP_ID,
+    LEFT_ID,
+    REASON,
+    RIGHT_ID,
+    RULE,
+    SIDE,
+    STATUS,
+    UNMATCHED_ID,
+)
+from engine.worker.details import AMOUNT, DATE, LEFT_AMOUNT, RIGHT_AMOUNT
+from projections.names import (
+    DECISIONS_TABLE,
+    JOBS_TABLE,
+    PROJECTS_TABLE,
+    RESULTS_PROJECTION,
+    RESULTS_TABLES,
+    RULESETS_TABLE,
+    SOURCES_TABLE,
+    UNMATCHED_TABLE,
+    Lock,
+)
+from projections.tracking import begin_write, checked_position
+
+# The detail columns (engine/worker/details.py) are absent from batches recorded before
+# the worker added them, and then NULL here.
+
+DECISION_COLUMNS = (
+    "job_id, row_no, group_id, left_id, right_id, rule, confidence, status, "
+    "left_amount, right_amount"
+)
+UNMATCHED_COLUMNS = "job_id, row_no, side, item_id, reason, amount, item_date"
+
+Event = Any
+
+
+@dataclass
+class _Batch:
+    """What one write transaction applies: statements in order, then the COPYs."""
+
+    statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    decisions: list[pl.DataFrame] = field(default_factory=list)
+    unmatched: list[pl.DataFrame] = field(default_factory=list)
+
+    def rows(self) -> int:
+        copied = sum(frame.height for frame in self.decisions + self.unmatched)
+        return len(self.statements) + copied
+
+
+class ResultsView(PostgresTrackingRecorder):
+    """The read models' tables and their tracking rows (`tieout_results_tracking`)."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def project(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
+        """Apply consecutive (event, notification id) pairs and record `tracking`, or
+        nothing; events at or before the view's position are skipped. Returns rows written."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(begin_write(Lock.RESULTS_WRITE), prepare=False)
+            position = checked_position(
+                curs,
+                self.tracking_table_name,
+                JOBS_TABLE,
+                tracking.application_name,
+                events[0][1],
+            )
+            batch = _Batch()
+            for event, number in events:
+                if number > position:
+                    _apply(batch, event)
+            for statement, params in batch.statements:
+                curs.execute(statement, params)
+            _copy(curs, DECISIONS_TABLE, DECISION_COLUMNS, batch.decisions)
+            _copy(curs, UNMATCHED_TABLE, UNMATCHED_COLUMNS, batch.unmatched)
+            self._insert_tracking(curs, tracking)
+        return batch.rows()
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def reset(self, application: str) -> None:
+        """Empty every read model and forget the position, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"SELECT pg_advisory_xact_lock({int(Lock.RESULTS_WRITE)})")
+            curs.execute(f"TRUNCATE {', '.join(RESULTS_TABLES)}")
+            curs.execute(
+                f"DELETE FROM {self.tracking_table_name} WHERE application_name = %s",
+                (application,),
+            )
+
+    def position(self, application: str) -> int:
+        """The last event the read models hold (0: none)."""
+        return self.max_tracking_id(application) or 0
+
+
+class ResultsProjection(Projection[ResultsView]):
+    """Feeds the runner's events, one at a time, through `ResultsView.project`."""
+
+    name = RESULTS_PROJECTION  # the tracking table's prefix: tieout_results_tracking
+    topics = ()  # all: the view skips what it does not keep
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.project([(domain_event, tracking.notification_id)], tracking)
+
+
+def _apply(batch: _Batch, event: Event) -> None:
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        handler(batch, event)
+
+
+def _actor(event: Event) -> str:
+    meta = getattr(event, "meta", None)
+    return str(meta.get("actor", "")) if isinstance(meta, dict) else ""
+
+
+def _project_created(batch: _Batch, event: Project.ProjectCreated) -> None:
+    batch.statements.append(
+        (
+            (
+                f"INSERT INTO {PROJECTS_TABLE} (project_id, name, created_at) "
+                "VALUES (%(id)s, %(name)s, %(at)s) ON CONFLICT (project_id) DO NOTHING"
+            ),
+            {"id": event.originator_id, "name": event.name, "at": event.timestamp},
+        )
+    )
+
+
+def _ruleset_published(batch: _Batch, event: Project.RulesetPublished) -> None:
+    batch.statements.append(
+        (
+            (
+                f"INSERT INTO {RULESETS_TABLE} "
+                "(project_id, version, digest, ruleset, published_at, published_by) "
+                "VALUES (%(project)s, %(version)s, %(digest)s, %(ruleset)s, %(at)s, %(by)s) "
+                "ON CONFLICT (project_id, version) DO NOTHING"
+            ),
+            {
+                "project": event.originator_id,
+                "version": event.version,
+                "digest": event.digest,
+                "ruleset": json.dumps(event.ruleset, sort_keys=True),
+                "at": event.timestamp,
+                "by": _actor(event),
+            },
+        )
+    )
+
+
+def _source_registered(batch: _Batch, event: Source.SourceRegistered) -> None:
+    batch.statements.append(
+        (
+            (
+                f"INSERT INTO {SOURCES_TABLE} (source_id, project_id, name, file_format, "
+                "content_hash, file_hash, row_count, columns, registered_at, registered_by) "
+                "VALUES (%(id)s, %(project)s, %(name)s, %(format)s, %(content)s, %(file)s, "
+                "%(rows)s, %(columns)s, %(at)s, %(by)s) ON CONFLICT (source_id) DO NOTHING"
+            ),
+            {
+                "id": event.originator_id,
+                "project": event.project_id,
+                "name": event.name,
+                "format": event.file_format,
+                "content": event.content_hash,
+                "file": event.file_hash,
+                "rows": event.row_count,
+                "columns": json.dumps(event.columns),
+                "at": event.timestamp,
+                "by": _actor(event),
+            },
+        )
+    )
+
+
+def _job_requested(batch: _Batch, event: Job.JobRequested) -> None:
+    batch.statements.append(
+        (
+            (
+                f"INSERT INTO {JOBS_TABLE} (job_id, project_id, status, left_source_id, "
+                "right_source_id, ruleset_version, idempotency_key, created_at, version) "
+                "VALUES (%(id)s, %(project)s, %(status)s, %(left)s, %(right)s, %(ruleset)s, "
+                "%(key)s, %(at)s, %(version)s) ON CONFLICT (job_id) DO NOTHING"
+            ),
+            {
+                "id": event.originator_id,
+                "project": event.project_id,
+                "status": REQUESTED,
+                "left": event.left_source_id,
+                "right": event.right_source_id,
+                "ruleset": event.ruleset_version,
+                "key": event.idempotency_key,
+                "at": event.timestamp,
+                "version": event.originator_version,
+            },
+        )
+    )
+
+
+def _job_update(sets: str, **values: Any) -> Callable[[_Batch, Event], None]:
+    """A handler that sets `sets` on the job's row; `values` name event attributes or,
+    when callable, compute a value from the event."""
+
+    def handle(batch: _Batch, event: Event) -> None:
+        params: dict[str, Any] = {
+            "id": event.originator_id,
+            "version": event.originator_version,
+            "at": event.timestamp,
+        }
+        for name, source in values.items():
+            params[name] = source(event) if callable(source) else source
+        batch.statements.append(
+            (
+                (
+                    f"UPDATE {JOBS_TABLE} SET {sets}, version = %(version)s "
+                    "WHERE job_id = %(id)s AND version < %(version)s"
+                ),
+                params,
+            )
+        )
+
+    return handle
+
+
+def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
+    frame = decode_rows(event.data)
+    details = [
+        _column(frame, LEFT_AMOUNT, pl.Float64),
+        _column(frame, RIGHT_AMOUNT, pl.Float64),
+    ]
+    batch.decisions.append(
+        frame.select(
+            pl.lit(str(event.job_id)).alias("job_id"),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
+            pl.col(GROUP_ID),
+            pl.col(LEFT_ID),
+            pl.col(RIGHT_ID),
+            pl.col(RULE),
+            pl.col(CONFIDENCE),
+            pl.col(STATUS),
+            *details,
+        )
+    )
+
+
+def _unmatched(batch: _Batch, event: UnmatchedBatch.UnmatchedRecorded) -> None:
+    frame = decode_rows(event.data)
+    batch.unmatched.append(
+        frame.select(
+            pl.lit(str(event.job_id)).alias("job_id"),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
+            pl.col(SIDE),
+            pl.col(UNMATCHED_ID),
+            pl.col(REASON),
+            _column(frame, AMOUNT, pl.Float64),
+            _column(frame, DATE, pl.Date),
+        )
+    )
+
+
+def _column(frame: pl.DataFrame, name: str, dtype: type[pl.DataType]) -> pl.Expr:
+    if name in frame.columns:
+        return pl.col(name).cast(dtype, strict=False)
+    return pl.lit(None, dtype=dtype).alias(name)
+
+
+def _copy(curs: Cursor[Any], table: str, columns: str, frames: list[pl.DataFrame]) -> None:
+    """COPY the frames' rows in, as CSV: polars writes it far faster than rows one by one."""
+    if not frames:
+        return
+    buffer = io.BytesIO()
+    pl.concat(frames).write_csv(buffer, include_header=False, null_value="")
+    with curs.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getbuffer())
+
+
+HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
+    Project.ProjectCreated: _project_created,
+    Project.RulesetPublished: _ruleset_published,
+    Source.SourceRegistered: _source_registered,
+    Job.JobRequested: _job_requested,
+    Job.JobClaimed: _job_update(
+        "status = %(status)s, attempts = %(attempt)s, claimed_at = %(at)s, last_error = ''",
+        status=RUNNING,
+        attempt=lambda event: event.attempt,
+    ),
+    Job.JobCompleted: _job_update(
+        "status = %(status)s, finished_at = %(at)s, counts = %(counts)s, "
+        "decisions_hash = %(decisions_hash)s, inputs_hash = %(inputs_hash)s, "
+        "engine_version = %(engine_version)s, decision_batches = %(decision_batches)s, "
+        "unmatched_batches = %(unmatched_batches)s",
+        status=COMPLETED,
+        counts=lambda event: json.dumps(event.counts, sort_keys=True),
+        decisions_hash=lambda event: event.decisions_hash,
+        inputs_hash=lambda event: event.inputs_hash,
+        engine_version=lambda event: event.engine_version,
+        decision_batches=lambda event: event.decision_batches,
+        unmatched_batches=lambda event: event.unmatched_batches,
+    ),
+    Job.JobFailed: _job_update(
+        "status = %(status)s, failures = failures + 1, last_error = %(error)s",
+        status=FAILED,
+        error=lambda event: event.error,
+    ),
+    Job.JobRequeued: _job_update("status = %(status)s", status=REQUESTED),
+    Job.JobDeadLettered: _job_update(
+        "status = %(status)s, finished_at = %(at)s", status=DEAD_LETTERED
+    ),
+    Job.JobCancelled: _job_update("status = %(status)s, finished_at = %(at)s", status=CANCELLED),
+    DecisionBatch.DecisionsRecorded: _decisions,
+    UnmatchedBatch.UnmatchedRecorded: _unmatched,
+}
