@@ -11,6 +11,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
@@ -53,6 +54,20 @@ def chain_link(
     digest.update(struct.pack(">Q", len(state)))
     digest.update(state)
     return digest.digest()
+
+
+class LogRow(NamedTuple):
+    """One stored event as the log holds it: what the chain hashes and backups carry."""
+
+    notification_id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def link_row(previous: bytes, row: LogRow) -> bytes:
+    return chain_link(previous, *row)
 
 
 def seal_message(notification_id: int, ordinal: int, chain_hash: bytes) -> bytes:
@@ -109,6 +124,57 @@ def merkle_climb(leaf: bytes, path: Sequence[tuple[str, bytes]]) -> bytes:
     for side, sibling in path:
         node = _node(sibling, node) if side == "left" else _node(node, sibling)
     return node
+
+
+@dataclass(frozen=True)
+class Seal:
+    """The chain's hash after the event `notification_id`, the `ordinal`-th chained, signed."""
+
+    notification_id: int
+    ordinal: int
+    hash: bytes
+    key_id: str
+    public_key: str
+    signature: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "notification_id": self.notification_id,
+            "ordinal": self.ordinal,
+            "hash": self.hash.hex(),
+            "key_id": self.key_id,
+            "public_key": self.public_key,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Seal:
+        return cls(
+            notification_id=int(data["notification_id"]),
+            ordinal=int(data["ordinal"]),
+            hash=bytes.fromhex(data["hash"]),
+            key_id=str(data["key_id"]),
+            public_key=str(data["public_key"]),
+            signature=bytes.fromhex(data["signature"]),
+        )
+
+    def problem(self, trusted: Verifier) -> str | None:
+        """Why this seal cannot be trusted with `trusted`'s key, or None."""
+        if self.key_id != trusted.key_id:
+            return (
+                f"seal at {self.notification_id} is signed by key {self.key_id},"
+                f" not the trusted {trusted.key_id}"
+            )
+        message = seal_message(self.notification_id, self.ordinal, self.hash)
+        if not trusted.verify(self.signature, message):
+            return f"seal at {self.notification_id} has a bad signature"
+        return None
+
+
+def make_seal(signer: Signer, notification_id: int, ordinal: int, chain_hash: bytes) -> Seal:
+    verifier = signer.verifier
+    signature = signer.sign(seal_message(notification_id, ordinal, chain_hash))
+    return Seal(notification_id, ordinal, chain_hash, verifier.key_id, verifier.text, signature)
 
 
 @dataclass(frozen=True)

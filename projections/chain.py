@@ -23,7 +23,7 @@ from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from engine.commitment import GENESIS, Signer, Verifier, chain_link, seal_message
+from engine.commitment import GENESIS, Seal, Signer, Verifier, chain_link, make_seal
 from projections.names import (
     CHAIN_SEALS_TABLE,
     CHAIN_TABLE,
@@ -59,57 +59,6 @@ FULL JOIN (SELECT * FROM {CHAIN_TABLE} WHERE notification_id > %(start)s
         AND notification_id <= %(end)s) c ON c.notification_id = e.notification_id
 ORDER BY position
 """
-
-
-@dataclass(frozen=True)
-class Seal:
-    """The chain's hash after the event `notification_id`, the `ordinal`-th chained, signed."""
-
-    notification_id: int
-    ordinal: int
-    hash: bytes
-    key_id: str
-    public_key: str
-    signature: bytes
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "notification_id": self.notification_id,
-            "ordinal": self.ordinal,
-            "hash": self.hash.hex(),
-            "key_id": self.key_id,
-            "public_key": self.public_key,
-            "signature": self.signature.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Seal:
-        return cls(
-            notification_id=int(data["notification_id"]),
-            ordinal=int(data["ordinal"]),
-            hash=bytes.fromhex(data["hash"]),
-            key_id=str(data["key_id"]),
-            public_key=str(data["public_key"]),
-            signature=bytes.fromhex(data["signature"]),
-        )
-
-    def problem(self, trusted: Verifier) -> str | None:
-        """Why this seal cannot be trusted with `trusted`'s key, or None."""
-        if self.key_id != trusted.key_id:
-            return (
-                f"seal at {self.notification_id} is signed by key {self.key_id},"
-                f" not the trusted {trusted.key_id}"
-            )
-        message = seal_message(self.notification_id, self.ordinal, self.hash)
-        if not trusted.verify(self.signature, message):
-            return f"seal at {self.notification_id} has a bad signature"
-        return None
-
-
-def make_seal(signer: Signer, notification_id: int, ordinal: int, chain_hash: bytes) -> Seal:
-    verifier = signer.verifier
-    signature = signer.sign(seal_message(notification_id, ordinal, chain_hash))
-    return Seal(notification_id, ordinal, chain_hash, verifier.key_id, verifier.text, signature)
 
 
 @dataclass(frozen=True)
@@ -211,6 +160,11 @@ class ChainView(PostgresTrackingRecorder):
             seal = make_seal(signer, position, ordinal, link)
             curs.execute(INSERT_SEAL, _seal_params(seal))
         return self.seal_at(position) or seal
+
+    def keep(self, seals: Sequence[Seal]) -> None:
+        """Record seals made elsewhere (a restored snapshot's), for the rebuild to meet."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(INSERT_SEAL, [_seal_params(seal) for seal in seals])
 
     def seal_at(self, notification_id: int) -> Seal | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -27,10 +27,12 @@ from engine.application import Tieout
 from engine.commitment import Signer
 from engine.ports import JobQueue, ObjectStore
 from engine.tenancy import Tenancy
+from projections.activity import ActivityQueries
 from projections.audit import TieoutLog
 from projections.audit_query import AuditQueries
 from projections.catalog import Catalog
 from projections.database import eventsourcing_env, migrate, schema_lock
+from projections.event_log import PostgresEventLog
 from projections.job_queue import PostgresJobQueue
 from projections.job_recorder import PostgresFencedRecorder
 from projections.names import EVENTS_TABLE
@@ -60,8 +62,11 @@ class Container:
     tenancy: Tenancy
     tokens: Tokens
     results: ResultQueries
+    activity: ActivityQueries
     projections: Projections
     signer: Signer
+    event_log: PostgresEventLog
+    backup_store: ObjectStore
 
     def close(self) -> None:
         self.app.close()
@@ -101,8 +106,13 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         tenancy=Tenancy(app),
         tokens=_tokens(settings),
         results=ResultQueries(datastore),
+        activity=ActivityQueries(datastore),
         projections=Projections(projector_env, REGISTERED, connection_name, signer),
         signer=signer,
+        event_log=PostgresEventLog(datastore),
+        backup_store=open_object_store(
+            settings.backup_store_location, s3_endpoint_url=settings.s3_endpoint_url
+        ),
     )
 
 

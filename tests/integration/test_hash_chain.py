@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
-from engine.commitment import GENESIS, Signer, chain_link
+from engine.commitment import GENESIS, Signer, chain_link, make_seal
 from engine.domain.meta import event_meta
-from projections.chain import SEAL_EVERY, ChainView, Verdict, make_seal
+from projections.chain import SEAL_EVERY, ChainView, Verdict
 from projections.names import CHAIN_SEALS_TABLE, CHAIN_TABLE, EVENTS_TABLE
 from projections.projector import catch_up, rebuild
 from tieout.bootstrap import Container

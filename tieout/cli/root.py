@@ -17,6 +17,7 @@ STATELESS = "stateless"
 COMMAND_MODULES = {
     "apikeys": "users",
     "audit": "audit",
+    "backup": "backup",
     "db": "projector",
     "demo": "demo",
     "diff": "results",
@@ -24,13 +25,14 @@ COMMAND_MODULES = {
     "jobs": "jobs",
     "match": "match",
     "projector": "projector",
+    "projects": "listing",  # imports write, whose groups it adds list/show to
     "replay": "results",
     "results": "results",
-    "projects": "write",
-    "rulesets": "write",
+    "rulesets": "listing",  # imports write, whose groups it adds list/show to
     "serve": "serve",
-    "sources": "write",
+    "sources": "listing",  # imports write, whose groups it adds list/show to
     "stats": "results",
+    "status": "status",
     "unmatched": "results",
     "users": "users",
     "worker": "worker",

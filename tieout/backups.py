@@ -1,0 +1,150 @@
+"""Backups end to end, over the container: take a snapshot, check one, restore one.
+
+The snapshot format and its checks live in `snapshots/`; this module wires them to the
+log, the chain projection, the stores and the keys that `bootstrap` built.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from eventsourcing.persistence import Tracking
+from psycopg.conninfo import conninfo_to_dict
+
+from engine.commitment import Seal
+from engine.domain.queue import QueueRow
+from engine.errors import BadInputError
+from projections.chain import ChainView, Verdict
+from projections.event_log import JOB_REQUESTED
+from projections.projector import rebuild
+from snapshots.backup import Fetched, Keys, Stores, fetch, take
+from snapshots.errors import SnapshotError
+from snapshots.manifest import Manifest
+from tieout.bootstrap import Container, bootstrap
+from tieout.keys import backup_key
+from tieout.settings import Settings
+
+
+def schema_version() -> str:
+    """The newest migration this Tieout applies: what a snapshot's rows were written under."""
+    scripts = resources.files("projections.migrations").iterdir()
+    return max(entry.name.removesuffix(".sql") for entry in scripts if entry.name.endswith(".sql"))
+
+
+def keys_of(built: Container) -> Keys:
+    return Keys(built.signer, backup_key(built.settings))
+
+
+def head_seal(built: Container) -> Seal:
+    """Chain the log up to its head and seal it there (signed)."""
+    with built.projections.opened(built.projections.named("chain")) as (log, view):
+        chain = _chain_view(view)
+        chain.extend(Tracking(log.name, built.event_log.head()))
+        return chain.seal_head(built.signer)
+
+
+def create(built: Container, *, full: bool) -> Manifest:
+    _refuse_same_place(built)
+    stores = Stores(built.object_store, built.backup_store)
+    return take(
+        built.event_log, head_seal(built), stores, keys_of(built), schema_version(), full=full
+    )
+
+
+def check(built: Container, snapshot_id: str | None) -> Fetched:
+    """Everything `restore` checks, without a database to restore into."""
+    with tempfile.TemporaryDirectory(prefix="tieout-verify-") as scratch:
+        return fetch(built.backup_store, snapshot_id, keys_of(built), Path(scratch))
+
+
+@dataclass(frozen=True)
+class Restored:
+    snapshot: Manifest
+    events: int
+    check_seconds: float
+    load_seconds: float
+    rebuild_seconds: float
+    verdict: Verdict
+
+    @property
+    def seconds(self) -> float:
+        return self.check_seconds + self.load_seconds + self.rebuild_seconds
+
+
+def restore(settings: Settings, url: str, snapshot_id: str | None) -> Restored:
+    """Into the empty database at `url`: check everything, then load, rebuild and verify."""
+    started = time.perf_counter()
+    probe = bootstrap(settings.model_copy(update={"database_url": url, "migrate": False}))
+    try:
+        if (table := probe.event_log.nonempty_table()) is not None:
+            raise BadInputError(f"{_safe(url)} is not empty ({table} holds rows): not restoring")
+        keys = keys_of(probe)
+        with tempfile.TemporaryDirectory(prefix="tieout-restore-") as scratch:
+            fetched = fetch(probe.backup_store, snapshot_id, keys, Path(scratch))
+            _refuse_newer_schema(fetched.target)
+            checked = time.perf_counter()
+            verdict, events, loaded, rebuilt = _load(settings, url, fetched)
+    finally:
+        probe.close()
+    return Restored(
+        fetched.target, events, checked - started, loaded - checked, rebuilt - loaded, verdict
+    )
+
+
+def _load(settings: Settings, url: str, fetched: Fetched) -> tuple[Verdict, int, float, float]:
+    built = bootstrap(settings.model_copy(update={"database_url": url}), "restore")
+    try:
+        events = built.event_log.load(fetched.rows())
+        for key, path in fetched.blobs.items():
+            if not built.object_store.exists(key):
+                with path.open("rb") as stream:
+                    built.object_store.put_stream(key, stream)
+        for job_id in built.event_log.streams_of(JOB_REQUESTED):
+            built.app.fenced.insert_fenced([], row=QueueRow.of(built.app.get_job(job_id)))
+        with built.projections.opened(built.projections.named("chain")) as (_, view):
+            _chain_view(view).keep(fetched.seals)
+        loaded = time.perf_counter()
+        rebuild(built.projections)
+        with built.projections.opened(built.projections.named("chain")) as (_, view):
+            verdict = _chain_view(view).verify(built.signer.verifier)
+        if not verdict.ok:
+            raise SnapshotError(f"restored log fails its chain at {verdict.first_bad}")
+        return verdict, events, loaded, time.perf_counter()
+    finally:
+        built.close()
+
+
+def _refuse_newer_schema(manifest: Manifest) -> None:
+    if manifest.schema_version > schema_version():
+        raise SnapshotError(
+            f"snapshot {manifest.snapshot_id} needs schema {manifest.schema_version}; this"
+            f" Tieout knows up to {schema_version()}: upgrade first"
+        )
+
+
+def _refuse_same_place(built: Container) -> None:
+    """A backup beside the data it protects is lost with it."""
+    backups = built.backup_store.location
+    if backups == built.object_store.location or backups.startswith(
+        (built.settings.home / "pgdata").resolve().as_uri()
+    ):
+        raise BadInputError(
+            f"TIEOUT_BACKUP_STORE {backups} is where the database or its sources live"
+        )
+
+
+def _chain_view(view: object) -> ChainView:
+    if not isinstance(view, ChainView):
+        raise TypeError(f"the chain projection's view is a {type(view).__name__}")
+    return view
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+
+    parts = conninfo_to_dict(url)
+    return f"database {parts.get('dbname', '?')} on {parts.get('host', 'localhost')}"
