@@ -8,7 +8,8 @@ from collections.abc import Callable
 import click
 from aiohttp import web
 
-from api.health import create_app
+from api.app import create_app
+from api.logs import use_json_logs
 from engine.errors import BadInputError
 from projections.projector import LagGauge, run_projector
 from tieout.bootstrap import Container
@@ -23,8 +24,9 @@ from tieout.workers import build_worker, start_in_background
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
-    """Serve /api/health, /api/ready and /metrics. With no TIEOUT_DATABASE_URL (the embedded
-    default) it also runs TIEOUT_WORKER_CONCURRENCY jobs at a time and the projector."""
+    """Serve the HTTP API (/api, docs at /api/docs) and /metrics. With no
+    TIEOUT_DATABASE_URL (the embedded default) it also runs TIEOUT_WORKER_CONCURRENCY jobs at
+    a time and the projector."""
     with container("api") as built:
         register_queue_metrics(built.queue)
         if built.settings.database_url is not None:
@@ -44,6 +46,7 @@ def serve(host: str, port: int) -> None:
 
 
 def _run_app(built: Container, host: str, port: int) -> None:
+    use_json_logs()
     try:
         web.run_app(create_app(built), host=host, port=port, print=_announcer(built, host, port))
     except OSError as error:

@@ -1,0 +1,68 @@
+"""`create_app(container)`: the aiohttp application of the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from prometheus_client import REGISTRY
+from prometheus_client.registry import CollectorRegistry
+
+from api.keys import CONTAINER, HTTP_METRICS, LIMITS, METRICS, OPENAPI, SERVICES
+from api.metrics import HttpMetrics
+from api.middlewares import envelope, guard
+from api.openapi import openapi_document
+from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, parse_tiers
+from api.routes import add_routes
+from api.services import ApiServices
+from tieout.bootstrap import Container
+
+
+def create_app(
+    container: Container,
+    registry: CollectorRegistry = REGISTRY,
+    limiter: RateLimiter | None = None,
+) -> web.Application:
+    """The API over `container`. `limiter` overrides the configured one (tests' clocks)."""
+    tiers = parse_tiers(container.settings.rate_limits)
+    app = web.Application(
+        middlewares=[envelope, guard], client_max_size=container.settings.max_body_bytes
+    )
+    app[CONTAINER] = container
+    app[METRICS] = registry
+    app[HTTP_METRICS] = HttpMetrics.of(registry)
+    app[SERVICES] = ApiServices(container)
+    app[OPENAPI] = openapi_document()
+    app[LIMITS] = RateLimits(tiers, limiter or MemoryLimiter())
+    app.cleanup_ctx.append(bounded_executor)
+    if limiter is None and container.settings.redis_url:
+        app.cleanup_ctx.append(redis_limits)
+    add_routes(app)
+    return app
+
+
+async def bounded_executor(app: web.Application) -> AsyncIterator[None]:
+    """Threads for the synchronous application, no more than database connections (ADR 0002)."""
+    size = app[CONTAINER].settings.db_pool_size
+    executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tieout-api")
+    asyncio.get_running_loop().set_default_executor(executor)
+    yield
+    executor.shutdown(wait=True)
+
+
+async def redis_limits(app: web.Application) -> AsyncIterator[None]:
+    """Rate-limit buckets shared through Redis (TIEOUT_REDIS_URL), opened with the app."""
+    from redis.asyncio import Redis  # noqa: PLC0415 - only when configured
+
+    from api.ratelimit import RedisLimiter  # noqa: PLC0415
+
+    url = app[CONTAINER].settings.redis_url
+    assert url is not None  # noqa: S101 - added only when set
+    client = Redis.from_url(url)
+    await client.ping()
+    limits = app[LIMITS]
+    app[LIMITS] = RateLimits(limits.tiers, RedisLimiter(client))
+    yield
+    await client.aclose()

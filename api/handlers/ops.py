@@ -1,0 +1,37 @@
+"""The operational surface: liveness with job counts, readiness, metrics.
+
+Readiness is the database answering and the audit index within READY_MAX_LAG events of the
+log (the API's lists read it).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.handlers.common import answer, run, services
+from api.keys import CONTAINER, METRICS
+
+READY_MAX_LAG = 1_000
+
+
+async def health(request: web.Request) -> web.Response:
+    """Alive, with the jobs pending, running, completed and failed today, dead letters."""
+    return answer(await run(services(request).health))
+
+
+async def ready(request: web.Request) -> web.Response:
+    container = request.app[CONTAINER]
+    try:
+        behind = await run(container.audit.lag)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+        return answer({"status": "unavailable", "error": str(exc)}, status=503)
+    body = {"status": "ready", "projection_lag_events": behind}
+    if behind > READY_MAX_LAG:
+        return answer(body | {"status": "catching up"}, status=503)
+    return answer(body)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = await run(generate_latest, request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

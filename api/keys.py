@@ -1,0 +1,22 @@
+"""Typed keys for what the application and each request carry (aiohttp's AppKey/RequestKey)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client.registry import CollectorRegistry
+
+from api.metrics import HttpMetrics
+from api.ratelimit import RateLimits
+from api.services import ApiServices
+from engine.tenancy import Principal
+from tieout.bootstrap import Container
+
+CONTAINER = web.AppKey("container", Container)
+METRICS = web.AppKey("metrics", CollectorRegistry)
+HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
+SERVICES = web.AppKey("services", ApiServices)
+LIMITS = web.AppKey("limits", RateLimits)
+OPENAPI = web.AppKey("openapi", dict)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -1,0 +1,111 @@
+"""The request pipeline: `envelope` (request id, problem+json errors, metrics, one JSON
+access log line) around `guard` (credentials, rate tier, request timeout) around the
+handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from api.auth import authenticate
+from api.keys import CONTAINER, HTTP_METRICS, LIMITS, PRINCIPAL, REQUEST_ID
+from api.logs import CURRENT_REQUEST_ID
+from api.problems import Problem, from_domain, from_http, from_validation, response
+from api.routes import BY_HANDLER, Handler
+from engine.errors import TieoutError
+
+logger = logging.getLogger("tieout.api")
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def request_id(request: web.Request) -> str:
+    """The client's X-Request-ID when it is sane (charset, length), else a new one."""
+    given = request.headers.get("X-Request-ID", "")
+    return given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+@web.middleware
+async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request[REQUEST_ID] = request_id(request)
+    token = CURRENT_REQUEST_ID.set(rid)
+    metrics = request.app[HTTP_METRICS]
+    metrics.in_flight.inc()
+    started = time.perf_counter()
+    status = 500
+    try:
+        answer = await _answer(request, handler)
+        status = answer.status
+        if not answer.prepared:
+            answer.headers["X-Request-ID"] = rid
+        return answer
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _template(request)
+        metrics.in_flight.dec()
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        principal = request.get(PRINCIPAL)
+        fields = {
+            "method": request.method,
+            "route": route,
+            "status": status,
+            "ms": round(elapsed * 1000, 3),
+            "actor": principal.actor if principal else "",
+        }
+        logger.info("%s %s %s", request.method, route, status, extra={"fields": fields})
+        CURRENT_REQUEST_ID.reset(token)
+
+
+async def _answer(  # noqa: PLR0911 - one return per kind of failure
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """The handler's answer, or the problem document of whatever it raised."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return response(problem)
+    except TieoutError as exc:
+        return response(from_domain(exc))
+    except ValidationError as exc:
+        return response(from_validation(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:  # noqa: PLR2004 - redirects and 304 are answers, not problems
+            return exc
+        return response(from_http(exc))
+    except TimeoutError:
+        return response(Problem(503, "Service Unavailable", "the request took too long"))
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return response(Problem(500, "Internal Server Error", "see the server log"))
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate, take a token from the route's rate tier, run within the timeout."""
+    route = BY_HANDLER.get(request.match_info.handler)
+    if route is None or route.tier is None:
+        return await handler(request)
+    principal = await authenticate(request)
+    decision = await request.app[LIMITS].take(route.tier, f"{principal.kind}:{principal.id}")
+    if not decision.allowed:
+        raise Problem(429, "Too Many Requests", f"{route.tier} limit reached", decision.headers())
+    if route.streamed:
+        answer = await handler(request)
+    else:
+        async with asyncio.timeout(request.app[CONTAINER].settings.request_timeout_seconds):
+            answer = await handler(request)
+    if not answer.prepared:
+        answer.headers.update(decision.headers())
+    return answer
+
+
+def _template(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None else "unmatched"

@@ -1,0 +1,157 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api.routes import ROUTES, Route
+from tieout import __version__
+
+REF = "#/components/schemas/{model}"
+PATH_PARAMETER = re.compile(r"{(\w+)}")
+PROBLEM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["title", "status"],
+}
+PROBLEMS = {
+    "401": "No valid credentials",
+    "403": "The caller's role does not allow this",
+    "404": "No such object, or not visible to the caller",
+    "409": "Conflicts with the current state",
+    "413": "Body too large",
+    "415": "Unsupported media type",
+    "422": "Invalid input; `errors` names each field",
+    "429": "Rate limit reached; see Retry-After",
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    models = _models()
+    refs, definitions = models_json_schema(
+        [(model, "validation") for model in models], ref_template=REF
+    )
+    schemas = definitions.get("$defs", {}) | {"Problem": PROBLEM}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        operation = _operation(route, {model: refs[(model, "validation")] for model in models})
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tieout API",
+            "version": __version__,
+            "description": "Event-sourced reconciliation. See docs/api.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `tieout users create` or an API key "
+                    "from `tieout apikeys create`.",
+                }
+            },
+        },
+    }
+
+
+def _models() -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    for route in ROUTES:
+        for model in (route.body, route.answer):
+            if isinstance(model, type) and issubclass(model, BaseModel) and model not in found:
+                found.append(model)
+    return found
+
+
+def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "parameters": _path_parameters(route) + _query_parameters(route),
+        "responses": _responses(route, refs),
+    }
+    if route.tier is None:
+        operation["security"] = []
+    else:
+        operation["security"] = [{"bearer": []}]
+        operation["x-rate-tier"] = route.tier
+    if route.body is not None:
+        schema = refs[route.body]
+        operation["requestBody"] = {
+            "required": not route.path.endswith("/cancel"),
+            "content": {"application/json": {"schema": schema}},
+        }
+    elif route.content:
+        media = {"schema": {"type": "string", "format": "binary"}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": dict.fromkeys(route.content, media),
+        }
+    if route.path.endswith("/reconciliation/jobs") and route.method == "POST":
+        operation["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+            }
+        )
+    return operation
+
+
+def _path_parameters(route: Route) -> list[dict[str, Any]]:
+    parameters = []
+    for name in PATH_PARAMETER.findall(route.path):
+        schema = (
+            {"type": "integer", "minimum": 1}
+            if name == "version"
+            else {
+                "type": "string",
+                "format": "uuid",
+            }
+        )
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def _query_parameters(route: Route) -> list[dict[str, Any]]:
+    if route.query is None:
+        return []
+    schema = route.query.model_json_schema(by_alias=True, ref_template=REF)
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": field}
+        for name, field in schema.get("properties", {}).items()
+    ]
+
+
+def _responses(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]:
+    content: dict[str, Any] = {"description": route.summary}
+    if isinstance(route.answer, type) and issubclass(route.answer, BaseModel):
+        content["content"] = {"application/json": {"schema": refs[route.answer]}}
+    responses: dict[str, Any] = {str(route.status): content}
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    codes = PROBLEMS if route.tier is not None else {}
+    for code, description in codes.items():
+        responses[code] = {"description": description, "content": problem}
+    return responses

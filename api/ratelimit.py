@@ -1,0 +1,184 @@
+"""Tiered rate limits: a token bucket per (tier, principal).
+
+A tier allows `count` requests per `seconds`, refilled continuously, with bursts up to
+`count`. In process by default (`MemoryLimiter`); with TIEOUT_REDIS_URL every API process
+shares the buckets through one Lua script (`RedisLimiter`), which reads and writes a
+bucket atomically. Both take the time from a clock they are given, so tests control it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engine.errors import BadInputError
+
+Clock = Callable[[], float]
+TIERS = ("login", "jobs", "uploads", "reads", "writes")
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    count: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: float
+    """Until the bucket is full again."""
+    retry_after_seconds: float
+    """Until one more request would be allowed (0 when this one was)."""
+
+    def headers(self) -> dict[str, str]:
+        found = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_seconds)),
+        }
+        if not self.allowed:
+            found["Retry-After"] = str(max(1, math.ceil(self.retry_after_seconds)))
+        return found
+
+
+def parse_tiers(text: str) -> dict[str, Tier]:
+    """`login=20/60,jobs=600/60,...` (TIEOUT_RATE_LIMITS); every tier must be given."""
+    found: dict[str, Tier] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, _, rate = part.partition("=")
+        count, _, seconds = rate.partition("/")
+        try:
+            tier = Tier(name.strip(), int(count), float(seconds))
+        except ValueError:
+            raise BadInputError(f"TIEOUT_RATE_LIMITS: {part!r} is not tier=count/seconds") from None
+        if tier.name not in TIERS or tier.count < 1 or tier.seconds <= 0:
+            msg = f"TIEOUT_RATE_LIMITS: {part!r}: tiers are {', '.join(TIERS)}, counts >= 1"
+            raise BadInputError(msg)
+        found[tier.name] = tier
+    missing = [name for name in TIERS if name not in found]
+    if missing:
+        raise BadInputError(f"TIEOUT_RATE_LIMITS: no limit for {', '.join(missing)}")
+    return found
+
+
+def decide(tier: Tier, tokens: float, allowed: bool) -> Decision:
+    """The answer for a bucket holding `tokens` after this request's take."""
+    return Decision(
+        allowed=allowed,
+        limit=tier.count,
+        remaining=int(tokens),
+        reset_seconds=(tier.count - tokens) / tier.rate,
+        retry_after_seconds=0.0 if allowed else (1 - tokens) / tier.rate,
+    )
+
+
+class RateLimiter(Protocol):
+    async def take(self, tier: Tier, key: str) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLimiter:
+    """Buckets in this process: (tokens, last refill time) per tier and key."""
+
+    MAX_BUCKETS = 100_000  # full buckets are dropped beyond this: they hold no information
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    async def take(self, tier: Tier, key: str) -> Decision:
+        return self.take_now(tier, key)
+
+    def take_now(self, tier: Tier, key: str) -> Decision:
+        now = self.clock()
+        with self._lock:
+            tokens, then = self._buckets.get((tier.name, key), (float(tier.count), now))
+            tokens = min(float(tier.count), tokens + (now - then) * tier.rate)
+            allowed = tokens >= 1
+            if allowed:
+                tokens -= 1
+            if len(self._buckets) >= self.MAX_BUCKETS:
+                self._forget_full(now)
+            self._buckets[(tier.name, key)] = (tokens, now)
+        return decide(tier, tokens, allowed)
+
+    async def close(self) -> None:
+        self._buckets.clear()
+
+    def _forget_full(self, now: float) -> None:
+        self._buckets = {
+            bucket: (tokens, then)
+            for bucket, (tokens, then) in self._buckets.items()
+            if now - then < 3600  # noqa: PLR2004 - an hour idle refills any sane tier
+        }
+
+
+# KEYS[1]: the bucket; ARGV: capacity, rate per second, now (seconds). Returns
+# {allowed (0/1), tokens after the take as a string}. The key expires once it would be full.
+TAKE_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisLimiter:
+    """Buckets in Redis, shared by every API process (TIEOUT_REDIS_URL).
+
+    The time comes from this process's clock (wall time by default), so API hosts need
+    synchronized clocks, as they do for token expiry anyway.
+    """
+
+    PREFIX = "tieout:ratelimit"
+
+    def __init__(self, client: Any, clock: Clock = time.time) -> None:
+        self.client = client
+        self.clock = clock
+        self._script = client.register_script(TAKE_SCRIPT)
+
+    async def take(self, tier: Tier, key: str) -> Decision:
+        bucket = f"{self.PREFIX}:{tier.name}:{key}"
+        allowed, tokens = await self._script(
+            keys=[bucket], args=[tier.count, repr(tier.rate), repr(self.clock())]
+        )
+        return decide(tier, float(tokens), bool(int(allowed)))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class RateLimits:
+    """The configured tiers and the limiter that keeps their buckets."""
+
+    def __init__(self, tiers: dict[str, Tier], limiter: RateLimiter) -> None:
+        self.tiers = tiers
+        self.limiter = limiter
+
+    async def take(self, tier: str, key: str) -> Decision:
+        return await self.limiter.take(self.tiers[tier], key)

@@ -1,0 +1,218 @@
+"""What the handlers call: each method checks access through `Tenancy`, then makes one call
+into the application or a query. Synchronous: handlers run them off the event loop
+(docs/adr/0002). Errors are the domain's; the error middleware gives them statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from engine.domain.job import job_id
+from engine.domain.meta import EventMeta
+from engine.domain.org import Operation, Role
+from engine.errors import ConflictError, NotFoundError
+from engine.ingest import open_upload
+from engine.tenancy import Principal
+from projections.audit_query import AuditFilters
+from projections.catalog import AuditPage
+from projections.job_views import entry_view, job_view
+from tieout.bootstrap import Container
+
+
+class ApiServices:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.app = container.app
+        self.tenancy = container.tenancy
+        self.catalog = container.catalog
+
+    def check(self, principal: Principal, project_id: UUID, operation: Operation) -> None:
+        """Refuse early (before an upload is read) what the call itself would refuse."""
+        self.tenancy.authorize(principal, project_id, operation)
+
+    # Projects and members
+
+    def create_project(self, principal: Principal, name: str, meta: EventMeta) -> UUID:
+        return self.tenancy.create_project(principal, name, meta)
+
+    def projects(self, principal: Principal) -> list[dict[str, Any]]:
+        return [
+            self.project(principal, project_id)
+            for project_id in self.tenancy.visible_projects(principal, Operation.READ)
+        ]
+
+    def project(self, principal: Principal, project_id: UUID) -> dict[str, Any]:
+        role = self.tenancy.authorize(principal, project_id, Operation.READ)
+        project = self.app.get_project(project_id)
+        return {
+            "id": project.id,
+            "name": project.name,
+            "latest_ruleset_version": project.latest_ruleset_version,
+            "role": role.value,
+        }
+
+    def add_member(
+        self, principal: Principal, project_id: UUID, email: str, role: str, meta: EventMeta
+    ) -> dict[str, Any]:
+        member = self.tenancy.add_member(principal, project_id, email, Role(role), meta)
+        return {"email": member.email, "role": member.role}
+
+    def members(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
+        found = self.tenancy.members(principal, project_id)
+        return [{"email": member.email, "role": member.role} for member in found]
+
+    # Sources
+
+    def register_source(
+        self,
+        principal: Principal,
+        project_id: UUID,
+        spooled: Path,
+        name: str,
+        file_format: str,
+        meta: EventMeta,
+    ) -> dict[str, Any]:
+        """Register an upload spooled to `spooled` (a scratch file the caller removes)."""
+        self.tenancy.authorize(principal, project_id, Operation.WRITE)
+        with open_upload(spooled, file_format) as upload:
+            source = self.app.register_source(project_id, replace(upload, name=name), meta)
+        return self._source_view(project_id, source)
+
+    def sources(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
+        self.tenancy.authorize(principal, project_id, Operation.READ)
+        return [
+            self._source_view(project_id, found) for found in self.catalog.source_ids(project_id)
+        ]
+
+    def _source_view(self, project_id: UUID, source_id: UUID) -> dict[str, Any]:
+        source = self.app.get_source(project_id, source_id)
+        return {
+            "id": source.id,
+            "name": source.name,
+            "rows": source.row_count,
+            "sha256": source.file_hash,
+            "content_hash": source.content_hash,
+            "format": source.file_format,
+            "columns": source.columns,
+        }
+
+    # Rulesets
+
+    def publish_ruleset(
+        self, principal: Principal, project_id: UUID, text: str, meta: EventMeta
+    ) -> int:
+        self.tenancy.authorize(principal, project_id, Operation.WRITE)
+        return self.app.publish_ruleset(project_id, text, meta)
+
+    def rulesets(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
+        self.tenancy.authorize(principal, project_id, Operation.READ)
+        project = self.app.get_project(project_id)
+        return [
+            {"version": version, "digest": project.ruleset_digests[version]}
+            for version in sorted(project.rulesets)
+        ]
+
+    def ruleset(self, principal: Principal, project_id: UUID, version: int) -> dict[str, Any]:
+        self.tenancy.authorize(principal, project_id, Operation.READ)
+        project = self.app.get_project(project_id)
+        if version not in project.rulesets:
+            raise NotFoundError(f"ruleset version {version} not found")
+        return {
+            "version": version,
+            "digest": project.ruleset_digests[version],
+            "ruleset": project.rulesets[version],
+        }
+
+    # Jobs
+
+    def request_job(
+        self, principal: Principal, body: dict[str, Any], key: str, meta: EventMeta
+    ) -> dict[str, Any]:
+        """Request a job. With an idempotency key, the same body returns the first job and
+        another body is a conflict."""
+        project_id = body["project_id"]
+        self.tenancy.authorize(principal, project_id, Operation.WRITE)
+        if key:
+            existing = self._job_with_key(project_id, key)
+            if existing is not None:
+                return self._same_request(existing, body, key)
+        job = self.app.request_job(
+            project_id,
+            body["left_source_id"],
+            body["right_source_id"],
+            body["ruleset_version"],
+            meta,
+            idempotency_key=key,
+        )
+        found = self.app.get_job(job)
+        return (
+            self._same_request(found.id, body, key) if key else {"id": job, "status": found.status}
+        )
+
+    def _job_with_key(self, project_id: UUID, key: str) -> UUID | None:
+        candidate = job_id(project_id, key)
+        try:
+            self.app.get_job(candidate)
+        except NotFoundError:
+            return None
+        return candidate
+
+    def _same_request(self, job_id: UUID, body: dict[str, Any], key: str) -> dict[str, Any]:
+        job = self.app.get_job(job_id)
+        asked = (body["left_source_id"], body["right_source_id"], body["ruleset_version"])
+        if (job.left_source_id, job.right_source_id, job.ruleset_version) != asked:
+            raise ConflictError(f"Idempotency-Key {key!r} was used for another request")
+        return {"id": job.id, "status": job.status}
+
+    def jobs(
+        self,
+        principal: Principal,
+        project_id: UUID | None,
+        statuses: tuple[str, ...],
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        projects = self._readable(principal, project_id, Operation.READ)
+        found = self.catalog.job_page(projects, statuses, after, limit)
+        return [entry_view(entry) for entry in found]
+
+    def job(self, principal: Principal, job: UUID) -> dict[str, Any]:
+        self._authorize_job(principal, job, Operation.READ)
+        return job_view(self.app, self.container.queue, job)
+
+    def cancel_job(self, principal: Principal, job: UUID, reason: str, meta: EventMeta) -> None:
+        self._authorize_job(principal, job, Operation.WRITE)
+        self.app.cancel_job(job, reason, meta)
+
+    def _authorize_job(self, principal: Principal, job: UUID, operation: Operation) -> None:
+        found = self.app.get_job(job)
+        try:
+            self.tenancy.authorize(principal, found.project_id, operation)
+        except NotFoundError:
+            raise NotFoundError(f"job {job} not found") from None
+
+    # Audit and health
+
+    def audit_events(
+        self, principal: Principal, filters: AuditFilters, page: AuditPage
+    ) -> list[dict[str, Any]]:
+        projects = self._readable(principal, filters.project_id, Operation.AUDIT)
+        return [row.as_json() for row in self.catalog.audit_page(projects, page)]
+
+    def health(self) -> dict[str, Any]:
+        """Jobs by status now, and the day's counts (pending, running, completed and failed
+        today, dead letters)."""
+        stats = self.container.queue.stats(())
+        return {"status": "ok", "jobs": stats.jobs_by_status, "counts": self.catalog.job_counts()}
+
+    def _readable(
+        self, principal: Principal, project_id: UUID | None, operation: Operation
+    ) -> list[UUID]:
+        if project_id is None:
+            return self.tenancy.visible_projects(principal, operation)
+        self.tenancy.authorize(principal, project_id, operation)
+        return [project_id]
