@@ -155,15 +155,16 @@ class RedisLimiter:
     synchronized clocks, as they do for token expiry anyway.
     """
 
-    PREFIX = "tieout:ratelimit"
-
-    def __init__(self, client: Any, clock: Clock = time.time) -> None:
+    def __init__(
+        self, client: Any, clock: Clock = time.time, prefix: str = "tieout:ratelimit"
+    ) -> None:
         self.client = client
         self.clock = clock
+        self.prefix = prefix
         self._script = client.register_script(TAKE_SCRIPT)
 
     async def take(self, tier: Tier, key: str) -> Decision:
-        bucket = f"{self.PREFIX}:{tier.name}:{key}"
+        bucket = f"{self.prefix}:{tier.name}:{key}"
         allowed, tokens = await self._script(
             keys=[bucket], args=[tier.count, repr(tier.rate), repr(self.clock())]
         )
