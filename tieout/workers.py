@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from uuid import UUID
 
 from engine.domain.job import ENDED, Job, RetryPolicy
@@ -40,7 +41,7 @@ def worker_config(settings: Settings, concurrency: int | None = None) -> WorkerC
 
 
 def build_worker(container: Container, concurrency: int | None = None) -> Worker:
-    config = worker_config(container.settings, concurrency)
+    config = replace(worker_config(container.settings, concurrency), signer=container.signer)
     return Worker(container.app, container.queue, container.object_store, config)
 
 

@@ -12,7 +12,7 @@ job never decode them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -77,6 +77,9 @@ class JobOutcome:
     decisions_hash: str
     decision_batches: int
     unmatched_batches: int
+    commitment: dict[str, Any] = field(default_factory=dict)
+    """The signed Merkle root over the decisions (engine/decision_proofs.py); empty for jobs
+    completed before commitments existed."""
 
 
 class Job(TieoutAggregate):
@@ -96,6 +99,10 @@ class Job(TieoutAggregate):
         decision_batch_size: int
 
     class JobCompleted(TieoutAggregate.Event):
+        """Version 2 added `commitment`: root, leaves, key and signature over the decisions."""
+
+        class_version = 2
+
         lease_token: str
         counts: dict[str, Any]
         inputs_hash: str
@@ -104,6 +111,11 @@ class Job(TieoutAggregate):
         decisions_hash: str
         decision_batches: int
         unmatched_batches: int
+        commitment: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["commitment"] = {}
 
     class JobFailed(TieoutAggregate.Event):
         error: str
@@ -179,6 +191,7 @@ class Job(TieoutAggregate):
             decisions_hash=outcome.decisions_hash,
             decision_batches=outcome.decision_batches,
             unmatched_batches=outcome.unmatched_batches,
+            commitment=outcome.commitment,
             meta=meta,
         )
 
@@ -263,6 +276,7 @@ class Job(TieoutAggregate):
         decisions_hash: str,
         decision_batches: int,
         unmatched_batches: int,
+        commitment: dict[str, Any],
         meta: EventMeta,
     ) -> None:
         del lease_token, meta
@@ -276,6 +290,7 @@ class Job(TieoutAggregate):
             decisions_hash=decisions_hash,
             decision_batches=decision_batches,
             unmatched_batches=unmatched_batches,
+            commitment=commitment,
         )
 
     @event(JobFailed)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from engine.application import Tieout
+from engine.commitment import Signer
 from engine.domain.job import Job, RetryPolicy
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError, NotFoundError
@@ -32,6 +33,8 @@ class WorkerConfig:
     poll_seconds: float
     batch_size: int
     policy: RetryPolicy
+    signer: Signer | None = None
+    """Signs each completed job's decisions root (the container's key); None: no root."""
 
 
 class Worker:
@@ -58,6 +61,7 @@ class Worker:
             policy=config.policy,
             meta=event_meta(actor=f"service:{config.name}", causation="worker.run"),
             on_rate=self._set_rate,
+            signer=config.signer,
         )
 
     def run(self) -> None:

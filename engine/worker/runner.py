@@ -6,12 +6,14 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 
 import polars as pl
 
 from engine.application import Tieout
+from engine.commitment import Signer
+from engine.decision_proofs import commit
 from engine.domain.decisions import DECISIONS, UNMATCHED
 from engine.domain.job import Job, JobOutcome, LeaseLostError, RetryPolicy
 from engine.domain.meta import EventMeta
@@ -41,6 +43,8 @@ class JobContext:
     meta: EventMeta
     on_rate: Callable[[float], None]
     """Told the matcher's rows per second after each match (a metric)."""
+    signer: Signer | None = None
+    """Signs the Merkle root over the decisions that JobCompleted carries."""
 
 
 def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
@@ -122,6 +126,9 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
         decisions_hash=decisions_hash(result),
         decision_batches=batches[0],
         unmatched_batches=batches[1],
+        commitment=asdict(commit(job.id, result.matches, context.signer))
+        if context.signer
+        else {},
     )
 
 
