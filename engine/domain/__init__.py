@@ -5,6 +5,7 @@ from engine.domain.decisions import DecisionBatch, UnmatchedBatch
 from engine.domain.job import Job
 from engine.domain.org import ApiKey, Organization, User
 from engine.domain.project import Project
+from engine.domain.review import Review
 from engine.domain.source import Source
 
 AGGREGATES: tuple[type[TieoutAggregate], ...] = (
@@ -16,6 +17,7 @@ AGGREGATES: tuple[type[TieoutAggregate], ...] = (
     Organization,
     User,
     ApiKey,
+    Review,
 )
 """Every aggregate whose events are stored; tests and docs check each of their events."""
 

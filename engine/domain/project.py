@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import event
@@ -21,12 +22,18 @@ class Project(TieoutAggregate):
         ruleset: dict[str, Any]
         digest: str
 
+    class FourEyesConfigured(TieoutAggregate.Event):
+        above: Decimal | None
+        """Review actions weighing more than this need a second person (0: every one);
+        None: four-eyes approval is off."""
+
     @event(ProjectCreated)
     def __init__(self, name: str, meta: EventMeta) -> None:
         del meta  # recorded on the event, not part of the state
         self.name = name
         self.rulesets: dict[int, dict[str, Any]] = {}
         self.ruleset_digests: dict[int, str] = {}
+        self.four_eyes_above: Decimal | None = None
 
     @property
     def latest_ruleset_version(self) -> int:
@@ -56,3 +63,13 @@ class Project(TieoutAggregate):
         del meta
         self.rulesets[version] = ruleset
         self.ruleset_digests[version] = digest
+
+    def needs_approval(self, amount: float) -> bool:
+        """Whether a review action of this amount needs a second person's approval."""
+        above = self.four_eyes_above
+        return above is not None and (above == 0 or Decimal(repr(abs(amount))) > above)
+
+    @event(FourEyesConfigured)
+    def configure_four_eyes(self, above: Decimal | None, meta: EventMeta) -> None:
+        del meta
+        self.four_eyes_above = above

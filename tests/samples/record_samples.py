@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -20,6 +21,8 @@ from engine.domain.decisions import ARROW_FORMAT, DecisionBatch, UnmatchedBatch,
 from engine.domain.job import Job, JobOutcome, RetryPolicy
 from engine.domain.meta import event_meta
 from engine.domain.org import Role
+from engine.domain.review import Review
+from engine.domain.review_baseline import Baseline
 from engine.memory import InMemoryFencedRecorder
 from engine.tenancy import Tenancy
 from snapshots.stores import LocalObjectStore
@@ -53,6 +56,7 @@ def run_scenario(app: Tieout, scratch: Path) -> None:
     job_id = app.request_job(project, left_id, right_id, 1, meta, idempotency_key="sample")
     run_job_lifecycle(app, job_id)
     run_tenancy(Tenancy(app))
+    run_review(app, project, job_id)
 
 
 def run_tenancy(tenancy: Tenancy) -> None:
@@ -103,6 +107,40 @@ def run_job_lifecycle(app: Tieout, job_id: UUID) -> None:
     cancelled = Job(job.project_id, job.left_source_id, job.right_source_id, 1, "", worker)
     cancelled.cancel("requested by mistake", operator)
     app.save(job, cancelled, *batches)
+
+
+def run_review(app: Tieout, project_id: UUID, job_id: UUID) -> None:
+    """The four-eyes setting and every Review event, through the aggregates' commands."""
+    alice = event_meta(actor="cli:alice", causation="samples", request_id="r-2")
+    bob = event_meta(actor="cli:bob", causation="samples", request_id="r-3")
+    project = app.get_project(project_id)
+    project.configure_four_eyes(Decimal(1000), alice)
+    decisions = pl.DataFrame(
+        {
+            "left_id": ["1", "2", "3"],
+            "right_id": ["9", "8", "7"],
+            "group_id": ["1", "2", "3"],
+            "rule": ["exact-reference", "exact-reference", "fuzzy"],
+            "confidence": [1.0, 0.7, 1.0],
+            "status": ["matched", "suggested", "matched"],
+            "left_amount": [10.0, 20.0, 30.0],
+            "right_amount": [10.0, 20.0, 30.0],
+        }
+    )
+    unmatched = pl.DataFrame({"side": ["left", "right"], "id": ["4", "6"], "amount": [40.0, 39.5]})
+    baseline = Baseline.from_frames(decisions, unmatched)
+    review = Review(job_id=job_id, project_id=project_id, meta=alice)
+    review.confirm(baseline, ["1"], "checked the statement", alice)
+    review.reject(baseline, "2", "different customer", alice)
+    review.add_comment(baseline, "1", "ticked", bob)
+    review.explain(baseline, ("left", "2"), "timing", "clears on Monday", alice)
+    review.assign(baseline, ("right", "8"), "carol", "", alice)
+    manual = review.match(baseline, ["4"], ["6"], "same invoice", True, alice)  # noqa: FBT003
+    review.approve(manual, "", bob)
+    unmatch = review.unmatch(baseline, "1", "wrong period", True, alice)  # noqa: FBT003
+    review.decline(unmatch, "keep it", bob)
+    review.revert_auto(baseline, "fuzzy", "rule too loose", False, alice)  # noqa: FBT003
+    app.save(project, review)
 
 
 def main() -> int:
