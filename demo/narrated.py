@@ -26,6 +26,7 @@ from demo.evaluation import Accuracy, accuracy
 from engine.domain.job import Job, JobOutcome
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError
+from engine.matching.schemas import LEFT_ID, MATCHED, RULE, STATUS, SUGGESTED
 from engine.ports import QueueEntry
 from tieout.bootstrap import Container
 from tieout.workers import run_until_done
@@ -111,30 +112,64 @@ def _report(
     console: Console, inputs: DemoInputs, done: Reconciled, score: Accuracy, seconds: float
 ) -> None:
     outcome = done.outcome
-    summary: dict[str, Any] = outcome.counts
-    table = Table(title="Decisions by rule")
-    for column in ("rule", "matched", "suggested"):
-        table.add_column(column, justify="left" if column == "rule" else "right")
-    for rule, counts in summary["rules"].items():
-        table.add_row(rule, f"{counts['matched']:,}", f"{counts['suggested']:,}")
-    console.print(table)
-    console.print(
-        f"left rows {summary['left_rows']:,} · right rows {summary['right_rows']:,} · "
-        f"matched {summary['matched']:,} · suggested {summary['suggested']:,} · "
-        f"unmatched left {summary['unmatched_left']:,} · "
-        f"unmatched right {summary['unmatched_right']:,} · {seconds:.1f} s"
-    )
+    counts: dict[str, Any] = outcome.counts
+    console.print(_sides_table(counts, done.matches))
+    console.print(_rules_table(counts, done.matches))
     console.print(
         f"Against the ground truth ({score.true_pairs:,} true pairs): "
         f"precision {score.precision:.4f} · recall {score.recall:.4f} · F1 {score.f1:.4f} · "
         f"precision of automatic matches {score.auto_precision:.4f}"
     )
     console.print(
-        f"job {done.job.id} · {done.job.status} after {done.job.attempts} attempt(s) · "
-        f"decisions hash {outcome.decisions_hash[:16]}…"
+        f"job {done.job.id} · {done.job.status} after {done.job.attempts} attempt(s) in "
+        f"{seconds:.1f} s · decisions hash {outcome.decisions_hash[:16]}…"
     )
     console.print(f"project {inputs.project_id} · ruleset v{inputs.ruleset_version}")
     console.print(f"sources {inputs.left_id} (left) · {inputs.right_id} (right)")
+    _next_steps(console, done.job.id, inputs.project_id)
+
+
+def side_counts(counts: dict[str, Any], matches: pl.DataFrame, side: str) -> tuple[int, ...]:
+    """(rows, matched automatically, suggested for review, unmatched) of one side, in rows
+    of that side: a many-to-one group's rows count once each, so the three add up."""
+    ids = matches.filter(pl.col(STATUS) == MATCHED).get_column(f"{side}_id").n_unique()
+    suggested = matches.filter(pl.col(STATUS) == SUGGESTED).get_column(f"{side}_id").n_unique()
+    return (counts[f"{side}_rows"], ids, suggested, counts[f"unmatched_{side}"])
+
+
+def _sides_table(counts: dict[str, Any], matches: pl.DataFrame) -> Table:
+    table = Table(title="Rows by side (each side adds up)")
+    for column in ("side", "rows", "matched automatically", "suggested for review", "unmatched"):
+        table.add_column(column, justify="left" if column == "side" else "right")
+    for side, label in (("left", "bank statement (left)"), ("right", "ledger (right)")):
+        table.add_row(label, *(f"{value:,}" for value in side_counts(counts, matches, side)))
+    return table
+
+
+def _rules_table(counts: dict[str, Any], matches: pl.DataFrame) -> Table:
+    """Bank rows decided by each rule: the totals are the left side's row above."""
+    per_rule = matches.group_by(RULE, STATUS).agg(pl.col(LEFT_ID).n_unique().alias("rows"))
+    found = {(rule, status): rows for rule, status, rows in per_rule.iter_rows()}
+    table = Table(title="Bank rows decided by each rule (most precise first)")
+    for column in ("rule", "matched automatically", "suggested for review"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule in counts["rules"]:
+        auto, review = found.get((rule, MATCHED), 0), found.get((rule, SUGGESTED), 0)
+        table.add_row(rule, f"{auto:,}", f"{review:,}")
+    return table
+
+
+def _next_steps(console: Console, job_id: UUID, project_id: UUID) -> None:
+    steps = (
+        (f"tieout jobs show {job_id}", "the job: counts, hashes, attempts"),
+        (f"tieout results {job_id} --status suggested", "the pairs waiting for review"),
+        (f"tieout unmatched {job_id} --side left", "bank rows nothing matched"),
+        (f"tieout audit events --project {project_id}", "who did what, when"),
+        ("tieout status", "where the data is and what is running"),
+    )
+    console.print("[bold]Next[/bold] (after `source .venv/bin/activate`):")
+    for command, meaning in steps:
+        console.print(f"  {command}  [dim]# {meaning}[/dim]", soft_wrap=True, highlight=False)
 
 
 @contextmanager

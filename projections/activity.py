@@ -64,6 +64,11 @@ def projection_lags(projections: Projections) -> dict[str, int]:
     return {spec.name: _lag(projections, spec) for spec in projections.specs}
 
 
+def projection_lag(projections: Projections, name: str) -> int:
+    """Events in the log that the read model `name` does not hold yet."""
+    return int(next(_lag(projections, spec) for spec in projections.specs if spec.name == name))
+
+
 @retry(InternalError, max_attempts=5, wait=0.2)
 def _lag(projections: Projections, spec: ProjectionSpec) -> int:
     """Opening a view creates its tables if need be; a process starting meanwhile may be

@@ -27,6 +27,28 @@ def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> N
     assert float(precision.group(2)) >= 0.99
     assert re.search(r"project [0-9a-f-]{36}", out)
     assert re.search(r"job [0-9a-f-]{36} · completed after 1 attempt", out)
+    assert_sides_add_up(out)
+    assert re.search(r"^  tieout jobs show [0-9a-f-]{36}", out, re.MULTILINE)  # a next step
+
+
+def assert_sides_add_up(out: str) -> None:
+    """Each side's rows are matched automatically, suggested or unmatched, once: the demo's
+    numbers add up against the rows generated, and the rules' totals against the bank."""
+    sides = {}
+    for label in ("bank statement", "ledger"):
+        line = next(line for line in out.splitlines() if line.startswith(f"│ {label}"))
+        rows, auto, suggested, unmatched = (
+            int(number.replace(",", "")) for number in re.findall(r"[0-9][0-9,]*", line)
+        )
+        assert rows == auto + suggested + unmatched, line
+        sides[label] = (auto, suggested)
+    rules = [
+        [int(number.replace(",", "")) for number in re.findall(r"[0-9][0-9,]*", line)]
+        for line in out.splitlines()
+        if re.match(r"^│ [a-z-]+ +│ +[0-9]", line)
+    ]
+    assert rules
+    assert tuple(map(sum, zip(*rules, strict=True))) == sides["bank statement"]
 
 
 def test_demo_rejects_too_few_rows(cli_env: dict[str, str]) -> None:

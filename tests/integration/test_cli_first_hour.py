@@ -204,3 +204,13 @@ def test_human_output_is_tables_without_python_reprs(
     assert listed[0].split()[:3] == ["job", "status", "attempts"]
     assert listed[1].split()[:2] == [job_id, "completed"]
     assert json.loads(tieout(cli_env, "jobs", "list", "--json").stdout)[0]["id"] == job_id
+
+
+def test_audit_events_says_how_far_behind_and_that_types_are_case_sensitive(
+    cli_env: dict[str, str],
+) -> None:
+    assert tieout(cli_env, "projects", "create", "audited").returncode == 0
+    done = tieout(cli_env, "audit", "events", "--type", "projectcreated")
+    assert done.returncode == 0, done.stderr
+    assert "events behind the log (is `tieout projector` running?)" in done.stderr
+    assert "did you mean ProjectCreated?" in done.stderr

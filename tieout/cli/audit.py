@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 import click
 
+from engine.domain import stored_event_classes
+from projections.activity import projection_lag
 from projections.audit_query import MAX_LIMIT, parse_filters
 from projections.audit_rows import AuditRow
 from projections.projector import catch_up
@@ -13,6 +16,7 @@ from tieout.cli.context import container, emit_json
 from tieout.cli.root import cli
 
 CATCH_UP_SECONDS = 30.0
+AUDIT_INDEX = "audit_index"  # its name in projections/registry.py
 HEADERS = ("occurred_at", "event_type", "actor", "request_id", "causation", "originator")
 
 
@@ -53,13 +57,36 @@ def events(
     with container() as built:
         if built.settings.database_url is None:
             behind = catch_up(built.projections, CATCH_UP_SECONDS)
-            if behind:
-                click.echo(f"warning: the audit index is {behind} events behind the log", err=True)
+        else:
+            behind = projection_lag(built.projections, AUDIT_INDEX)
+        if behind:
+            click.echo(
+                f"warning: the audit index is {behind:,} events behind the log "
+                "(is `tieout projector` running?)",
+                err=True,
+            )
         rows = built.audit.events(filters)
+    if not rows and event_type:
+        _hint_event_type(event_type)
     if as_json:
         emit_json([row.as_json() for row in rows])
         return
     _print_table(rows)
+
+
+def _hint_event_type(event_type: str) -> None:
+    """Event types are class names, matched exactly: say so when a near miss found nothing."""
+    known = sorted({event.__name__ for event in stored_event_classes()})
+    if event_type in known:
+        return
+    close = [name for name in known if name.lower() == event_type.lower()]
+    close = close or difflib.get_close_matches(event_type, known, n=3)
+    suggestion = f"; did you mean {' or '.join(close)}?" if close else ""
+    click.echo(
+        f"note: no event type is named {event_type!r} (types are case-sensitive: "
+        f"ProjectCreated, JobCompleted, ...){suggestion}",
+        err=True,
+    )
 
 
 def _print_table(rows: list[AuditRow]) -> None:
