@@ -8,6 +8,7 @@ a restored log is byte-identical and its hash chain recomputes to the same seals
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from psycopg import sql
 from engine.commitment import LogRow
 from engine.domain.job import Job
 from engine.domain.source import Source
-from projections.names import EVENTS_TABLE
+from projections.names import EVENTS_TABLE, Lock
 
 FETCH_ROWS = 500
 COLUMNS = "notification_id, originator_id, originator_version, topic, state"
@@ -54,6 +55,21 @@ class PostgresEventLog:
             )
             for found in curs:
                 yield _log_row(found)
+
+    @contextmanager
+    def exclusive(self, lock: Lock) -> Iterator[bool]:
+        """Hold a session advisory lock for the block if it is free; yields whether it was."""
+        with self.datastore.get_connection() as conn:
+            found = conn.execute("SELECT pg_try_advisory_lock(%s) AS held", (int(lock),))
+            row = found.fetchone()
+            held = bool(row and row["held"])
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (int(lock),))
+                    conn.commit()
 
     def nonempty_table(self) -> str | None:
         """The name of a table of the database that holds a row, or None when none does."""

@@ -44,4 +44,5 @@ class Lock(IntEnum):
     SCHEMA = 7_202_612  # one process creating the event store's tables
     AUDIT_INDEX_WRITE = 7_202_613  # one writer of the audit index at a time
     CHAIN_WRITE = 7_202_614  # one writer of the hash chain at a time
+    BACKUP = 7_202_616  # one process taking or pruning snapshots at a time
     RESULTS_WRITE = 7_202_615  # one writer of the analyst's read models at a time

@@ -6,13 +6,18 @@ log, the chain projection, the stores and the keys that `bootstrap` built.
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 from eventsourcing.persistence import Tracking
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.registry import CollectorRegistry
 from psycopg.conninfo import conninfo_to_dict
 
 from engine.commitment import Seal
@@ -20,13 +25,18 @@ from engine.domain.queue import QueueRow
 from engine.errors import BadInputError
 from projections.chain import ChainView, Verdict
 from projections.event_log import JOB_REQUESTED
+from projections.names import Lock
 from projections.projector import rebuild
-from snapshots.backup import Fetched, Keys, Stores, fetch, take
+from snapshots.backup import Fetched, Keys, Pruned, Stores, fetch, manifests, take
+from snapshots.backup import prune as prune_store
 from snapshots.errors import SnapshotError
 from snapshots.manifest import Manifest
+from snapshots.retention import Retention, to_keep
 from tieout.bootstrap import Container, bootstrap
 from tieout.keys import backup_key
 from tieout.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def schema_version() -> str:
@@ -48,6 +58,14 @@ def head_seal(built: Container) -> Seal:
 
 
 def create(built: Container, *, full: bool) -> Manifest:
+    """A snapshot now (one process at a time: the schedule may be taking one)."""
+    with built.event_log.exclusive(Lock.BACKUP) as held:
+        if not held:
+            raise BadInputError("another process is taking or pruning snapshots; try again")
+        return _take(built, full=full)
+
+
+def _take(built: Container, *, full: bool) -> Manifest:
     _refuse_same_place(built)
     stores = Stores(built.object_store, built.backup_store)
     return take(
@@ -148,3 +166,92 @@ def _safe(url: str) -> str:
 
     parts = conninfo_to_dict(url)
     return f"database {parts.get('dbname', '?')} on {parts.get('host', 'localhost')}"
+
+
+def prune(built: Container, *, dry_run: bool = False) -> Pruned:
+    """Apply TIEOUT_BACKUP_RETENTION to the backup store (one process at a time)."""
+    policy = Retention.parse(built.settings.backup_retention)
+    with built.event_log.exclusive(Lock.BACKUP) as held:
+        if not held:
+            raise BadInputError("another process is taking or pruning snapshots; try again")
+        keep = to_keep(manifests(built.backup_store), policy)
+        return prune_store(built.backup_store, keep, dry_run=dry_run)
+
+
+class BackupMetrics:
+    """What the schedule exports: last success, duration, size, failures, snapshots kept."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.last_success = Gauge(
+            "tieout_backup_last_success_timestamp_seconds",
+            "When the last snapshot was taken (Unix time; 0: none by this process yet).",
+            registry=registry,
+        )
+        self.duration = Gauge(
+            "tieout_backup_last_duration_seconds",
+            "How long the last snapshot took.",
+            registry=registry,
+        )
+        self.bytes = Gauge(
+            "tieout_backup_last_bytes", "Bytes stored by the last snapshot.", registry=registry
+        )
+        self.failures = Counter(
+            "tieout_backup_failures", "Snapshot rounds that failed.", registry=registry
+        )
+        self.kept = Gauge(
+            "tieout_backup_snapshots", "Snapshots in the backup store.", registry=registry
+        )
+
+
+def scheduled_round(built: Container, metrics: BackupMetrics) -> Manifest | None:
+    """One round of the schedule: a snapshot (full when the newest full one is from an
+    earlier UTC day, so each day's chain can be pruned as a whole), then retention. None
+    when another process holds the backup lock."""
+    policy = Retention.parse(built.settings.backup_retention)
+    with built.event_log.exclusive(Lock.BACKUP) as held:
+        if not held:
+            return None
+        fulls = [found for found in manifests(built.backup_store) if found.kind == "full"]
+        today = datetime.now(UTC).date()
+        manifest = _take(built, full=not fulls or fulls[-1].created.date() < today)
+        kept = to_keep(manifests(built.backup_store), policy)
+        pruned = prune_store(built.backup_store, kept)
+    metrics.last_success.set(time.time())
+    metrics.duration.set(manifest.seconds)
+    metrics.bytes.set(manifest.stored_bytes)
+    metrics.kept.set(len(pruned.kept))
+    return manifest
+
+
+def run_schedule(built: Container, stop: threading.Event, metrics: BackupMetrics) -> None:
+    """Take a snapshot every TIEOUT_BACKUP_INTERVAL_SECONDS until `stop` is set. A failed
+    round is logged and counted (an alert fires on it) and the next one tries again."""
+    interval = built.settings.backup_interval_seconds
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            manifest = scheduled_round(built, metrics)
+        except Exception:
+            metrics.failures.inc()
+            logger.exception("backup round failed")
+        else:
+            if manifest is not None:
+                logger.info(
+                    "snapshot %s: %d events in %.2fs",
+                    manifest.snapshot_id,
+                    manifest.events,
+                    manifest.seconds,
+                )
+        stop.wait(max(interval - (time.monotonic() - started), 0.0))
+
+
+def start_backup_schedule(built: Container, stop: threading.Event) -> threading.Thread:
+    """The schedule on a thread of its own (`tieout serve` on the embedded default)."""
+    thread = threading.Thread(
+        target=run_schedule,
+        args=(built, stop, BackupMetrics()),
+        name="backup-schedule",
+        daemon=True,
+    )
+    thread.start()
+    return thread

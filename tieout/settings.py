@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.errors import BadInputError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-DEFAULT_METRICS_PORTS = {"worker": 9100, "projector": 9101}
+DEFAULT_METRICS_PORTS = {"worker": 9100, "projector": 9101, "backup": 9102}
 """One /metrics port per kind of long-running process, so one host runs each with the
 defaults. The API (`tieout serve`) serves /metrics on its own port."""
 
@@ -94,6 +94,17 @@ class Settings(BaseSettings):
         default=None,
         description="AES-GCM key that encrypts backups: base64 of 16, 24 or 32 bytes. "
         "Unset: backups are not encrypted.",
+    )
+    backup_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often `tieout backup schedule` (and `tieout serve` on the embedded "
+        "default) takes a snapshot: the recovery point. 0: serve takes none.",
+    )
+    backup_retention: str = Field(
+        default="7,4,12,5",
+        description="Snapshots kept by `tieout backup prune` and the schedule: the newest "
+        "of each of the last N days, weeks, months and years.",
     )
     jwt_secret: SecretStr | None = Field(
         default=None,

@@ -24,8 +24,8 @@ GRAFANA = ROOT / "monitoring" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "tieout.json"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 
-SERVICES = ("postgres", "minio", "api", "worker", "projector", "prometheus", "grafana")
-TIEOUT_SERVICES = ("api", "worker", "projector")
+SERVICES = ("postgres", "minio", "api", "worker", "projector", "backup", "prometheus", "grafana")
+TIEOUT_SERVICES = ("api", "worker", "projector", "backup")
 HEALTHCHECKED = ("postgres", "minio", "api")
 REQUIRED_ALERTS = ("TieoutDeadLetter", "TieoutStaleJob", "TieoutJobFailureRate")
 SEVERITIES = {"critical", "warning", "info"}
@@ -43,6 +43,11 @@ EXPORTED_METRICS = frozenset(
         "tieout_jobs_completed_total",
         "tieout_oldest_running_job_heartbeat_age_seconds",
         "tieout_projection_lag_events",
+        "tieout_backup_last_success_timestamp_seconds",
+        "tieout_backup_last_duration_seconds",
+        "tieout_backup_last_bytes",
+        "tieout_backup_failures_total",
+        "tieout_backup_snapshots",
     }
 )
 # A histogram is exported as these series; the dashboard queries them by these names.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 
 from snapshots.backup import manifests
@@ -9,6 +12,7 @@ from snapshots.manifest import Manifest
 from tieout import backups
 from tieout.cli.context import container, emit_json
 from tieout.cli.root import cli
+from tieout.metrics import serve_metrics
 from tieout.settings import load_settings
 
 MB = 1_000_000
@@ -93,3 +97,38 @@ def _summary(manifest: Manifest) -> dict[str, object]:
         "chunks": len(manifest.chunks),
         "encrypted": manifest.encryption_key_id is not None,
     }
+
+
+@backup.command("prune")
+@click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
+def prune(dry_run: bool) -> None:
+    """Keep the snapshots TIEOUT_BACKUP_RETENTION names (and their parents); delete the rest
+    and the sources only they referred to."""
+    with container() as built:
+        pruned = backups.prune(built, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for snapshot_id in pruned.deleted:
+        click.echo(f"{verb} {snapshot_id}")
+    click.echo(
+        f"kept {len(pruned.kept)} snapshots; {verb} {len(pruned.deleted)} snapshots and"
+        f" {pruned.blobs_deleted} unreferenced sources"
+    )
+
+
+@backup.command("schedule")
+def schedule() -> None:
+    """Take a snapshot every TIEOUT_BACKUP_INTERVAL_SECONDS and apply the retention, until
+    SIGTERM or Ctrl-C; metrics on TIEOUT_METRICS_PORT (default 9102)."""
+    with container("backup") as built:
+        if built.settings.backup_interval_seconds <= 0:
+            raise click.BadParameter("TIEOUT_BACKUP_INTERVAL_SECONDS must be above 0 here")
+        serve_metrics(built.settings.metrics_port_for("backup"), "backup schedule")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(
+            f"tieout backup schedule: a snapshot every {built.settings.backup_interval_seconds:g}s"
+            f" to {built.backup_store.location}; SIGTERM stops it",
+            err=True,
+        )
+        backups.run_schedule(built, stop, backups.BackupMetrics())

@@ -12,6 +12,7 @@ from api.app import create_app
 from api.logs import use_json_logs
 from engine.errors import BadInputError
 from projections.projector import LagGauge, run_projector
+from tieout.backups import start_backup_schedule
 from tieout.bootstrap import Container
 from tieout.cli.context import container
 from tieout.cli.display import safe_url
@@ -35,6 +36,8 @@ def serve(host: str, port: int) -> None:
         worker = build_worker(built)
         register_worker_metrics(worker)
         threads = [start_in_background(worker), _start_projector(built, stop := threading.Event())]
+        if built.settings.backup_interval_seconds > 0:
+            threads.append(start_backup_schedule(built, stop))
         try:
             _run_app(built, host, port)
         finally:
@@ -63,6 +66,11 @@ def _announcer(built: Container, host: str, port: int) -> Callable[[str], None]:
     ]
     if built.settings.database_url is None:
         lines.append("tieout serve: running jobs and the projector in this process too")
+        if built.settings.backup_interval_seconds > 0:
+            lines.append(
+                f"tieout serve: a snapshot every {built.settings.backup_interval_seconds:g}s"
+                f" to {built.backup_store.location}"
+            )
 
     def announce(message: str) -> None:
         del message  # aiohttp's own banner; ours says more
