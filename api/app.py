@@ -10,11 +10,12 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.registry import CollectorRegistry
 
-from api.keys import CONTAINER, HTTP_METRICS, LIMITS, METRICS, OPENAPI, SERVICES
+from api.keys import CONTAINER, HTTP_METRICS, JOB_READS, LIMITS, METRICS, OPENAPI, SERVICES
 from api.metrics import HttpMetrics
 from api.middlewares import envelope, guard
 from api.openapi import openapi_document
-from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, parse_tiers
+from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, RedisLimiter, parse_tiers
+from api.results import JobReads
 from api.routes import add_routes
 from api.services import ApiServices
 from tieout.bootstrap import Container
@@ -34,6 +35,7 @@ def create_app(
     app[METRICS] = registry
     app[HTTP_METRICS] = HttpMetrics.of(registry)
     app[SERVICES] = ApiServices(container)
+    app[JOB_READS] = JobReads(container)
     app[OPENAPI] = openapi_document()
     app[LIMITS] = RateLimits(tiers, limiter or MemoryLimiter())
     app.cleanup_ctx.append(bounded_executor)
@@ -55,8 +57,6 @@ async def bounded_executor(app: web.Application) -> AsyncIterator[None]:
 async def redis_limits(app: web.Application) -> AsyncIterator[None]:
     """Rate-limit buckets shared through Redis (TIEOUT_REDIS_URL), opened with the app."""
     from redis.asyncio import Redis  # noqa: PLC0415 - only when configured
-
-    from api.ratelimit import RedisLimiter  # noqa: PLC0415
 
     url = app[CONTAINER].settings.redis_url
     assert url is not None  # noqa: S101 - added only when set

@@ -7,6 +7,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from api.metrics import HttpMetrics
 from api.ratelimit import RateLimits
+from api.results import JobReads
 from api.services import ApiServices
 from engine.tenancy import Principal
 from tieout.bootstrap import Container
@@ -15,6 +16,7 @@ CONTAINER = web.AppKey("container", Container)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 SERVICES = web.AppKey("services", ApiServices)
+JOB_READS = web.AppKey("job_reads", JobReads)
 LIMITS = web.AppKey("limits", RateLimits)
 OPENAPI = web.AppKey("openapi", dict)
 

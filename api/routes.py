@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from api.handlers import audit, jobs, ops, projects, rulesets, sources
+from api.handlers import audit, jobs, ops, projects, results, rulesets, sources
 from api.handlers.docs import docs_page, openapi_document
 from api.schemas import (
     AddMember,
@@ -21,7 +21,12 @@ from api.schemas import (
     Created,
     CreateJob,
     CreateProject,
+    Diff,
+    DiffQuery,
+    ExportQuery,
     Health,
+    History,
+    HistoryQuery,
     JobAccepted,
     JobDetail,
     JobEntry,
@@ -30,10 +35,15 @@ from api.schemas import (
     Page,
     PageQuery,
     ProjectOut,
+    Replay,
+    ResultsQuery,
     RulesetOut,
     RulesetVersion,
     SourceOut,
     SourceQuery,
+    Stats,
+    StatsQuery,
+    UnmatchedQuery,
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,6 +132,34 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST", f"{J}/{{job_id}}/cancel", jobs.cancel_job, "Cancel a job", "writes",
         body=CancelJob, answer=JobAccepted,
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/results", results.results, "A job's decisions, a page",
+        "reads", query=ResultsQuery, answer=Page[dict[str, Any]],
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/unmatched", results.unmatched, "A job's unmatched items",
+        "reads", query=UnmatchedQuery, answer=Page[dict[str, Any]],
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/stats", results.stats, "Counts, amounts, open items by age",
+        "reads", query=StatsQuery, answer=Stats,
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/export", results.export, "The decisions as CSV or Parquet",
+        "reads", query=ExportQuery, streamed=True,
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/history", results.history, "The job as of a moment, from the log",
+        "reads", query=HistoryQuery, answer=History,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/rerun", results.rerun, "The proof of replay: match again",
+        "jobs", answer=Replay,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/diff", results.diff, "What a ruleset would change (the body)",
+        "jobs", query=DiffQuery, content=RULESET_TYPES, answer=Diff,
     ),
     Route(
         "GET", "/api/audit/events", audit.audit_events, "The audit log, newest first", "reads",

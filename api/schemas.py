@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from engine.domain.job import STATUSES
 from engine.errors import BadInputError
@@ -74,6 +74,39 @@ class AuditQuery(PageQuery):
     request_id: str | None = Field(default=None, max_length=128)
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
+
+
+class ResultsQuery(PageQuery):
+    status: str | None = Field(default=None, max_length=50)
+    rule: str | None = Field(default=None, max_length=200)
+    review_status: str | None = Field(default=None, max_length=50)
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class UnmatchedQuery(PageQuery):
+    side: Literal["left", "right"] | None = None
+    age: Literal["0-7", "8-30", "31-90", "90+"] | None = None
+    reason: str | None = Field(default=None, max_length=200)
+    as_of: date | None = None
+
+
+class StatsQuery(Strict):
+    as_of: date | None = None
+
+
+class ExportQuery(Strict):
+    format: Literal["csv", "parquet"]
+    what: Literal["decisions", "unmatched"] = "decisions"
+
+
+class HistoryQuery(Strict):
+    as_of: AwareDatetime
+    limit: int = Field(default=100, ge=0, le=1000)
+
+
+class DiffQuery(Strict):
+    limit: int = Field(default=100, ge=0, le=1000)
 
 
 # Answers
@@ -164,6 +197,34 @@ class AuditEvent(BaseModel):
     event_type: str
     actor: str
     request_id: str
+
+
+class Loose(BaseModel):
+    """An answer shaped as the CLI's `--json` of the same read (see docs/api.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Stats(Loose):
+    job_id: UUID
+    status: str
+    as_of: date
+
+
+class History(Loose):
+    job_id: UUID
+    as_of: datetime
+    status: str
+
+
+class Replay(Loose):
+    job_id: UUID
+    identical: bool
+
+
+class Diff(Loose):
+    job_id: UUID
+    counts: dict[str, int]
 
 
 class Health(BaseModel):
