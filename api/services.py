@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from api.caching import TtlCache
 from engine.domain.job import job_id
 from engine.domain.meta import EventMeta
 from engine.domain.org import Operation, Role
@@ -22,6 +23,9 @@ from projections.catalog import AuditPage
 from projections.job_views import entry_view, job_view
 from tieout.bootstrap import Container
 
+JOB_STATUS_SECONDS = 1.0
+"""How long a job's view is served from memory while clients poll it."""
+
 
 class ApiServices:
     def __init__(self, container: Container) -> None:
@@ -29,6 +33,8 @@ class ApiServices:
         self.app = container.app
         self.tenancy = container.tenancy
         self.catalog = container.catalog
+        self._job_projects: TtlCache[UUID] = TtlCache(float("inf"), 100_000)
+        self._job_views: TtlCache[dict[str, Any]] = TtlCache(JOB_STATUS_SECONDS, 10_000)
 
     def check(self, principal: Principal, project_id: UUID, operation: Operation) -> None:
         """Refuse early (before an upload is read) what the call itself would refuse."""
@@ -181,17 +187,19 @@ class ApiServices:
         return [entry_view(entry) for entry in found]
 
     def job(self, principal: Principal, job: UUID) -> dict[str, Any]:
+        """The job's view; hot jobs are served from memory for up to JOB_STATUS_SECONDS
+        (after the access check, which is never cached)."""
         self._authorize_job(principal, job, Operation.READ)
-        return job_view(self.app, self.container.queue, job)
+        return self._job_views.get(job, lambda: job_view(self.app, self.container.queue, job))
 
     def cancel_job(self, principal: Principal, job: UUID, reason: str, meta: EventMeta) -> None:
         self._authorize_job(principal, job, Operation.WRITE)
         self.app.cancel_job(job, reason, meta)
 
     def _authorize_job(self, principal: Principal, job: UUID, operation: Operation) -> None:
-        found = self.app.get_job(job)
+        project = self._job_projects.get(job, lambda: self.app.get_job(job).project_id)
         try:
-            self.tenancy.authorize(principal, found.project_id, operation)
+            self.tenancy.authorize(principal, project, operation)
         except NotFoundError:
             raise NotFoundError(f"job {job} not found") from None
 
