@@ -28,6 +28,7 @@ from engine.domain.meta import event_meta
 from engine.errors import ConflictError
 from engine.matching.schemas import LEFT_ID, MATCHED, RULE, STATUS, SUGGESTED
 from engine.ports import QueueEntry
+from tieout import backups
 from tieout.bootstrap import Container
 from tieout.workers import run_until_done
 
@@ -67,7 +68,30 @@ def run_demo(container: Container, rows: int, seed: int, console: Console) -> Re
         done = _reconcile(container, inputs, progress)
         seconds = time.perf_counter() - started
     _report(console, inputs, done, accuracy(done.matches, inputs.truth), seconds)
+    _snapshot(container, console)
     return done
+
+
+def _snapshot(container: Container, console: Console) -> None:
+    """End as an operator's day ends: a snapshot of the log, checked as a restore would
+    check it, and the hash chain over the whole log verified."""
+    manifest = backups.create(container, full=False)
+    checked = backups.check(container, manifest.snapshot_id)
+    verdict = backups.verify_chain(container)
+    console.print(
+        f"[bold]Snapshot[/bold] {manifest.snapshot_id} ({manifest.kind}): {manifest.events:,}"
+        f" events, {manifest.stored_bytes / 1e6:.1f} MB in {manifest.seconds:.2f}s to"
+        f" {container.backup_store.location}; verified with {len(checked.manifests)} snapshot(s)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    state = "intact" if verdict.ok else f"TAMPERED at event {verdict.first_bad}"
+    console.print(
+        f"[bold]Hash chain[/bold] {state}: {verdict.events:,} events rehashed,"
+        f" {verdict.seals} signed seals, head {verdict.head.hex()[:16]}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _register(container: Container, rows: int, seed: int, progress: Progress) -> DemoInputs:

@@ -57,6 +57,14 @@ def head_seal(built: Container) -> Seal:
         return chain.seal_head(built.signer)
 
 
+def verify_chain(built: Container, start: int = 1, end: int | None = None) -> Verdict:
+    """Chain what is new, then recompute events `start..end` against links and seals."""
+    with built.projections.opened(built.projections.named("chain")) as (log, view):
+        chain = _chain_view(view)
+        chain.extend(Tracking(log.name, built.event_log.head()))
+        return chain.verify(built.signer.verifier, start, end)
+
+
 def create(built: Container, *, full: bool) -> Manifest:
     """A snapshot now (one process at a time: the schedule may be taking one)."""
     with built.event_log.exclusive(Lock.BACKUP) as held:

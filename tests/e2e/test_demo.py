@@ -29,6 +29,9 @@ def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> N
     assert re.search(r"job [0-9a-f-]{36} · completed after 1 attempt", out)
     assert_sides_add_up(out)
     assert re.search(r"^  tieout jobs show [0-9a-f-]{36}", out, re.MULTILINE)  # a next step
+    snapshot = r"^Snapshot \S+ \(full\): [0-9,]+ events.*verified with 1 snapshot"
+    assert re.search(snapshot, out, re.MULTILINE)
+    assert re.search(r"^Hash chain intact: [0-9,]+ events rehashed", out, re.MULTILINE)
 
 
 def assert_sides_add_up(out: str) -> None:

@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 import click
-from eventsourcing.persistence import Tracking
 
 from engine.commitment import Verifier
 from engine.decision_proofs import Commitment, ProofInvalidError
 from engine.decision_proofs import check_proof as check_decision_proof
 from engine.decision_proofs import prove as prove_decision
 from engine.errors import BadInputError
-from projections.chain import ChainView, Verdict
+from projections.chain import Verdict
+from tieout.backups import verify_chain
 from tieout.cli.audit import audit
 from tieout.cli.context import container, emit_json, parse_id
 
@@ -30,14 +30,8 @@ def verify(start: int, end: int | None, as_json: bool) -> None:
     chaining what is new. Exit 1 and name the first bad position when the log was changed."""
     if end is not None and end < start:
         raise click.BadParameter(f"--to {end} is before --from {start}")
-    with (
-        container() as built,
-        built.projections.opened(built.projections.named("chain")) as (log, view),
-    ):
-        if not isinstance(view, ChainView):
-            raise TypeError(f"the chain projection's view is a {type(view).__name__}")
-        view.extend(Tracking(log.name, log.recorder.max_notification_id() or 0))
-        verdict = view.verify(built.signer.verifier, start, end)
+    with container() as built:
+        verdict = verify_chain(built, start, end)
     if as_json:
         emit_json(_as_json(verdict))
     else:
