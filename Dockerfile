@@ -12,7 +12,7 @@ ENV PATH=/opt/tieout/bin:$PATH
 
 WORKDIR /src
 # pyproject.toml names README.md as the long description, so the build needs it.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY tieout ./tieout
 COPY engine ./engine
 COPY projections ./projections

@@ -2,30 +2,40 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` needs the runtime dependencies only; `make test` adds the dev tools.
+RUN_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install tieout with its dev tools
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(RUN_STAMP) $(DEV_STAMP)
+
+install: $(DEV_STAMP) ## create .venv and install tieout with its dev tools
+
+install-runtime: $(RUN_STAMP) ## create .venv and install tieout with its runtime dependencies only
 
 run: demo ## set everything up and run the main job on the embedded default
 
-demo: $(STAMP) ## the demo reconciliation (tieout demo), end to end
+demo: $(RUN_STAMP) ## the demo reconciliation (tieout demo), end to end
 	$(BIN)/tieout demo
 
-serve: $(STAMP) ## the API, with a worker and the projector on the embedded default
+serve: $(RUN_STAMP) ## the API, with a worker and the projector on the embedded default
 	$(BIN)/tieout serve
 
-lint: $(STAMP) ## ruff and mypy (strict)
+lint: $(DEV_STAMP) ## ruff and mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -33,15 +43,15 @@ lint: $(STAMP) ## ruff and mypy (strict)
 test: lint ## ruff, mypy (strict) and the test suite
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## the benchmarks: matcher vs DuckDB/pandas, decisions recorded (docs/performance.md)
+bench: $(DEV_STAMP) ## the benchmarks: matcher vs DuckDB/pandas, decisions recorded (docs/performance.md)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/decisions.py
 
-format: $(STAMP) ## format the code
+format: $(DEV_STAMP) ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean: ## remove build artefacts (keeps .venv and .tieout)
 	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: help install run demo serve lint test bench format clean
+.PHONY: help install install-runtime run demo serve lint test bench format clean

@@ -1,4 +1,4 @@
-"""The ruleset: a pydantic model of DESIGN.md's contract, parsed from YAML or JSON.
+"""The ruleset: a pydantic model of the format in docs/matching.md, parsed from YAML or JSON.
 
 Every error is one line naming the bad field, e.g. `rules[2].when[1].op: unknown op 'near'`.
 """

@@ -14,7 +14,7 @@ CONF = "__conf"  # confidence after it
 RIVAL = "__rival"  # the best base of another candidate sharing a row (-inf: none)
 GROUP = "__g"  # a many-to-one group's number
 
-# Public output columns (DESIGN.md `tieout match` contract, plus `scores`).
+# Public output columns (the `tieout match` contract in docs/matching.md, plus `scores`).
 LEFT_ID = "left_id"
 RIGHT_ID = "right_id"
 GROUP_ID = "group_id"

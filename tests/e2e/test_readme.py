@@ -22,12 +22,17 @@ def quickstart_commands() -> list[str]:
 
 def test_quickstart_runs_as_written(embedded_home: Path, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    venv_bin = Path(sys.executable).parent
+    (tmp_path / ".venv").symlink_to(venv_bin.parent)  # the clone's .venv, as make creates it
     commands = quickstart_commands()
     assert len(commands) >= 4
     script = "set -euo pipefail\n" + "\n".join(commands) + '\necho "project=$PROJECT"\n'
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIEOUT_")}
+    env.pop("VIRTUAL_ENV", None)
     env["TIEOUT_HOME"] = str(embedded_home)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # As in a new shell: `tieout` is on the PATH only once the quickstart activates .venv.
+    paths = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(path for path in paths if Path(path) != venv_bin)
     done = subprocess.run(
         ["bash", "-c", script],
         cwd=tmp_path,
@@ -41,5 +46,7 @@ def test_quickstart_runs_as_written(embedded_home: Path, tmp_path: Path) -> None
     assert re.search(r"project=[0-9a-f-]{36}", done.stdout)
     assert '"status": "completed"' in done.stdout
     assert "JobCompleted" in done.stdout
+    assert "examples/bank.csv" not in done.stderr  # no error about the inputs
+    assert re.search(r"database +postgresql://", done.stdout)  # `tieout status`
     assert (tmp_path / "out" / "matches.parquet").is_file()
     assert (tmp_path / "out" / "summary.json").is_file()

@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md, checked on the source."""
+"""The import rules of docs/architecture.md ("Who owns what"), checked on the source."""
 
 from __future__ import annotations
 
