@@ -13,14 +13,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import (
+    InterfaceError,
+    InternalError,
+    Notification,
+    OperationalError,
+    Tracking,
+)
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.registry import CollectorRegistry
 
@@ -34,32 +40,60 @@ RECOVERABLE = (
     InterfaceError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+    # "tuple concurrently updated": the projections' threads creating their tables at once
+    InternalError,
+    psycopg.InternalError,
 )
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 HEALTHY_SECONDS = 60.0  # a runner that lasted this long starts the backoff afresh
 BATCH_LAG = 2000  # further behind than this, batches catch up faster than the runner
 BATCH_SIZE = 1000
+BATCH_BYTES = 4 << 20  # a transaction's share of stored events: bounds memory and redo work
 
 LagReport = Callable[[str, int, int], None]  # (projection, position, lag)
 Log = Application[UUID]
 
 
-def replay(log: Log, view: CatchUpView, deadline: float | None = None) -> int:
-    """Project every event after the view's position, in batches; returns rows written.
+def replay(
+    log: Log,
+    view: CatchUpView,
+    deadline: float | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Project every event after the view's position, in batches; returns the events read.
 
     With a `deadline` (a `time.monotonic()` value), stop after the batch that passes it.
+    `on_batch` is told the view's new position after each batch.
     """
-    written = 0
+    done = 0
     while deadline is None or time.monotonic() < deadline:
         position = view.position(log.name)
         found = log.recorder.select_notifications(
             start=position, limit=BATCH_SIZE, inclusive_of_start=False
         )
         if not found:
-            return written
+            return done
+        found = within_budget(found, BATCH_BYTES)
         events = [(log.mapper.to_domain_event(item), item.id) for item in found]
-        written += view.project(events, Tracking(log.name, found[-1].id))
-    return written
+        view.project(events, Tracking(log.name, found[-1].id))
+        done += len(found)
+        if on_batch is not None:
+            on_batch(found[-1].id)
+    return done
+
+
+def within_budget(found: Sequence[Notification], budget: int) -> Sequence[Notification]:
+    """The leading notifications whose states fit in `budget` bytes (at least one).
+
+    A batch of decisions is one event of hundreds of kilobytes; a thousand of them in one
+    transaction would hold gigabytes and make a crash redo all of it.
+    """
+    total = 0
+    for count, item in enumerate(found):
+        total += len(item.state)
+        if total > budget and count:
+            return found[:count]
+    return found
 
 
 def lag(log: Log, view: CatchUpView) -> int:
@@ -75,18 +109,26 @@ class Rebuilt:
     seconds: float
 
 
-def rebuild(projections: Projections) -> list[Rebuilt]:
+def rebuild(
+    projections: Projections, on_progress: Callable[[str, int, int], None] | None = None
+) -> list[Rebuilt]:
     """Empty each view and its position in one transaction, then replay the whole log.
 
-    Projectors running meanwhile notice (`ProjectionResetError`) and start again from the
-    new position.
+    `on_progress(projection, position, head)` is called after each batch. Projectors
+    running meanwhile notice (`ProjectionResetError`) and start again from the new position.
     """
     done = []
     for spec in projections.specs:
         with projections.opened(spec) as (log, view):
             started = time.perf_counter()
+            head = log.recorder.max_notification_id() or 0
             view.reset(log.name)
-            events = replay(log, view)
+
+            def report(position: int, name: str = spec.name, head: int = head) -> None:
+                if on_progress is not None:
+                    on_progress(name, position, head)
+
+            events = replay(log, view, on_batch=report)
             done.append(Rebuilt(spec.name, events, time.perf_counter() - started))
     return done
 

@@ -45,6 +45,7 @@ from tieout.secrets import SecretsManagerSecret, SecretSource, StaticSecret, fil
 from tieout.settings import Settings, load_settings
 from tieout.tokens import Tokens
 
+NO_CREATE = {"CREATE_TABLE": "n"}
 PROJECTOR_POOL_SIZE = 2  # per pool: the log (its LISTEN connection and reads), the view
 
 
@@ -86,15 +87,16 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
     signer = signing_key(settings)
     env = eventsourcing_env(url, pool_size=settings.db_pool_size, create_tables=settings.migrate)
     connection_name = f"tieout-{process}"
-    with schema_lock(url):
-        app = Tieout(env, store, lambda factory: _fenced_recorder(factory, connection_name))
-        if settings.migrate:
-            migrate(url)
-    datastore = _datastore(app)
     projector_env = env | {
         "POSTGRES_POOL_SIZE": str(PROJECTOR_POOL_SIZE),
         "POSTGRES_MAX_OVERFLOW": str(PROJECTOR_POOL_SIZE),
     }
+    with schema_lock(url):
+        app = Tieout(env, store, lambda factory: _fenced_recorder(factory, connection_name))
+        if settings.migrate:
+            migrate(url)
+            create_tracking_tables(projector_env, REGISTERED)
+    datastore = _datastore(app)
     return Container(
         settings=settings,
         database_url=url,
@@ -175,6 +177,19 @@ def _name_connections(datastore: Any, name: str) -> None:
         kwargs["application_name"] = name
 
 
+def create_tracking_tables(env: dict[str, str], specs: tuple[ProjectionSpec, ...]) -> None:
+    """Each view's tracking table, made once under the schema lock: projector threads and
+    catch-up commands creating them at the same moment collide in the catalog."""
+    for spec in specs:
+        factory = InfrastructureFactory[Any].construct(
+            Environment(spec.projection.name, env | {"CREATE_TABLE": "y"})
+        )
+        try:
+            factory.tracking_recorder(spec.view)
+        finally:
+            factory.close()
+
+
 class Projections:
     """The registry of projections at run time: builds each one's log, view and runner.
 
@@ -203,11 +218,13 @@ class Projections:
 
     @contextmanager
     def opened(self, spec: ProjectionSpec) -> Iterator[tuple[Application[UUID], CatchUpView]]:
-        log = TieoutLog(self.env)
+        # Every table was created under the schema lock (`create_tracking_tables`);
+        # CREATE ... IF NOT EXISTS from several threads at once fails in the catalog.
+        log = TieoutLog(self.env | NO_CREATE)
         _name_connections(_datastore(log), self.connection_name)
         try:
             factory = InfrastructureFactory[Any].construct(
-                Environment(spec.projection.name, self.env)
+                Environment(spec.projection.name, self.env | NO_CREATE)
             )
             try:
                 view: Any = factory.tracking_recorder(spec.view)
@@ -224,7 +241,7 @@ class Projections:
             application_class=TieoutLog,
             projection_class=spec.projection,
             view_class=spec.view,
-            env=self.env,
+            env=self.env | NO_CREATE,  # bootstrap created the tables
         )
         _name_connections(getattr(runner.app.recorder, "datastore", None), self.connection_name)
         _name_connections(getattr(runner.view, "datastore", None), self.connection_name)

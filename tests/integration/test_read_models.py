@@ -13,7 +13,7 @@ from uuid import UUID
 import polars as pl
 import psycopg
 import pytest
-from jobs_helpers import META, Inputs, register_inputs, worker
+from jobs_helpers import Inputs, register_inputs, worker
 from polars.testing import assert_frame_equal
 
 from engine.analysis import job_as_of, rerun, ruleset_diff
@@ -62,7 +62,7 @@ def test_decision_pages_cover_every_decision_in_order(
     assert [len(page.items) for page in pages[:-1]] == [37] * (len(pages) - 1)
     expected = matches.sort(ORDER)
     assert [item["row_no"] for item in items] == expected.get_column("row_no").to_list()
-    assert {item["review_status"] for item in items} == {"unreviewed"}
+    assert {item["review_status"] for item in items} == {"none"}
     first = items[0]
     row = expected.row(0, named=True)
     for name in ("group_id", "left_id", "right_id", "rule", "confidence", "status"):
@@ -114,18 +114,14 @@ def test_cursors_are_bound_to_their_list_and_cannot_be_forged(
         container.results.decisions(job_id, limit=5, cursor="not-base64!")
 
 
-def test_unmatched_pages_ages_and_filters(
-    container: Container, done: tuple[Inputs, UUID]
-) -> None:
+def test_unmatched_pages_ages_and_filters(container: Container, done: tuple[Inputs, UUID]) -> None:
     _, job_id = done
     _, unmatched = recorded(container, job_id)
     as_of = unmatched.get_column("date").max()
     assert isinstance(as_of, date)
     as_of += timedelta(days=10)
     pages = all_pages(
-        lambda **page: container.results.unmatched(
-            job_id, UnmatchedFilters(as_of=as_of), **page
-        ),
+        lambda **page: container.results.unmatched(job_id, UnmatchedFilters(as_of=as_of), **page),
         40,
     )
     items = [item for page in pages for item in page.items]
@@ -161,18 +157,14 @@ def test_stats_add_up(container: Container, done: tuple[Inputs, UUID]) -> None:
         assert found["unmatched"][side]["amount"] == pytest.approx(rows["amount"].sum())
 
 
-def test_the_job_row_and_the_project_lists(
-    container: Container, done: tuple[Inputs, UUID]
-) -> None:
+def test_the_job_row_and_the_project_lists(container: Container, done: tuple[Inputs, UUID]) -> None:
     inputs, job_id = done
     job = container.results.job(job_id)
     outcome = container.app.get_job(job_id).outcome
     assert outcome is not None
     assert (job["status"], job["decisions_hash"]) == ("completed", outcome.decisions_hash)
     assert job["counts"]["matched"] == outcome.counts["matched"]
-    assert [item["id"] for item in container.results.jobs(inputs.project_id).items] == [
-        str(job_id)
-    ]
+    assert [item["id"] for item in container.results.jobs(inputs.project_id).items] == [str(job_id)]
     assert [item["name"] for item in container.results.projects().items] == ["jobs"]
     sources = container.results.sources(inputs.project_id).items
     assert {item["source_id"] for item in sources} == {str(inputs.left_id), str(inputs.right_id)}
@@ -192,8 +184,11 @@ def view_digest(url: str) -> list[str]:
     tables = ("tieout_rm_jobs", "tieout_rm_decisions", "tieout_rm_unmatched", "tieout_rm_sources")
     with psycopg.connect(url) as conn:
         return [
-            str(conn.execute(f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {t} t")
-                .fetchone())
+            str(
+                conn.execute(
+                    f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {t} t"
+                ).fetchone()
+            )
             for t in tables
         ]
 
@@ -239,7 +234,8 @@ def test_ruleset_diff_lists_what_a_dropped_rule_changes(
 ) -> None:
     inputs, job_id = done
     text = container.app.get_project(inputs.project_id).rulesets[1]
-    without = {**text, "rules": [rule for rule in text["rules"] if rule["name"] != "split-payments"]}
+    kept = [rule for rule in text["rules"] if rule["name"] != "split-payments"]
+    without = {**text, "rules": kept}
     found = ruleset_diff(container.app, job_id, parse_ruleset(json.dumps(without)))
     matches, _ = recorded(container, job_id)
     split = matches.filter(pl.col("rule") == "split-payments").height

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from projections.projector import LagGauge, rebuild, run_projector
 from tieout.bootstrap import bootstrap
@@ -61,15 +65,31 @@ def migrate_database() -> None:
 
 @db.command("rebuild-projections")
 def rebuild_projections() -> None:
-    """Empty every read model and replay the whole log; prints the events projected (last).
+    """Empty every read model and replay the whole log, with a progress bar on stderr;
+    prints the events replayed (last).
 
     Projectors that are running meanwhile notice and start again from the new position.
     """
-    with container() as built:
-        reports = rebuild(built.projections)
+    with container() as built, _progress() as advance:
+        reports = rebuild(built.projections, advance)
     for report in reports:
         rate = report.events / report.seconds if report.seconds else 0.0
         click.echo(
             f"{report.projection}: {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)"
         )
     click.echo(max((report.events for report in reports), default=0))
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A bar per projection, moved to each batch's position in the log."""
+    columns = [TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(projection: str, position: int, head: int) -> None:
+            if projection not in tasks:
+                tasks[projection] = progress.add_task(projection, total=head)
+            progress.update(tasks[projection], completed=position)
+
+        yield advance
