@@ -35,6 +35,7 @@ from projections.database import eventsourcing_env, migrate, schema_lock
 from projections.event_log import PostgresEventLog
 from projections.job_queue import PostgresJobQueue
 from projections.job_recorder import PostgresFencedRecorder
+from projections.lag import ProjectionLags
 from projections.names import EVENTS_TABLE
 from projections.registry import REGISTERED, CatchUpView, ProjectionSpec, Runner
 from projections.results_query import ResultQueries
@@ -63,6 +64,7 @@ class Container:
     tenancy: Tenancy
     tokens: Tokens
     results: ResultQueries
+    lags: ProjectionLags
     activity: ActivityQueries
     projections: Projections
     signer: Signer
@@ -108,6 +110,7 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         tenancy=Tenancy(app),
         tokens=_tokens(settings),
         results=ResultQueries(datastore),
+        lags=ProjectionLags(datastore, REGISTERED),
         activity=ActivityQueries(datastore),
         projections=Projections(projector_env, REGISTERED, connection_name, signer),
         signer=signer,

@@ -21,12 +21,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
+    """Ready when the event store answers and every read model trails the log by at most
+    READY_MAX_LAG events; the lag of each is in the body."""
     container = request.app[CONTAINER]
     try:
-        behind = await run(container.audit.lag)
+        lags = await run(container.lags.behind)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         return answer({"status": "unavailable", "error": str(exc)}, status=503)
-    body = {"status": "ready", "projection_lag_events": behind}
+    behind = max(lags.values(), default=0)
+    body = {"status": "ready", "projection_lag_events": behind, "projections": lags}
     if behind > READY_MAX_LAG:
         return answer(body | {"status": "catching up"}, status=503)
     return answer(body)
