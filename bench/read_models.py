@@ -186,7 +186,7 @@ def main() -> None:
         try:
             left, right = generate_bank_ledger(args.rows, seed=7).write_csv(scratch / "inputs")
             match_seconds = time_match(left, right, scratch / "out")
-            job_id, job_seconds, projection_seconds, rows = time_job(container, left, right)
+            _, job_seconds, projection_seconds, rows = time_job(container, left, right)
             print(f"match (baseline):           {match_seconds:8.2f} s")
             print(
                 f"job + catch-up:             {job_seconds:8.2f} s  "
