@@ -101,6 +101,8 @@ class ResultsView(PostgresTrackingRecorder):
                 tracking.application_name,
                 events[0][1],
             )
+            if events[-1][1] <= position:  # all in already: a rebuild overtook this writer
+                return 0
             batch = _Batch()
             for event, number in events:
                 if number > position:
