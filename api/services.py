@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from api.caching import TtlCache
-from engine.domain.job import job_id
+from engine.cache import TtlCache
+from engine.domain.job import REQUESTED
 from engine.domain.meta import EventMeta
 from engine.domain.org import Operation, Role
-from engine.errors import ConflictError, NotFoundError
+from engine.errors import NotFoundError
 from engine.ingest import open_upload
 from engine.tenancy import Principal
 from projections.audit_query import AuditFilters
@@ -138,14 +138,10 @@ class ApiServices:
     def request_job(
         self, principal: Principal, body: dict[str, Any], key: str, meta: EventMeta
     ) -> dict[str, Any]:
-        """Request a job. With an idempotency key, the same body returns the first job and
-        another body is a conflict."""
+        """Request a job. With an idempotency key, the same body returns the first job (in
+        its current status) and another body is a conflict (`Tieout.request_job`)."""
         project_id = body["project_id"]
         self.tenancy.authorize(principal, project_id, Operation.WRITE)
-        if key:
-            existing = self._job_with_key(project_id, key)
-            if existing is not None:
-                return self._same_request(existing, body, key)
         job = self.app.request_job(
             project_id,
             body["left_source_id"],
@@ -154,25 +150,8 @@ class ApiServices:
             meta,
             idempotency_key=key,
         )
-        found = self.app.get_job(job)
-        return (
-            self._same_request(found.id, body, key) if key else {"id": job, "status": found.status}
-        )
-
-    def _job_with_key(self, project_id: UUID, key: str) -> UUID | None:
-        candidate = job_id(project_id, key)
-        try:
-            self.app.get_job(candidate)
-        except NotFoundError:
-            return None
-        return candidate
-
-    def _same_request(self, job_id: UUID, body: dict[str, Any], key: str) -> dict[str, Any]:
-        job = self.app.get_job(job_id)
-        asked = (body["left_source_id"], body["right_source_id"], body["ruleset_version"])
-        if (job.left_source_id, job.right_source_id, job.ruleset_version) != asked:
-            raise ConflictError(f"Idempotency-Key {key!r} was used for another request")
-        return {"id": job.id, "status": job.status}
+        status = self.app.get_job(job).status if key else REQUESTED
+        return {"id": job, "status": status}
 
     def jobs(
         self,

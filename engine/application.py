@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import CollectEventsProtocol
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError
 
+from engine.cache import TtlCache
 from engine.domain.decisions import (
     DECISIONS,
     UNMATCHED,
@@ -43,6 +44,7 @@ from engine.ports import FencedRecorder, ObjectStore
 from engine.worker.details import DETAIL_COLUMNS
 
 AggregateT = TypeVar("AggregateT")
+IMMUTABLE_CACHE_SIZE = 4096
 RecorderBuilder = Callable[[InfrastructureFactory[Any]], ApplicationRecorder]
 """Builds the application's recorder from its infrastructure factory; the recorder must
 also be a `FencedRecorder` (PostgreSQL's or the in-memory one)."""
@@ -68,6 +70,9 @@ class Tieout(Application[UUID]):
             msg = f"{type(self.recorder).__name__} cannot fence leases (no insert_fenced)"
             raise TypeError(msg)
         self.fenced: FencedRecorder = self.recorder
+        # Sources and published ruleset versions never change once recorded, so a process
+        # keeps the ones it has read (bounded): a job request reads three of them.
+        self._immutable: TtlCache[Any] = TtlCache(float("inf"), IMMUTABLE_CACHE_SIZE)
 
     def construct_recorder(self) -> ApplicationRecorder:
         return self._build_recorder(self.factory)
@@ -98,6 +103,12 @@ class Tieout(Application[UUID]):
         return version
 
     def get_ruleset(self, project_id: UUID, version: int) -> Ruleset:
+        found: Ruleset = self._immutable.get(
+            ("ruleset", project_id, version), lambda: self._read_ruleset(project_id, version)
+        )
+        return found
+
+    def _read_ruleset(self, project_id: UUID, version: int) -> Ruleset:
         project = self.get_project(project_id)
         if version not in project.rulesets:
             raise NotFoundError(f"ruleset version {version} not found in project {project_id}")
@@ -136,7 +147,9 @@ class Tieout(Application[UUID]):
             return self.register_source(project_id, upload, meta)
 
     def get_source(self, project_id: UUID, source: UUID) -> Source:
-        found = self._get(Source, source, "source")
+        found: Source = self._immutable.get(
+            ("source", source), lambda: self._get(Source, source, "source")
+        )
         if found.project_id != project_id:
             raise NotFoundError(f"source {source} not found in project {project_id}")
         return found

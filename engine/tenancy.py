@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from engine.application import Tieout
+from engine.cache import TtlCache
 from engine.domain.meta import EventMeta
 from engine.domain.org import (
     ALLOWED,
@@ -94,11 +95,19 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+CACHE_SECONDS = 1.0
+"""How long a process answers from its own copy of a caller's user, key and organization.
+Changes made in this process apply at once; changes made by another process (a revoked
+key, a removed member) within this time."""
+
+
 class Tenancy:
     """The tenancy commands and the access check, over the application's event store."""
 
-    def __init__(self, app: Tieout) -> None:
+    def __init__(self, app: Tieout, cache_seconds: float = CACHE_SECONDS) -> None:
         self.app = app
+        self._principals: TtlCache[Principal] = TtlCache(cache_seconds, 100_000)
+        self._orgs: TtlCache[Organization] = TtlCache(cache_seconds, 10_000)
 
     # Operator commands (the CLI): no principal, the operator is trusted.
 
@@ -114,6 +123,8 @@ class Tenancy:
             raise ConflictError(f"user {clean} belongs to another organization")
         user.grant(role, meta)
         self.app.save(org, user)
+        self._principals.forget(("user", user.id))
+        self._orgs.forget(org.id)
         return user
 
     def issue_api_key(self, org_name: str, role: Role, name: str, meta: EventMeta) -> IssuedKey:
@@ -133,10 +144,14 @@ class Tenancy:
         found = self._load(ApiKey, key, "API key")
         found.revoke(reason, meta)
         self.app.save(found)
+        self._principals.clear()  # the cache is keyed by the key's digest, not its id
 
     # Authentication
 
     def user_principal(self, user: UUID) -> Principal:
+        return self._principals.get(("user", user), lambda: self._user_principal(user))
+
+    def _user_principal(self, user: UUID) -> Principal:
         try:
             found = self._load(User, user, "user")
         except NotFoundError:
@@ -145,6 +160,10 @@ class Tenancy:
 
     def key_principal(self, token: str) -> Principal:
         """The principal of an API key's full text (`tieout_<id>_<secret>`)."""
+        digest = secret_digest(token)  # the cache never holds a key's text
+        return self._principals.get(("key", digest), lambda: self._key_principal(token))
+
+    def _key_principal(self, token: str) -> Principal:
         key_hex, _, secret = token.removeprefix(KEY_PREFIX).partition("_")
         try:
             key = self._load(ApiKey, UUID(hex=key_hex), "API key")
@@ -158,7 +177,7 @@ class Tenancy:
 
     def authorize(self, principal: Principal, project_id: UUID, operation: Operation) -> Role:
         """The caller's role in the project, if it may do `operation` there."""
-        org = self._load(Organization, principal.org_id, "organization")
+        org = self._organization(principal.org_id)
         role = effective_role(org, project_id, principal.role, principal.member_id)
         if role is None:
             raise NotFoundError(f"project {project_id} not found")
@@ -167,7 +186,7 @@ class Tenancy:
 
     def visible_projects(self, principal: Principal, operation: Operation) -> list[UUID]:
         """Every project of the caller's organization where it may do `operation`."""
-        org = self._load(Organization, principal.org_id, "organization")
+        org = self._organization(principal.org_id)
         found = []
         for project_id in org.projects:
             role = effective_role(org, project_id, principal.role, principal.member_id)
@@ -193,6 +212,7 @@ class Tenancy:
                 self.app.save(org, project)
             except IntegrityError:
                 continue
+            self._orgs.forget(org.id)
             return project.id
         raise ConflictError("the organization changed concurrently; try again")
 
@@ -224,7 +244,7 @@ class Tenancy:
 
     def members(self, principal: Principal, project_id: UUID) -> list[Member]:
         self.authorize(principal, project_id, Operation.READ)
-        org = self._load(Organization, principal.org_id, "organization")
+        org = self._organization(principal.org_id)
         found = [
             Member(self._load(User, user, "user").email, role.value)
             for user, role in org.projects[project_id].items()
@@ -232,6 +252,11 @@ class Tenancy:
         return sorted(found, key=lambda member: member.email)
 
     # Helpers
+
+    def _organization(self, org_id: UUID) -> Organization:
+        """The organization, as of at most CACHE_SECONDS ago (never mutated: a copy is
+        loaded for every change)."""
+        return self._orgs.get(org_id, lambda: self._load(Organization, org_id, "organization"))
 
     def _organization_named(self, name: str, meta: EventMeta) -> Organization:
         clean = name.strip()
@@ -262,6 +287,7 @@ class Tenancy:
                 self.app.save(org)
             except IntegrityError:
                 continue
+            self._orgs.forget(org_id)
             return
         raise ConflictError("the organization changed concurrently; try again")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api_helpers import Clock
 
-from api.caching import TtlCache
+from engine.cache import TtlCache
 
 
 def test_served_for_its_time_then_recomputed_and_bounded() -> None:

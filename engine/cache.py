@@ -1,5 +1,5 @@
-"""A small in-process cache with a time bound, for hot reads whose staleness is harmless
-for that long (a job's status while a client polls it)."""
+"""A small in-process cache with a time bound and a size bound, for reads whose staleness is
+harmless for that long (a job's status while a client polls it, a caller's organization)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,12 @@ class TtlCache(Generic[ValueT]):
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def forget(self, key: Hashable) -> None:
+        """Drop an entry this process has just changed."""
+        with self._lock:
+            self._entries.pop(key, None)
