@@ -1,12 +1,13 @@
 """The analyst's questions about a job, answered from the log and the stored inputs.
 
 - `job_as_of`: the job as it stood at a moment, rebuilt from its events (not from the read
-  models, which only know the present).
+  models, which only know the present), its review included.
 - `rerun`: the proof of replay. The matcher runs again on the job's recorded inputs (by
   content hash, from the object store) with its recorded ruleset version; the decisions
   hash must come out identical, or the first differing decision is named.
 - `ruleset_diff`: what a new ruleset would change on the same frozen inputs: decisions
-  added, removed and changed, and the counts per rule before and after.
+  added, removed and changed, the counts per rule before and after, and the reviewed
+  decisions it contradicts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from engine.matching.schemas import (
     RULE,
     STATUS,
 )
+from engine.reviews import Reviews, contradicted, review_as_of, review_summary
 from engine.worker.details import DETAIL_COLUMNS
 
 PAIR = [LEFT_ID, RIGHT_ID]
@@ -56,6 +58,9 @@ class JobAsOf:
     decisions_hash: str | None
     decisions_recorded: int
     decisions: pl.DataFrame
+    """The first decision rows, with the review status each had at `as_of`."""
+    review: dict[str, Any]
+    """The review at `as_of`: its version, groups by review status, pending actions."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,10 +75,8 @@ class JobAsOf:
             "counts": self.counts,
             "decisions_hash": self.decisions_hash,
             "decisions_recorded": self.decisions_recorded,
-            "decisions": [
-                row | {"review_status": "unreviewed"}
-                for row in self.decisions.select(SHOWN).to_dicts()
-            ],
+            "decisions": self.decisions.select(*SHOWN, "review_status").to_dicts(),
+            "review": self.review,
         }
 
 
@@ -104,6 +107,15 @@ def job_as_of(app: Tieout, job_id: UUID, as_of: datetime, limit: int = 100) -> J
             held += min(frame.height, limit - held)
         number += 1
     outcome = job.outcome
+    review = review_as_of(app, job_id, as_of)
+    statuses = review.status if review is not None else {}
+    shown = pl.concat(frames) if frames else pl.DataFrame(schema=dict.fromkeys(SHOWN, pl.String))
+    shown = shown.with_columns(
+        pl.col(GROUP_ID)
+        .cast(pl.String)
+        .replace_strict(statuses, default="none", return_dtype=pl.String)
+        .alias("review_status")
+    )
     return JobAsOf(
         job_id=job_id,
         as_of=as_of,
@@ -116,7 +128,8 @@ def job_as_of(app: Tieout, job_id: UUID, as_of: datetime, limit: int = 100) -> J
         counts=outcome.counts if outcome else None,
         decisions_hash=outcome.decisions_hash if outcome else None,
         decisions_recorded=recorded,
-        decisions=pl.concat(frames) if frames else pl.DataFrame(schema=dict.fromkeys(SHOWN)),
+        decisions=shown,
+        review=review_summary(review),
     )
 
 
@@ -168,6 +181,8 @@ class RulesetDiff:
     changed: pl.DataFrame
     rules_before: dict[str, int]
     rules_after: dict[str, int]
+    contradicted: list[dict[str, Any]]
+    """Reviewed groups the new rules contradict (engine.reviews.contradicted)."""
 
     def as_json(self, limit: int = 100) -> dict[str, Any]:
         return {
@@ -176,6 +191,7 @@ class RulesetDiff:
                 "added": self.added.height,
                 "removed": self.removed.height,
                 "changed": self.changed.height,
+                "contradicted": len(self.contradicted),
             },
             "per_rule": {
                 rule: {
@@ -187,6 +203,7 @@ class RulesetDiff:
             "added": self.added.head(limit).to_dicts(),
             "removed": self.removed.head(limit).to_dicts(),
             "changed": self.changed.head(limit).to_dicts(),
+            "contradicted": self.contradicted[:limit],
         }
 
 
@@ -209,6 +226,10 @@ def ruleset_diff(app: Tieout, job_id: UUID, ruleset: Ruleset) -> RulesetDiff:
         changed=changed,
         rules_before=_per_rule(old),
         rules_after=_per_rule(new),
+        contradicted=contradicted(
+            Reviews(app).state(job_id),
+            set(new.select(PAIR).cast(pl.String).iter_rows()),
+        ),
     )
 
 

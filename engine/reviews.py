@@ -23,7 +23,7 @@ from engine.application import Tieout
 from engine.domain.job import COMPLETED
 from engine.domain.meta import EventMeta
 from engine.domain.project import Project
-from engine.domain.review import Review, review_id
+from engine.domain.review import CONFIRMED, DEAD, MANUAL, Review, review_id
 from engine.domain.review_baseline import SUGGESTED, Baseline, Item
 from engine.errors import BadInputError, ConflictError
 
@@ -173,20 +173,7 @@ class Reviews:
 
     def state(self, job: UUID, as_of: datetime | None = None) -> ReviewState:
         """The job's review now, or as it stood at `as_of` (from the log)."""
-        baseline = self.baseline(job)
-        stream = review_id(job)
-        version = None
-        if as_of is not None:
-            events: list[Any] = list(self.app.events.get(stream))
-            versions = [event.originator_version for event in events if event.timestamp <= as_of]
-            if not versions:
-                return ReviewState(None, baseline)
-            version = versions[-1]
-        try:
-            found: Any = self.app.repository.get(stream, version=version)
-        except AggregateNotFoundError:
-            return ReviewState(None, baseline)
-        return ReviewState(found if isinstance(found, Review) else None, baseline)
+        return ReviewState(review_as_of(self.app, job, as_of), self.baseline(job))
 
     def baseline(self, job: UUID) -> Baseline:
         """The job's recorded decisions, read once per instance (they never change)."""
@@ -221,3 +208,95 @@ class Reviews:
         if not isinstance(found, Review):
             raise ConflictError(f"stream {review_id(job)} is not a review")
         return found
+
+
+def review_as_of(app: Tieout, job: UUID, as_of: datetime | None = None) -> Review | None:
+    """The job's Review with the events recorded by `as_of` (all: None); None if no one
+    had reviewed the job by then."""
+    stream = review_id(job)
+    version = None
+    if as_of is not None:
+        events: list[Any] = list(app.events.get(stream))
+        versions = [event.originator_version for event in events if event.timestamp <= as_of]
+        if not versions:
+            return None
+        version = versions[-1]
+    try:
+        found: Any = app.repository.get(stream, version=version)
+    except AggregateNotFoundError:
+        return None
+    return found if isinstance(found, Review) else None
+
+
+def review_summary(review: Review | None) -> dict[str, Any]:
+    """What replay shows of a review: its version, groups by review status, the actions
+    awaiting approval and who proposed them."""
+    if review is None:
+        return {"version": 0, "groups": {}, "pending": []}
+    counts: dict[str, int] = {}
+    for status in review.status.values():
+        counts[status] = counts.get(status, 0) + 1
+    pending = [
+        {"action_id": action, "kind": found.kind, "proposed_by": found.proposer}
+        for action, found in review.pending.items()
+    ]
+    return {"version": review.version, "groups": counts, "pending": pending}
+
+
+def contradicted(state: ReviewState, new_pairs: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Reviewed groups that a new ruleset's pairs contradict: a confirmed group it does not
+    keep whole, a manual one whose items it pairs with others, a rejected or unmatched one
+    it matches again."""
+    review = state.review
+    if review is None:
+        return []
+    partners: dict[tuple[str, str], set[str]] = {}
+    for left, right in new_pairs:
+        partners.setdefault(("left", left), set()).add(right)
+        partners.setdefault(("right", right), set()).add(left)
+    found = []
+    for group_id, status in sorted(review.status.items()):
+        group: Any = review.manual.get(group_id) or state.baseline.groups.get(group_id)
+        if group is None:
+            continue
+        why = _contradiction(status, group.left_ids, group.right_ids, partners)
+        if why:
+            found.append(
+                {
+                    "group_id": group_id,
+                    "review_status": status,
+                    "left_ids": list(group.left_ids),
+                    "right_ids": list(group.right_ids),
+                    "why": why,
+                }
+            )
+    return found
+
+
+def _contradiction(
+    status: str,
+    left_ids: tuple[str, ...],
+    right_ids: tuple[str, ...],
+    partners: dict[tuple[str, str], set[str]],
+) -> str:
+    lefts, rights = set(left_ids), set(right_ids)
+    found_left = [partners.get(("left", left), set()) for left in left_ids]
+    found_right = [partners.get(("right", right), set()) for right in right_ids]
+    if status in DEAD:
+        again = any(found & rights for found in found_left)
+        return "the new rules match it again" if again else ""
+    if status not in {CONFIRMED, MANUAL}:
+        return ""
+    others = any(found - rights for found in found_left) or any(
+        found - lefts for found in found_right
+    )
+    if others:
+        return "the new rules pair its items with others"
+    whole = (
+        all(found >= rights for found in found_left)
+        if len(lefts) == 1
+        else all(found for found in found_left + found_right)
+    )
+    if status == CONFIRMED and not whole:
+        return "the new rules leave it unmatched"
+    return ""

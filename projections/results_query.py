@@ -73,6 +73,24 @@ EXPORT_SCHEMAS: dict[str, dict[str, Any]] = {
         "item_date": pl.Date,
     },
 }
+QUEUE_CONDITION = (
+    "review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none')"
+)
+"""The predicate of the review queue's partial indexes (0005_review.sql), spelled alike."""
+QUEUE_ORDERS = {
+    "confidence": "(-confidence)",
+    "amount": "(-greatest(abs(coalesce(left_amount, 0)), abs(coalesce(right_amount, 0))))",
+}
+GROUP_CATEGORIES = ("auto", "suggested", "confirmed", "rejected", "manual", "pending", "unmatched")
+GROUP_CATEGORY = (
+    "CASE WHEN review_status = 'none' AND status = 'matched' THEN 'auto' "
+    "WHEN review_status = 'none' THEN 'suggested' "
+    "WHEN review_status = 'pending_approval' THEN 'pending' ELSE review_status END"
+)
+ITEM_CATEGORY = (
+    "CASE WHEN status = 'manual' THEN 'manual' "
+    "WHEN status = 'suggested' AND review_status = 'none' THEN 'suggested' ELSE 'matched' END"
+)
 JOB_FIELDS = (
     "job_id, project_id, status, left_source_id, right_source_id, ruleset_version, "
     "idempotency_key, attempts, failures, created_at, claimed_at, finished_at, counts, "
@@ -408,6 +426,104 @@ class ResultQueries:
             },
         }
 
+    # The review workflow (docs/review.md)
+
+    def review_queue(
+        self,
+        job_id: UUID,
+        order: str = "confidence",
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """Decision rows awaiting a person: undecided suggestions and pending actions,
+        highest confidence (or amount) first."""
+        check_limit(limit)
+        if order not in QUEUE_ORDERS:
+            raise BadInputError(f"order: {order!r} is not one of {', '.join(QUEUE_ORDERS)}")
+        self.job(job_id)
+        scope = scope_of("review_queue", job_id, {"order": order})
+        key = QUEUE_ORDERS[order]
+        where = [f"job_id = %(job)s AND ({QUEUE_CONDITION})"]
+        params: dict[str, Any] = {"job": job_id, "limit": limit + 1}
+        if cursor:
+            value, row_no = self._open(scope, cursor)
+            where.append(f"({key}, row_no) > (%(value)s::float8, %(row)s::bigint)")
+            params |= {"value": float(value), "row": int(row_no)}
+        rows = self._fetch(
+            f"SELECT {DECISION_FIELDS}, action_id, {key} AS sort_key FROM {DECISIONS_TABLE} "
+            f"WHERE {' AND '.join(where)} ORDER BY {key}, row_no LIMIT %(limit)s",
+            params,
+        )
+        return self._page(rows, limit, scope, lambda row: [row["sort_key"], row["row_no"]], _queued)
+
+    def exception_queue(
+        self,
+        job_id: UUID,
+        as_of: date | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """A job's open items, oldest first (undated last), with age, reason code and
+        assignee."""
+        check_limit(limit)
+        self.job(job_id)
+        as_of = as_of or date.today()  # noqa: DTZ011 - a calendar date, the user's
+        scope = scope_of("exceptions", job_id, {})
+        where = ["job_id = %(job)s AND state = 'open'"]
+        params: dict[str, Any] = {"job": job_id, "limit": limit + 1, "as_of": as_of}
+        if cursor:
+            item_date, row_no = self._open(scope, cursor)
+            if item_date is None:
+                where.append("item_date IS NULL AND row_no > %(row)s")
+            else:
+                where.append(
+                    "((item_date, row_no) > (%(date)s::date, %(row)s::bigint) OR item_date IS NULL)"
+                )
+            params |= {"date": item_date, "row": int(row_no)}
+        rows = self._fetch(
+            f"SELECT {UNMATCHED_FIELDS}, reason_code, note, explained_by, assignee, "
+            "(%(as_of)s::date - item_date) AS age_days "
+            f"FROM {UNMATCHED_TABLE} WHERE {' AND '.join(where)} "
+            "ORDER BY item_date NULLS LAST, row_no LIMIT %(limit)s",
+            params,
+        )
+        return self._page(
+            rows,
+            limit,
+            scope,
+            lambda row: [_json_value(row["item_date"]), row["row_no"]],
+            _unmatched_item,
+        )
+
+    def review_stats(self, job_id: UUID) -> dict[str, Any]:
+        """Groups by review outcome, and items by where they stand: matched + suggested +
+        manual + open = the job's rows."""
+        job = self.job(job_id)
+        groups = self._fetch(
+            f"SELECT {GROUP_CATEGORY} AS category, count(DISTINCT group_id) AS groups "
+            f"FROM {DECISIONS_TABLE} WHERE job_id = %s GROUP BY 1",
+            (job_id,),
+        )
+        items = self._fetch(
+            f"SELECT {ITEM_CATEGORY} AS category, "
+            "count(DISTINCT left_id) + count(DISTINCT right_id) AS items "
+            f"FROM {DECISIONS_TABLE} WHERE job_id = %s AND review_status NOT IN "
+            "('rejected', 'unmatched') GROUP BY 1",
+            (job_id,),
+        )
+        open_items = self._fetch(
+            f"SELECT count(*) AS items FROM {UNMATCHED_TABLE} WHERE job_id = %s AND state = 'open'",
+            (job_id,),
+        )
+        by_group = dict.fromkeys(GROUP_CATEGORIES, 0) | {
+            row["category"]: row["groups"] for row in groups
+        }
+        by_item = dict.fromkeys(("matched", "suggested", "manual"), 0) | {
+            row["category"]: row["items"] for row in items
+        }
+        by_item["open"] = open_items[0]["items"]
+        return {"job_id": job["id"], "groups": by_group, "items": by_item}
+
     def export_pages(
         self, job_id: UUID, kind: str, page_rows: int = EXPORT_PAGE
     ) -> Iterator[pl.DataFrame]:
@@ -495,6 +611,14 @@ def _json_value(value: Any) -> Any:
 def _job_item(row: dict[str, Any]) -> dict[str, Any]:
     item = _plain(row)
     item["id"] = item.pop("job_id")
+    return item
+
+
+def _queued(row: dict[str, Any]) -> dict[str, Any]:
+    item = _plain(row)
+    del item["sort_key"]
+    if item["action_id"] is None:
+        del item["action_id"]
     return item
 
 

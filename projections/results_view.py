@@ -58,6 +58,7 @@ from projections.names import (
     UNMATCHED_TABLE,
     Lock,
 )
+from projections.review_view import REVIEW_HANDLERS
 from projections.tracking import begin_write, checked_position
 
 # The detail columns (engine/worker/details.py) are absent from batches recorded before
@@ -74,15 +75,17 @@ Event = Any
 
 @dataclass
 class _Batch:
-    """What one write transaction applies: statements in order, then the COPYs."""
+    """What one write transaction applies: statements in order, then the COPYs, then the
+    review events' statements (`after`), which change rows the COPYs may bring."""
 
     statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     decisions: list[pl.DataFrame] = field(default_factory=list)
     unmatched: list[pl.DataFrame] = field(default_factory=list)
+    after: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def rows(self) -> int:
         copied = sum(frame.height for frame in self.decisions + self.unmatched)
-        return len(self.statements) + copied
+        return len(self.statements) + copied + len(self.after)
 
 
 class ResultsView(PostgresTrackingRecorder):
@@ -111,6 +114,8 @@ class ResultsView(PostgresTrackingRecorder):
                 curs.execute(statement, params)
             _copy(curs, DECISIONS_TABLE, DECISION_COLUMNS, batch.decisions)
             _copy(curs, UNMATCHED_TABLE, UNMATCHED_COLUMNS, batch.unmatched)
+            for statement, params in batch.after:
+                curs.execute(statement, params)
             self._insert_tracking(curs, tracking)
         return batch.rows()
 
@@ -144,6 +149,9 @@ def _apply(batch: _Batch, event: Event) -> None:
     handler = HANDLERS.get(type(event))
     if handler is not None:
         handler(batch, event)
+    review = REVIEW_HANDLERS.get(type(event))
+    if review is not None:
+        batch.after.extend(review(event))
 
 
 def _actor(event: Event) -> str:

@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
     rule          text             NOT NULL,
     confidence    double precision NOT NULL,
     status        text             NOT NULL,
-    review_status text             NOT NULL DEFAULT 'unreviewed',
+    review_status text             NOT NULL DEFAULT 'none',
     left_amount   double precision,
     right_amount  double precision,
     PRIMARY KEY (job_id, row_no)

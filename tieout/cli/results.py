@@ -202,8 +202,14 @@ def replay(job: str, as_of: str | None, again: bool, limit: int, as_json: bool) 
     for key in ("job_id", "as_of", "status", "attempts", "failures", "counts", "decisions_hash"):
         click.echo(f"{key:>18}: {shown[key] if shown[key] is not None else '-'}")
     click.echo(f"{'decisions_recorded':>18}: {then.decisions_recorded:,}")
+    review = then.review
+    groups = ", ".join(f"{status} {count:,}" for status, count in review["groups"].items())
+    click.echo(f"{'review':>18}: version {review['version']}{'; ' + groups if groups else ''}")
+    for action in review["pending"]:
+        click.echo(f"{'pending':>18}: {action['action_id']} by {action['proposed_by']}")
     if shown["decisions"]:
-        show_page(Page(shown["decisions"], None), DECISION_COLUMNS, as_json=False)
+        columns = (*DECISION_COLUMNS, "review_status")
+        show_page(Page(shown["decisions"], None), columns, as_json=False)
 
 
 @cli.command("diff")
@@ -241,6 +247,10 @@ def diff(job: str, rules_path: Path, limit: int, as_json: bool) -> None:
         if found[kind]:
             click.echo(f"{kind} (first {len(found[kind])}):")
             show_page(Page(found[kind], None), DECISION_COLUMNS, as_json=False)
+    for group in found["contradicted"]:
+        click.echo(
+            f"contradicts {group['review_status']} group {group['group_id']}: {group['why']}"
+        )
 
 
 @contextmanager

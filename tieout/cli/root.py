@@ -25,9 +25,10 @@ COMMAND_MODULES = {
     "jobs": "jobs",
     "match": "match",
     "projector": "projector",
-    "projects": "listing",  # imports write, whose groups it adds list/show to
+    "projects": "listing,review",  # list/show, and configure, added to write's group
     "replay": "results",
     "results": "results",
+    "review": "review",
     "rulesets": "listing",  # imports write, whose groups it adds list/show to
     "serve": "serve",
     "sources": "listing",  # imports write, whose groups it adds list/show to
@@ -40,16 +41,18 @@ COMMAND_MODULES = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands live in `tieout.cli.<module>`, imported on first use."""
+    """A group whose subcommands live in `tieout.cli.<module>` (several modules, comma
+    separated, when each adds commands to one group), imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         del ctx  # every command is listed, whatever the context
         return sorted(COMMAND_MODULES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMAND_MODULES.get(cmd_name)
-        if module is not None and cmd_name not in self.commands:
-            importlib.import_module(f"tieout.cli.{module}")
+        modules = COMMAND_MODULES.get(cmd_name)
+        if modules is not None and cmd_name not in self.commands:
+            for module in modules.split(","):
+                importlib.import_module(f"tieout.cli.{module}")
         return super().get_command(ctx, cmd_name)
 
 
