@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Ed25519 key that signs chain seals and job commitments: base64 of its "
         "32-byte seed. Unset: a key made once and kept in TIEOUT_HOME/signing.key.",
     )
+    signing_key_secret_id: str | None = Field(
+        default=None,
+        description="AWS Secrets Manager secret (name or ARN) holding TIEOUT_SIGNING_KEY's "
+        "value, read at start when TIEOUT_SIGNING_KEY is unset.",
+    )
     backup_store: str | None = Field(
         default=None,
         description="Where backups go: a directory or s3://bucket/prefix. "
@@ -94,6 +99,11 @@ class Settings(BaseSettings):
         default=None,
         description="AES-GCM key that encrypts backups: base64 of 16, 24 or 32 bytes. "
         "Unset: backups are not encrypted.",
+    )
+    backup_key_secret_id: str | None = Field(
+        default=None,
+        description="AWS Secrets Manager secret (name or ARN) holding TIEOUT_BACKUP_KEY's "
+        "value, read when TIEOUT_BACKUP_KEY is unset.",
     )
     backup_interval_seconds: float = Field(
         default=60.0,
