@@ -48,6 +48,9 @@ EXPORTED_METRICS = frozenset(
         "tieout_backup_last_bytes",
         "tieout_backup_failures_total",
         "tieout_backup_snapshots",
+        "tieout_http_requests_total",
+        "tieout_http_request_duration_seconds",
+        "tieout_http_requests_in_flight",
     }
 )
 # A histogram is exported as these series; the dashboard queries them by these names.
