@@ -1,4 +1,5 @@
-"""The write side: projects, rulesets, sources."""
+"""The write side: projects, rulesets, sources (their list and show commands are in
+tieout/cli/listing.py, on these same groups)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tieout.cli.root import cli
 
 @cli.group()
 def projects() -> None:
-    """Create and inspect projects."""
+    """Create projects, and list them to find an id by name."""
 
 
 @projects.command("create")
@@ -31,7 +32,7 @@ def create_project(name: str) -> None:
 
 @cli.group()
 def rulesets() -> None:
-    """Publish immutable, versioned rulesets."""
+    """Publish immutable, versioned rulesets; list and show them."""
 
 
 @rulesets.command("publish")
@@ -47,7 +48,7 @@ def publish_ruleset(project: str, file: Path) -> None:
 
 @cli.group()
 def sources() -> None:
-    """Register input files (CSV, Parquet, NDJSON)."""
+    """Register input files (CSV, Parquet, NDJSON) and list them."""
 
 
 @sources.command("add")
