@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from threads import Threads
 
 from tieout.bootstrap import Container, bootstrap
 from tieout.embedded import embedded_database_url
@@ -84,3 +85,12 @@ def embedded_home() -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="tieout-test-home-"))
     yield home
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def threads() -> Iterator[Threads]:
+    """Start threads with `threads.start(target, *args)`; `threads.join()` re-raises what
+    one of them raised. Joined again after the test, so none is forgotten."""
+    started = Threads()
+    yield started
+    started.join()

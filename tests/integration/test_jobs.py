@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 from uuid import UUID
 
@@ -22,6 +21,7 @@ from jobs_helpers import (
     worker,
 )
 from polars.testing import assert_frame_equal
+from threads import Threads
 
 from engine.domain.decisions import DECISIONS
 from engine.domain.job import (
@@ -239,7 +239,9 @@ def test_cancelling_a_running_job_fences_its_worker(container: Container, inputs
     assert batch_events(container, job_id) == 0
 
 
-def test_racing_workers_claim_each_job_exactly_once(container: Container, inputs: Inputs) -> None:
+def test_racing_workers_claim_each_job_exactly_once(
+    container: Container, inputs: Inputs, threads: Threads
+) -> None:
     jobs = [inputs.request(container, key=f"race-{n}") for n in range(8)]
     claimed: list[UUID] = []
 
@@ -247,11 +249,9 @@ def test_racing_workers_claim_each_job_exactly_once(container: Container, inputs
         while (job := racer.claim_next()) is not None:
             claimed.append(job.id)
 
-    racers = [threading.Thread(target=claim_all, args=(worker(container),)) for _ in range(4)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join(timeout=60)
+    for _ in range(4):
+        threads.start(claim_all, worker(container))
+    threads.join(timeout=60)  # a racer's exception fails the test here
     assert sorted(claimed) == sorted(jobs)
     for job_id in jobs:
         assert event_names(container, job_id).count("JobClaimed") == 1
