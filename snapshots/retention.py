@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.errors import BadInputError
-from snapshots.manifest import Manifest
+from engine.ports import ObjectStore
+from snapshots.backup import manifests
+from snapshots.manifest import BLOBS, Manifest, manifest_key
 
 Period = Callable[[datetime], tuple[int, ...]]
 PERIODS: dict[str, Period] = {
@@ -73,3 +75,32 @@ def _with_parents(keep: set[str], known: dict[str, Manifest]) -> set[str]:
             closed.add(parent)
             parent = known[parent].parent
     return closed
+
+
+@dataclass(frozen=True)
+class Pruned:
+    kept: list[str]
+    deleted: list[str]
+    blobs_deleted: int
+
+
+def prune(store: ObjectStore, keep: set[str], *, dry_run: bool = False) -> Pruned:
+    """Delete the snapshots not in `keep` (manifest first: a snapshot without one does not
+    exist), then the sources no kept snapshot refers to."""
+    found = manifests(store)
+    doomed = [manifest for manifest in found if manifest.snapshot_id not in keep]
+    kept = [manifest for manifest in found if manifest.snapshot_id in keep]
+    referenced = {blob.key for manifest in kept for blob in manifest.blobs}
+    unreferenced = [key for key in store.keys(BLOBS) if key not in referenced]
+    if not dry_run:
+        for manifest in doomed:
+            store.delete(manifest_key(manifest.snapshot_id))
+            for chunk in manifest.chunks:
+                store.delete(chunk.key)
+        for key in unreferenced:
+            store.delete(key)
+    return Pruned(
+        [manifest.snapshot_id for manifest in kept],
+        [manifest.snapshot_id for manifest in doomed],
+        len(unreferenced),
+    )

@@ -27,11 +27,12 @@ from projections.chain import ChainView, Verdict
 from projections.event_log import JOB_REQUESTED
 from projections.names import Lock
 from projections.projector import rebuild
-from snapshots.backup import Fetched, Keys, Pruned, Stores, fetch, manifests, take
-from snapshots.backup import prune as prune_store
+from snapshots.backup import Keys, Stores, manifests, take
+from snapshots.checks import Fetched, fetch
 from snapshots.errors import SnapshotError
 from snapshots.manifest import Manifest
-from snapshots.retention import Retention, to_keep
+from snapshots.retention import Pruned, Retention, to_keep
+from snapshots.retention import prune as prune_store
 from tieout.bootstrap import Container, bootstrap
 from tieout.keys import backup_key
 from tieout.settings import Settings
