@@ -15,14 +15,12 @@ import polars as pl
 from engine.analysis import job_as_of, rerun, ruleset_diff
 from engine.domain.job import COMPLETED
 from engine.domain.org import Operation
+from engine.domain.review import review_id
 from engine.errors import NotFoundError
 from engine.matching.ruleset import parse_ruleset
 from engine.tenancy import Principal
 from projections.results_query import DecisionFilters, UnmatchedFilters
 from tieout.bootstrap import Container
-
-REVIEW_VERSION = 0
-"""Reviews are not recorded yet; once they are, their version for the job joins the tag."""
 
 
 class JobReads:
@@ -40,13 +38,21 @@ class JobReads:
             raise NotFoundError(f"job {job} not found") from None
 
     def entity_tag(self, principal: Principal, job: UUID) -> str | None:
-        """What a completed job's reads are derived from (its decisions hash and review
-        version), after the access check; None while the job can still change."""
+        """What a completed job's reads are derived from: its decisions hash and the version
+        of its review stream, after the access check. None (no caching) while the job can
+        still change, or while the read models may not hold what the tag names yet: the
+        job not yet completed there, or, once reviewed, any event not yet projected."""
         self.check(principal, job)
         found = self.app.get_job(job)
         if found.status != COMPLETED or found.outcome is None:
             return None
-        return f"{found.outcome.decisions_hash}:{REVIEW_VERSION}"
+        if self.results.job(job)["status"] != COMPLETED:
+            return None  # its batches come before JobCompleted: all projected once it is
+        latest = self.app.recorder.select_events(review_id(job), desc=True, limit=1)
+        reviewed = latest[0].originator_version if latest else 0
+        if reviewed and self.results.lag():
+            return None  # the review event read above may not be in the read models yet
+        return f"{found.outcome.decisions_hash}:{reviewed}"
 
     def decisions(
         self,
