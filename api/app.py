@@ -10,12 +10,22 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.registry import CollectorRegistry
 
-from api.keys import CONTAINER, HTTP_METRICS, JOB_READS, LIMITS, METRICS, OPENAPI, SERVICES
+from api.keys import (
+    CONTAINER,
+    HTTP_METRICS,
+    JOB_READS,
+    JOB_REVIEWS,
+    LIMITS,
+    METRICS,
+    OPENAPI,
+    SERVICES,
+)
 from api.metrics import HttpMetrics
 from api.middlewares import envelope, guard
 from api.openapi import openapi_document
 from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, RedisLimiter, parse_tiers
 from api.results import JobReads
+from api.reviews import JobReviews
 from api.routes import add_routes
 from api.services import ApiServices
 from tieout.bootstrap import Container
@@ -36,6 +46,7 @@ def create_app(
     app[HTTP_METRICS] = HttpMetrics.of(registry)
     app[SERVICES] = ApiServices(container)
     app[JOB_READS] = JobReads(container)
+    app[JOB_REVIEWS] = JobReviews(container)
     app[OPENAPI] = openapi_document()
     app[LIMITS] = RateLimits(tiers, limiter or MemoryLimiter())
     app.cleanup_ctx.append(bounded_executor)

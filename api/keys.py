@@ -8,6 +8,7 @@ from prometheus_client.registry import CollectorRegistry
 from api.metrics import HttpMetrics
 from api.ratelimit import RateLimits
 from api.results import JobReads
+from api.reviews import JobReviews
 from api.services import ApiServices
 from engine.tenancy import Principal
 from tieout.bootstrap import Container
@@ -17,6 +18,7 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 SERVICES = web.AppKey("services", ApiServices)
 JOB_READS = web.AppKey("job_reads", JobReads)
+JOB_REVIEWS = web.AppKey("job_reviews", JobReviews)
 LIMITS = web.AppKey("limits", RateLimits)
 OPENAPI = web.AppKey("openapi", dict)
 

@@ -12,7 +12,7 @@ from api.routes import ROUTES, Route
 from tieout import __version__
 
 REF = "#/components/schemas/{model}"
-PATH_PARAMETER = re.compile(r"{(\w+)}")
+PATH_PARAMETER = re.compile(r"{(\w+)(?::([^}]+))?}")
 PROBLEM = {
     "type": "object",
     "properties": {
@@ -51,7 +51,7 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         operation = _operation(route, {model: refs[(model, "validation")] for model in models})
-        paths.setdefault(route.path, {})[route.method.lower()] = operation
+        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -119,17 +119,21 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
     return operation
 
 
+def openapi_path(path: str) -> str:
+    """aiohttp's `{name:regex}` as OpenAPI's `{name}`."""
+    return PATH_PARAMETER.sub(lambda found: "{" + found.group(1) + "}", path)
+
+
 def _path_parameters(route: Route) -> list[dict[str, Any]]:
     parameters = []
-    for name in PATH_PARAMETER.findall(route.path):
-        schema = (
-            {"type": "integer", "minimum": 1}
-            if name == "version"
-            else {
-                "type": "string",
-                "format": "uuid",
-            }
-        )
+    for name, pattern in PATH_PARAMETER.findall(route.path):
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if name.endswith("_id"):
+            schema = {"type": "string", "format": "uuid"}
+        elif name == "version":
+            schema = {"type": "integer", "minimum": 1}
+        elif pattern:
+            schema = {"type": "string", "enum": pattern.split("|")}
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return parameters
 

@@ -11,18 +11,21 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from api.handlers import audit, jobs, ops, projects, results, rulesets, sources
+from api.handlers import audit, jobs, ops, projects, results, reviews, rulesets, sources
 from api.handlers.docs import docs_page, openapi_document
 from api.schemas import (
+    ActionRecorded,
     AddMember,
     AuditEvent,
     AuditQuery,
     CancelJob,
+    Comment,
     Created,
     CreateJob,
     CreateProject,
     Diff,
     DiffQuery,
+    Explanation,
     ExportQuery,
     Health,
     History,
@@ -31,12 +34,15 @@ from api.schemas import (
     JobDetail,
     JobEntry,
     JobListQuery,
+    ManualMatch,
     MemberOut,
     Page,
     PageQuery,
     ProjectOut,
     Replay,
     ResultsQuery,
+    RevertAuto,
+    ReviewQueueQuery,
     RulesetOut,
     RulesetVersion,
     SourceOut,
@@ -160,6 +166,36 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST", f"{J}/{{job_id}}/diff", results.diff, "What a ruleset would change (the body)",
         "jobs", query=DiffQuery, content=RULESET_TYPES, answer=Diff,
+    ),
+    Route(
+        "GET", f"{J}/{{job_id}}/review-queue", reviews.review_queue,
+        "Decisions awaiting a person", "reads", query=ReviewQueueQuery,
+        answer=Page[dict[str, Any]],
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/decisions/{{group}}/{{decision:confirm|reject|unmatch}}",
+        reviews.decide_group, "Confirm, reject or unmatch a group", "writes", status=201,
+        body=Comment, answer=ActionRecorded,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/manual-matches", reviews.manual_match,
+        "Match open items by hand", "writes", status=201, body=ManualMatch,
+        answer=ActionRecorded,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/revert-auto", reviews.revert_auto,
+        "Undo undecided automatic matches (of a rule)", "writes", status=201, body=RevertAuto,
+        answer=ActionRecorded,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/approvals/{{action}}/{{verdict:approve|decline}}",
+        reviews.settle_action, "Approve or decline a pending action", "writes", status=201,
+        body=Comment, answer=ActionRecorded,
+    ),
+    Route(
+        "POST", f"{J}/{{job_id}}/exceptions", reviews.explain_item,
+        "Explain an open item (reason code and note)", "writes", status=201,
+        body=Explanation, answer=ActionRecorded,
     ),
     Route(
         "GET", "/api/audit/events", audit.audit_events, "The audit log, newest first", "reads",

@@ -14,12 +14,15 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from engine.domain.job import STATUSES
+from engine.domain.review import REASON_CODES
 from engine.errors import BadInputError
 
 ItemT = TypeVar("ItemT")
 RoleName = Literal["admin", "analyst", "auditor", "viewer"]
 JobStatus = Literal["requested", "running", "completed", "failed", "dead_lettered", "cancelled"]
+ReasonCode = Literal["timing", "bank_error", "missing_entry", "duplicate", "write_off", "other"]
 assert set(JobStatus.__args__) == set(STATUSES)  # type: ignore[attr-defined]  # noqa: S101
+assert set(ReasonCode.__args__) == set(REASON_CODES)  # type: ignore[attr-defined]  # noqa: S101
 
 
 class Strict(BaseModel):
@@ -107,6 +110,30 @@ class HistoryQuery(Strict):
 
 class DiffQuery(Strict):
     limit: int = Field(default=100, ge=0, le=1000)
+
+
+class ReviewQueueQuery(PageQuery):
+    order: Literal["confidence", "amount"] = "confidence"
+
+
+class Comment(Strict):
+    comment: str = Field(default="", max_length=2000)
+
+
+class ManualMatch(Comment):
+    left_ids: list[str] = Field(default_factory=list, max_length=10_000)
+    right_ids: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class RevertAuto(Comment):
+    rule: str | None = Field(default=None, max_length=200)
+
+
+class Explanation(Strict):
+    side: Literal["left", "right"]
+    id: str = Field(min_length=1, max_length=500)
+    reason: ReasonCode
+    note: str = Field(default="", max_length=2000)
 
 
 # Answers
@@ -225,6 +252,10 @@ class Replay(Loose):
 class Diff(Loose):
     job_id: UUID
     counts: dict[str, int]
+
+
+class ActionRecorded(BaseModel):
+    action_id: str
 
 
 class Health(BaseModel):

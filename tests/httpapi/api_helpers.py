@@ -9,9 +9,12 @@ from aiohttp.test_utils import TestClient
 
 from engine.domain.meta import event_meta
 from engine.domain.org import Role
+from projections.projector import catch_up
 from tieout.bootstrap import Container
+from tieout.workers import build_worker
 
 Client = TestClient[Any, Any]
+JOBS = "/api/reconciliation/jobs"
 OPERATOR = event_meta(actor="cli:test", causation="test")
 RULES = """
 left: {id: txn_id}
@@ -90,3 +93,12 @@ def job_body(world: World) -> dict[str, Any]:
         "right_source_id": world.right,
         "ruleset_version": 1,
     }
+
+
+async def completed_job(client: Client, admin: dict[str, str], container: Container) -> str:
+    world: World = await build_world(client, admin)
+    made = await client.post(JOBS, json=job_body(world), headers=admin)
+    job: str = (await made.json())["id"]
+    assert build_worker(container).tick()
+    catch_up(container.projections, timeout_seconds=60)
+    return job

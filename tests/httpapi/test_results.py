@@ -7,22 +7,12 @@ import io
 from datetime import UTC, datetime
 
 import polars as pl
-from api_helpers import Client, World, build_world, job_body
+from api_helpers import Client, build_world, completed_job, job_body
 
 from projections.projector import catch_up
 from tieout.bootstrap import Container
-from tieout.workers import build_worker
 
 J = "/api/reconciliation/jobs"
-
-
-async def completed_job(client: Client, admin: dict[str, str], container: Container) -> str:
-    world: World = await build_world(client, admin)
-    made = await client.post(J, json=job_body(world), headers=admin)
-    job: str = (await made.json())["id"]
-    assert build_worker(container).tick()
-    catch_up(container.projections, timeout_seconds=60)
-    return job
 
 
 async def test_results_pages_stats_and_conditional_reads(
