@@ -62,6 +62,8 @@ class World:
     project: str
     left: str
     right: str
+    job: str = ""
+    """A completed job of the project, when the test made one."""
 
 
 async def build_world(client: Client, headers: dict[str, str]) -> World:
