@@ -7,10 +7,13 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 
-from engine.matching.blocks import long_text_plan, score_big_blocks, split_big_blocks
+from engine.matching.blocks import Lookup, long_text_plan, score_big_blocks, split_big_blocks
 from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
@@ -20,6 +23,7 @@ from engine.matching.similarity import all_pairs_above, pair_scores
 # candidate pairs made and range-tested at once: small enough that the tests' arrays stay
 # in the cores' caches
 PAIR_BUDGET = 1 << 16
+AHEAD = 2  # slices of long text made ahead of the one being scored
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
 
 
@@ -49,7 +53,7 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     other keys then go through on this thread in slices of at most PAIR_BUDGET pairs,
     `cpdist` using every core. The two phases do not overlap: the string lookups and
     `cpdist`'s preparation of its strings hold the GIL, so threads doing both at once only
-    queue for it."""
+    queue for it. Long text is the exception (`_pair_parts`)."""
     text = next(((k, p) for k, p in enumerate(plans) if isinstance(p, TextPlan)), None)
     if text is None:
         chunks = _chunks(found, np.flatnonzero(found.counts))
@@ -66,21 +70,52 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     lefts, rights, scores = score_big_blocks(
         found, (starts, ends), lookups, plan, MATRIX_BUDGET, long_text=long_text
     )
-    parts = []
-    for chunk in _chunks(found, entries):
+    parts = _pair_parts(found, plans, entries, lookups, text, overlap=long_text)
+    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
+    return pl.concat([part.select(parts[-1].columns) for part in parts])
+
+
+def _pair_parts(
+    found: Blocks,
+    plans: list[Plan],
+    entries: np.ndarray,
+    lookups: tuple[Lookup, Lookup],
+    text: tuple[int, TextPlan],
+    *,
+    overlap: bool,
+) -> list[pl.DataFrame]:
+    """The pairs of the given left entries' blocks that pass the range tests and the text
+    condition, scored, in slices of at most PAIR_BUDGET pairs, in order.
+
+    With `overlap` (long text, where `cpdist` works long with the GIL released), a slice
+    is scored on a second thread while the next one is made here, at most AHEAD slices
+    ahead so that memory stays bounded."""
+    k, plan = text
+
+    def made(chunk: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         pairs = _in_range(found, plans, *expand(found, chunk))
         left_rows = found.left.rows[pairs.get_column("__le").to_numpy()]
         right_rows = found.right.rows[pairs.get_column("__re").to_numpy()]
-        found_scores = pair_scores(
-            lookups[0](left_rows), lookups[1](right_rows), plan.scorer, plan.minimum
+        return pairs, lookups[0](left_rows), lookups[1](right_rows)
+
+    def scored(pairs: pl.DataFrame, lefts: np.ndarray, rights: np.ndarray) -> pl.DataFrame:
+        found_scores = pair_scores(lefts, rights, plan.scorer, plan.minimum)
+        return pairs.with_columns(pl.Series(score_column(k), found_scores / 100.0)).filter(
+            pl.Series(found_scores >= plan.minimum)
         )
-        parts.append(
-            pairs.with_columns(pl.Series(score_column(k), found_scores / 100.0)).filter(
-                pl.Series(found_scores >= plan.minimum)
-            )
-        )
-    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
-    return pl.concat([part.select(parts[-1].columns) for part in parts])
+
+    chunks = _chunks(found, entries)
+    if not overlap:
+        return [scored(*made(chunk)) for chunk in chunks]
+    parts: list[pl.DataFrame] = []
+    pending: deque[Future[pl.DataFrame]] = deque()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for chunk in chunks:
+            pending.append(pool.submit(scored, *made(chunk)))
+            if len(pending) > AHEAD:
+                parts.append(pending.popleft().result())
+        parts += [future.result() for future in pending]
+    return parts
 
 
 def _in_range(
