@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 
 from api_helpers import LEFT_CSV, OPERATOR, Client, World, build_world, job_body
 
+from api.logs import JsonFormatter, RequestIdFilter
 from engine.domain.org import Role
 from projections.projector import catch_up
 from tieout.bootstrap import Container
@@ -138,3 +141,29 @@ async def test_members(client: Client, admin: dict[str, str], container: Contain
         url, json={"email": "nobody@acme.test", "role": "viewer"}, headers=admin
     )
     assert stranger.status == 422
+
+
+async def test_each_request_is_one_json_log_line_with_its_request_id(
+    client: Client, admin: dict[str, str]
+) -> None:
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("tieout.api")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        await client.get("/api/projects", headers=admin | {"X-Request-ID": "trace-7"})
+    finally:
+        logger.removeHandler(handler)
+    found = [json.loads(line) for line in lines]
+    assert [(line["request_id"], line["route"], line["status"]) for line in found] == [
+        ("trace-7", "/api/projects", 200)
+    ]
+    assert found[0]["actor"] == "user:boss@acme.test"

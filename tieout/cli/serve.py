@@ -51,7 +51,13 @@ def serve(host: str, port: int) -> None:
 def _run_app(built: Container, host: str, port: int) -> None:
     use_json_logs()
     try:
-        web.run_app(create_app(built), host=host, port=port, print=_announcer(built, host, port))
+        web.run_app(
+            create_app(built),
+            host=host,
+            port=port,
+            print=_announcer(built, host, port),
+            access_log=None,  # the API logs each request itself, as JSON with its request id
+        )
     except OSError as error:
         msg = f"{host}:{port}: {error.strerror or error}; choose another with --host/--port"
         raise BadInputError(msg) from None
