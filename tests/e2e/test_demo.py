@@ -15,7 +15,7 @@ def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> N
         env=cli_env | {"COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=240,  # below pytest's 300 s, so that a hang fails here with the output so far
         check=False,
     )
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,7 @@ from engine.domain.decisions import (
     UnmatchedBatch,
     batch_id,
 )
-from engine.domain.job import COMPLETED, ENDED, RUNNING, Job
+from engine.domain.job import COMPLETED, DEAD_LETTERED, ENDED, RUNNING, Job
 from engine.domain.meta import event_meta
 from engine.ingest import load_source
 from engine.matching import MatchResult, match
@@ -52,6 +52,10 @@ FAST = {
     "TIEOUT_WORKER_CONCURRENCY": "1",
     "TIEOUT_LOG_LEVEL": "INFO",
 }
+# For the tests that assert a job was never taken over: a heartbeat late by 1.5 s on a
+# loaded 2-core machine would be a takeover nobody caused. Costs one longer wait where a
+# takeover is the point (the stopped worker's).
+STEADY = FAST | {"TIEOUT_LEASE_SECONDS": "5"}
 pytestmark = pytest.mark.slow
 
 
@@ -171,7 +175,7 @@ def test_a_stopped_worker_whose_lease_was_taken_over_cannot_complete(
     container: Container, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     (job_id,) = request_jobs(container, tmp_path, count=1, rows=5000)
-    env = cli_env | FAST
+    env = cli_env | STEADY
     stalled_log = tmp_path / "stalled.log"
     with worker_process(env, stalled_log) as stalled:
         pid = stalled.pid
@@ -194,7 +198,7 @@ def test_sigterm_finishes_the_job_in_hand_and_a_second_releases_it(
     container: Container, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     first, second = request_jobs(container, tmp_path, count=2, rows=5000)
-    env = cli_env | FAST
+    env = cli_env | STEADY
     with worker_process(env, tmp_path / "graceful.log") as graceful:
         pid = graceful.pid
         wait_for(lambda: running_phase(container, pid, "recording"), 60, "recording")
@@ -222,3 +226,35 @@ def test_sigterm_finishes_the_job_in_hand_and_a_second_releases_it(
     job = container.app.get_job(left)
     assert (job.status, job.attempts) == (COMPLETED, 2)
     assert_recorded_exactly_once(container, job, expected_result(container, job))
+
+
+def test_a_failed_job_is_retried_after_its_backoff_then_dead_lettered(
+    container: Container, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Backoff end to end: the settings reach the worker, each failure records its delay
+    (base, doubled, capped; none once attempts run out) and the retry waits for it."""
+    (job_id,) = request_jobs(container, tmp_path, count=1, rows=50)
+    job = container.app.get_job(job_id)
+    source = container.app.get_source(job.project_id, job.left_source_id)
+    stored = Path(container.settings.object_store_location) / source.location
+    stored.write_bytes(b"PAR1 this is not parquet")  # fails every attempt, worth retrying
+    env = (
+        cli_env
+        | FAST
+        | {
+            "TIEOUT_RETRY_BACKOFF_SECONDS": "1",
+            "TIEOUT_RETRY_BACKOFF_MAX_SECONDS": "1.5",
+            "TIEOUT_MAX_ATTEMPTS": "3",
+        }
+    )
+    with worker_process(env, tmp_path / "backoff.log"):
+        wait_for(lambda: all_ended(container, [job_id]), 60, "the job to be dead-lettered")
+    events = list(container.app.events.get(job_id))
+    failed = [event for event in events if isinstance(event, Job.JobFailed)]
+    assert [event.retry_in_seconds for event in failed] == [1.0, 1.5, 0.0]
+    claimed = [event for event in events if isinstance(event, Job.JobClaimed)]
+    assert len(claimed) == 3
+    for failure, retry in zip(failed, claimed[1:], strict=False):
+        waited = (retry.timestamp - failure.timestamp).total_seconds()
+        assert waited >= failure.retry_in_seconds - 0.05, (waited, failure.retry_in_seconds)
+    assert container.app.get_job(job_id).status == DEAD_LETTERED
