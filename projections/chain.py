@@ -166,6 +166,15 @@ class ChainView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.executemany(INSERT_SEAL, [_seal_params(seal) for seal in seals])
 
+    def link_at(self, notification_id: int) -> tuple[int, bytes] | None:
+        """(ordinal, hash) of the link of event `notification_id`, if the chain holds one."""
+        with self.datastore.transaction(commit=False) as curs:
+            found = curs.execute(
+                f"SELECT ordinal, hash FROM {CHAIN_TABLE} WHERE notification_id = %s",
+                (notification_id,),
+            ).fetchone()
+        return (int(found["ordinal"]), bytes(found["hash"])) if found else None
+
     def seal_at(self, notification_id: int) -> Seal | None:
         with self.datastore.transaction(commit=False) as curs:
             found = curs.execute(

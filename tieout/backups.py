@@ -88,6 +88,25 @@ def check(built: Container, snapshot_id: str | None) -> Fetched:
         return fetch(built.backup_store, snapshot_id, keys_of(built), Path(scratch))
 
 
+def live_log_problem(built: Container, fetched: Fetched) -> str | None:
+    """Whether the live log still holds what each checked snapshot sealed: the chain has
+    the sealed link at each seal's position. Finds what the chain alone cannot, such as the
+    newest events cut together with their links."""
+    verdict = verify_chain(built)
+    if not verdict.ok:
+        return f"the live log fails its own chain at event {verdict.first_bad}: {verdict.reason}"
+    with built.projections.opened(built.projections.named("chain")) as (_, view):
+        chain = _chain_view(view)
+        for manifest in fetched.manifests:
+            seal = manifest.sealed()
+            if seal.ordinal and chain.link_at(seal.notification_id) != (seal.ordinal, seal.hash):
+                return (
+                    f"the live log no longer holds event {seal.notification_id} as snapshot"
+                    f" {manifest.snapshot_id} sealed it (events cut or changed)"
+                )
+    return None
+
+
 @dataclass(frozen=True)
 class Restored:
     snapshot: Manifest

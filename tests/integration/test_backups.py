@@ -24,7 +24,13 @@ from pydantic import SecretStr
 
 import snapshots.backup
 from engine.errors import BadInputError
-from projections.names import AUDIT_INDEX_TABLE, CHAIN_TABLE, EVENTS_TABLE, JOB_QUEUE_TABLE
+from projections.names import (
+    AUDIT_INDEX_TABLE,
+    CHAIN_SEALS_TABLE,
+    CHAIN_TABLE,
+    EVENTS_TABLE,
+    JOB_QUEUE_TABLE,
+)
 from snapshots.errors import SnapshotError
 from tieout import backups
 from tieout.bootstrap import Container, bootstrap
@@ -321,3 +327,29 @@ def test_the_cli_creates_lists_verifies_and_restores(
     missing = tieout("backup", "verify")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: no snapshot in")
+
+
+def test_a_snapshot_reveals_a_tail_cut_that_the_chain_alone_cannot(
+    settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """A superuser removes the newest events together with their links and seals: the live
+    chain is consistent again, but the snapshot's seal, kept elsewhere, still names them."""
+    configured = with_backups(settings, tmp_path)
+    built = bootstrap(configured)
+    try:
+        for number in range(5):
+            built.app.create_project(f"project {number}", META)
+        manifest = backups.create(built, full=True)
+        assert backups.live_log_problem(built, backups.check(built, None)) is None
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {EVENTS_TABLE} DISABLE TRIGGER USER")
+            conn.execute(f"DELETE FROM {EVENTS_TABLE} WHERE notification_id > 3")
+            conn.execute(f"DELETE FROM {CHAIN_TABLE} WHERE notification_id > 3")
+            conn.execute(f"DELETE FROM {CHAIN_SEALS_TABLE} WHERE notification_id > 3")
+            conn.execute(f"ALTER TABLE {EVENTS_TABLE} ENABLE TRIGGER USER")
+        assert backups.verify_chain(built).ok  # consistent with itself again
+        problem = backups.live_log_problem(built, backups.check(built, None))
+    finally:
+        built.close()
+    assert problem is not None
+    assert f"no longer holds event {manifest.through}" in problem

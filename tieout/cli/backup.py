@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 import click
@@ -16,6 +17,7 @@ from tieout.metrics import serve_metrics
 from tieout.settings import load_settings
 
 MB = 1_000_000
+EXIT_DIFFERS = 1
 
 
 @cli.group()
@@ -57,15 +59,21 @@ def list_snapshots(as_json: bool) -> None:
 @backup.command("verify")
 @click.argument("snapshot", required=False)
 def verify(snapshot: str | None) -> None:
-    """Check a snapshot (default: the newest) and its parents as a restore would."""
+    """Check a snapshot (default: the newest) and its parents as a restore would, then that
+    the live log still holds what they sealed; exit 1 when it does not."""
     with container() as built:
         fetched = backups.check(built, snapshot)
-    target = fetched.target
-    click.echo(
-        f"snapshot {target.snapshot_id} intact: {len(fetched.manifests)} snapshots, events"
-        f" 1..{target.through}, chain seal {target.sealed().hash.hex()} signed by"
-        f" {target.sealed().key_id}"
-    )
+        target = fetched.target
+        click.echo(
+            f"snapshot {target.snapshot_id} intact: {len(fetched.manifests)} snapshots, events"
+            f" 1..{target.through}, chain seal {target.sealed().hash.hex()} signed by"
+            f" {target.sealed().key_id}"
+        )
+        problem = backups.live_log_problem(built, fetched)
+    if problem is not None:
+        click.echo(f"LIVE LOG DIFFERS: {problem}")
+        sys.exit(EXIT_DIFFERS)
+    click.echo("live log holds every sealed event")
 
 
 @backup.command("restore")
