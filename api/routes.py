@@ -111,8 +111,8 @@ ROUTES: tuple[Route, ...] = (
         streamed=True,
     ),
     Route(
-        "GET", f"{P}/sources", sources.list_sources, "A project's sources", "reads",
-        query=PageQuery, answer=Page[SourceOut],
+        "GET", f"{P}/sources", sources.list_sources, "A project's sources, newest first",
+        "reads", query=PageQuery, answer=Page[dict[str, Any]],
     ),
     Route(
         "POST", f"{P}/rulesets", rulesets.publish_ruleset, "Publish a ruleset (YAML or JSON)",

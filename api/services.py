@@ -88,11 +88,12 @@ class ApiServices:
             source = self.app.register_source(project_id, replace(upload, name=name), meta)
         return self._source_view(project_id, source)
 
-    def sources(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
+    def sources(
+        self, principal: Principal, project_id: UUID, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        """A page of the project's sources, newest first, as `tieout sources list --json`."""
         self.tenancy.authorize(principal, project_id, Operation.READ)
-        return [
-            self._source_view(project_id, found) for found in self.catalog.source_ids(project_id)
-        ]
+        return self.container.results.sources(project_id, limit, cursor).as_json()
 
     def _source_view(self, project_id: UUID, source_id: UUID) -> dict[str, Any]:
         source = self.app.get_source(project_id, source_id)

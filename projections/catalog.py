@@ -1,5 +1,5 @@
-"""The API's list queries: pages of jobs, a project's sources, pages of audit events, and the
-job counts of `/api/health`. Every page is keyset-paginated (a cursor names the last row
+"""The API's list queries: pages of jobs and of audit events, and the job counts of
+`/api/health`. Every page is keyset-paginated (a cursor names the last row
 seen), so a deep page costs what the first one does.
 
 Callers pass the projects the principal may see; these queries never decide access.
@@ -34,12 +34,6 @@ WHERE project_id = ANY(%(projects)s)
        OR (created_at, job_id) < (%(after_time)s::timestamptz, %(after_id)s::uuid))
 ORDER BY created_at DESC, job_id DESC
 LIMIT %(limit)s
-"""
-
-SOURCES = f"""
-SELECT DISTINCT ON (originator_id) originator_id, notification_id FROM {AUDIT_INDEX_TABLE}
-WHERE project_id = %s AND event_type = 'SourceRegistered'
-ORDER BY originator_id, notification_id
 """
 
 TODAY = "(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
@@ -90,13 +84,6 @@ class Catalog:
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(JOB_PAGE, params)
             return [QueueEntry(*row) for row in curs.fetchall()]
-
-    def source_ids(self, project_id: UUID) -> list[UUID]:
-        """The project's registered sources, oldest first (from the audit index, so as
-        current as the projector)."""
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            rows = curs.execute(SOURCES, (project_id,)).fetchall()
-        return [row[0] for row in sorted(rows, key=lambda row: row[1])]
 
     def audit_page(self, projects: list[UUID], page: AuditPage) -> list[AuditRow]:
         """Indexed events of these projects matching the filters, newest first."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from api.handlers.common import answer, meta, path_id, principal, query, run, services, sliced
+from api.handlers.common import answer, meta, page, path_id, principal, query, run, services
 from api.keys import CONTAINER
 from api.problems import Problem
 from api.schemas import PageQuery, SourceQuery
@@ -47,7 +47,10 @@ async def upload_source(request: web.Request) -> web.Response:
 async def list_sources(request: web.Request) -> web.Response:
     project_id = path_id(request, "project_id")
     paging = query(request, PageQuery)
-    return sliced(await run(services(request).sources, principal(request), project_id), paging)
+    found = await run(
+        services(request).sources, principal(request), project_id, paging.limit, paging.cursor
+    )
+    return page(found["items"], found["next_cursor"])
 
 
 def upload_format(content_type: str) -> str:

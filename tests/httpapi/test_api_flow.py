@@ -121,7 +121,7 @@ async def test_request_ids_reach_the_events_and_the_audit_log(
     sources = await (
         await client.get(f"/api/projects/{world.project}/sources", headers=admin)
     ).json()
-    assert {item["id"] for item in sources["items"]} == {world.left, world.right}
+    assert {item["source_id"] for item in sources["items"]} == {world.left, world.right}
 
 
 async def test_members(client: Client, admin: dict[str, str], container: Container) -> None:
