@@ -172,9 +172,35 @@ def page_latencies(container: Container, job: UUID, samples: int) -> list[float]
     return timings
 
 
+def job_figures(container: Container, scratch: Path, rows: int) -> None:
+    """Figures 1-4: the match baseline, the job and its catch-up, the rebuild."""
+    left, right = generate_bank_ledger(rows, seed=7).write_csv(scratch / "inputs")
+    match_seconds = time_match(left, right, scratch / "out")
+    _, job_seconds, projection_seconds, rows = time_job(container, left, right)
+    print(f"match (baseline):           {match_seconds:8.2f} s")
+    print(
+        f"job + catch-up:             {job_seconds:8.2f} s  "
+        f"({job_seconds / match_seconds:.2f}x match)"
+    )
+    print(
+        f"projection alone:           {projection_seconds:8.2f} s  "
+        f"({rows / projection_seconds:,.0f} decision rows/s)"
+    )
+    started = time.perf_counter()
+    reports = rebuild(container.projections)
+    seconds = time.perf_counter() - started
+    events = max(report.events for report in reports)
+    print(
+        f"rebuild (all read models):  {seconds:8.2f} s  "
+        f"({events / seconds:,.0f} events/s, {rows / seconds:,.0f} decision rows/s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="bank rows of the job")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="bank rows of the job (0: skip it)"
+    )
     parser.add_argument("--pages-rows", type=int, default=10_000_000)
     parser.add_argument("--samples", type=int, default=2000)
     args = parser.parse_args()
@@ -184,26 +210,8 @@ def main() -> None:
         settings = Settings(home=scratch / "home", database_url=url, log_level="ERROR")
         container = bootstrap(settings, process="bench")
         try:
-            left, right = generate_bank_ledger(args.rows, seed=7).write_csv(scratch / "inputs")
-            match_seconds = time_match(left, right, scratch / "out")
-            _, job_seconds, projection_seconds, rows = time_job(container, left, right)
-            print(f"match (baseline):           {match_seconds:8.2f} s")
-            print(
-                f"job + catch-up:             {job_seconds:8.2f} s  "
-                f"({job_seconds / match_seconds:.2f}x match)"
-            )
-            print(
-                f"projection alone:           {projection_seconds:8.2f} s  "
-                f"({rows / projection_seconds:,.0f} decision rows/s)"
-            )
-            started = time.perf_counter()
-            reports = rebuild(container.projections)
-            seconds = time.perf_counter() - started
-            events = max(report.events for report in reports)
-            print(
-                f"rebuild (all read models):  {seconds:8.2f} s  "
-                f"({events / seconds:,.0f} events/s, {rows / seconds:,.0f} decision rows/s)"
-            )
+            if args.rows:
+                job_figures(container, scratch, args.rows)
             if args.pages_rows:
                 started = time.perf_counter()
                 big = copy_decisions(container.database_url, args.pages_rows)
