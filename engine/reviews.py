@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID
 
+import polars as pl
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
@@ -26,6 +27,7 @@ from engine.domain.project import Project
 from engine.domain.review import CONFIRMED, DEAD, MANUAL, Review, review_id
 from engine.domain.review_baseline import SUGGESTED, Baseline, Item
 from engine.errors import BadInputError, ConflictError
+from engine.matching.schemas import CONFIDENCE, GROUP_ID, STATUS
 
 SAVE_ATTEMPTS = 5
 T = TypeVar("T")
@@ -102,20 +104,23 @@ class Reviews:
         if not 0 <= min_confidence <= 1:
             raise BadInputError(f"min-confidence: must be between 0 and 1, not {min_confidence}")
 
-        def command(review: Review, baseline: Baseline, _: Project) -> tuple[str, int]:
-            chosen = [
-                group.group_id
-                for group in baseline.groups.values()
-                if group.status == SUGGESTED
-                and group.confidence >= min_confidence
-                and review.status_of(group.group_id) == "none"
-            ]
-            if not chosen:
+        recorded, _ = self.app.recorded_decisions(self._completed(job))
+        chosen = (
+            recorded.filter((pl.col(STATUS) == SUGGESTED) & (pl.col(CONFIDENCE) >= min_confidence))
+            .get_column(GROUP_ID)
+            .cast(pl.String)
+            .unique(maintain_order=True)
+            .to_list()
+        )
+
+        def command(review: Review) -> tuple[str, int]:
+            undecided = [group for group in chosen if group not in review.status]
+            if not undecided:
                 msg = f"job {job} has no undecided suggested groups at {min_confidence} or above"
                 raise ConflictError(msg)
-            return review.confirm(baseline, chosen, comment, meta), len(chosen)
+            return review.confirm_recorded(undecided, comment, meta), len(undecided)
 
-        return self._act(job, meta, command)
+        return self._on_review(job, meta, command)
 
     def reject(self, job: UUID, group_id: str, comment: str, meta: EventMeta) -> str:
         return self._act(job, meta, lambda r, b, _: r.reject(b, group_id, comment, meta))
@@ -178,27 +183,37 @@ class Reviews:
     def baseline(self, job: UUID) -> Baseline:
         """The job's recorded decisions, read once per instance (they never change)."""
         if job not in self._baselines:
-            found = self.app.get_job(job)
-            if found.status != COMPLETED:
-                msg = f"job {job} is {found.status}: only a completed job can be reviewed"
-                raise ConflictError(msg)
-            matches, unmatched = self.app.recorded_decisions(job, details=True)
+            matches, unmatched = self.app.recorded_decisions(self._completed(job), details=True)
             self._baselines[job] = Baseline.from_frames(matches, unmatched)
         return self._baselines[job]
 
     def _act(self, job: UUID, meta: EventMeta, command: Command[T]) -> T:
         baseline = self.baseline(job)
+
+        def decide(review: Review) -> T:
+            return command(review, baseline, self.app.get_project(review.project_id))
+
+        return self._on_review(job, meta, decide)
+
+    def _on_review(self, job: UUID, meta: EventMeta, decide: Callable[[Review], T]) -> T:
+        """Load, decide, save; again on the new state when another reviewer saved first."""
         for _ in range(SAVE_ATTEMPTS):
             review = self._review(job, meta)
-            project = self.app.get_project(review.project_id)
-            result = command(review, baseline, project)
+            result = decide(review)
             try:
                 self.app.save(review)
             except IntegrityError:
-                continue  # another reviewer saved first: decide again on the new state
+                continue
             return result
         msg = f"job {job}: the review kept changing under this command; try again"
         raise ConflictError(msg)
+
+    def _completed(self, job: UUID) -> UUID:
+        found = self.app.get_job(job)
+        if found.status != COMPLETED:
+            msg = f"job {job} is {found.status}: only a completed job can be reviewed"
+            raise ConflictError(msg)
+        return job
 
     def _review(self, job: UUID, meta: EventMeta) -> Review:
         try:

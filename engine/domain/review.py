@@ -232,8 +232,19 @@ class Review(TieoutAggregate):
         """Confirm matched or suggested groups nobody has decided yet."""
         for group_id in group_ids:
             self._check_undecided(baseline, group_id, "confirmed")
+        return self.confirm_recorded(group_ids, comment, meta)
+
+    def confirm_recorded(self, group_ids: Sequence[str], comment: str, meta: EventMeta) -> str:
+        """Confirm groups read from the job's recorded decisions (so they exist and are not
+        manual) that nobody has decided yet: the bulk path, which need not build the whole
+        baseline to check them."""
         if len(set(group_ids)) != len(group_ids):
             raise BadInputError("group: the same group is named twice")
+        for group_id in group_ids:
+            status = self.status.get(group_id, NONE)
+            if status != NONE:
+                msg = f"group {group_id} is already {status}: it cannot be confirmed"
+                raise ReviewConflictError(msg)
         action = new_action_id()
         for start in range(0, len(group_ids), CONFIRM_BATCH):
             chunk = list(group_ids[start : start + CONFIRM_BATCH])

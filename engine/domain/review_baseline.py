@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -33,9 +34,10 @@ Item = tuple[str, str]
 """An input row of the job: (side, id)."""
 
 
-@dataclass(frozen=True)
-class Group:
-    """One recorded decision group: a pair, or one row and the rows summing to it."""
+class Group(NamedTuple):
+    """One recorded decision group: a pair, or one row and the rows summing to it.
+
+    A named tuple: a baseline builds one per group, 100k of them for a large job."""
 
     group_id: str
     status: str  # matched | suggested
@@ -94,58 +96,55 @@ class Baseline:
 def _groups(
     decisions: pl.DataFrame,
 ) -> tuple[dict[str, Group], dict[Item, str], dict[Item, float]]:
+    """One pass over the rows in plain lists: a group's rows are its pairs, the same id
+    repeated where several rows of one side sum to one row of the other."""
     if decisions.height == 0:
         return {}, {}, {}
-    frame = decisions.with_columns(
-        _amount_column(decisions, LEFT_AMOUNT),
-        _amount_column(decisions, RIGHT_AMOUNT),
+    frame = decisions.select(
+        pl.col(GROUP_ID).cast(pl.String),
         pl.col(LEFT_ID).cast(pl.String),
         pl.col(RIGHT_ID).cast(pl.String),
-        pl.col(GROUP_ID).cast(pl.String),
+        pl.col(STATUS),
+        pl.col(RULE),
+        pl.col(CONFIDENCE).cast(pl.Float64),
+        _amount_column(decisions, LEFT_AMOUNT),
+        _amount_column(decisions, RIGHT_AMOUNT),
     )
-    lefts = _side(frame, LEFT_ID, LEFT_AMOUNT)
-    rights = _side(frame, RIGHT_ID, RIGHT_AMOUNT)
-    heads = frame.group_by(GROUP_ID, maintain_order=True).agg(
-        pl.col(STATUS).first(), pl.col(RULE).first(), pl.col(CONFIDENCE).max()
-    )
-    joined = heads.join(lefts, on=GROUP_ID, maintain_order="left").join(
-        rights, on=GROUP_ID, maintain_order="left"
-    )
-    groups: dict[str, Group] = {}
-    group_of: dict[Item, str] = {}
+    rows: dict[str, list[Any]] = {}
     amounts: dict[Item, float] = {}
-    for row in joined.iter_rows(named=True):
-        group = Group(
-            group_id=row[GROUP_ID],
-            status=row[STATUS],
-            rule=row[RULE],
-            confidence=float(row[CONFIDENCE]),
-            left_ids=tuple(row["ids_left"]),
-            right_ids=tuple(row["ids_right"]),
-            amount=max(abs(row["total_left"]), abs(row["total_right"])),
-        )
-        groups[group.group_id] = group
-        for side, ids, values in (
-            (LEFT, row["ids_left"], row["amounts_left"]),
-            (RIGHT, row["ids_right"], row["amounts_right"]),
+    group_of: dict[Item, str] = {}
+    for group, left, right, status, rule, confidence, left_amount, right_amount in zip(
+        *(frame.get_column(name).to_list() for name in frame.columns), strict=True
+    ):
+        found = rows.get(group)
+        if found is None:
+            rows[group] = found = [status, rule, confidence, [], []]
+        elif confidence > found[2]:
+            found[2] = confidence
+        for side, item_id, value, ids in (
+            (LEFT, left, left_amount, found[3]),
+            (RIGHT, right, right_amount, found[4]),
         ):
-            for item_id, value in zip(ids, values, strict=True):
-                group_of[side, item_id] = group.group_id
+            if (side, item_id) not in group_of:
+                group_of[side, item_id] = group
                 amounts[side, item_id] = value
-    return groups, group_of, amounts
-
-
-def _side(frame: pl.DataFrame, id_column: str, amount_column: str) -> pl.DataFrame:
-    suffix = "left" if id_column == LEFT_ID else "right"
-    return (
-        frame.unique([GROUP_ID, id_column], keep="first", maintain_order=True)
-        .group_by(GROUP_ID, maintain_order=True)
-        .agg(
-            pl.col(id_column).alias(f"ids_{suffix}"),
-            pl.col(amount_column).alias(f"amounts_{suffix}"),
-            pl.col(amount_column).sum().alias(f"total_{suffix}"),
+                ids.append(item_id)
+    groups = {
+        group: Group(
+            group,
+            status,
+            rule,
+            confidence,
+            tuple(lefts),
+            tuple(rights),
+            max(
+                abs(sum(amounts[LEFT, item] for item in lefts)),
+                abs(sum(amounts[RIGHT, item] for item in rights)),
+            ),
         )
-    )
+        for group, (status, rule, confidence, lefts, rights) in rows.items()
+    }
+    return groups, group_of, amounts
 
 
 def _amount_column(frame: pl.DataFrame, name: str) -> pl.Expr:
