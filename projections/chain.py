@@ -217,10 +217,11 @@ class ChainView(PostgresTrackingRecorder):
             beyond = curs.execute(
                 f"SELECT count(*) AS n FROM {EVENTS_TABLE} WHERE notification_id > %s", (end,)
             ).fetchone()
-        missing = [seal for seal in seals.values() if seal.notification_id > end]
-        if missing and end == chain_end:
-            first = missing[0].notification_id
-            return Verdict(start, end, checked, 0, link, first, "sealed event missing (tail cut)")
+        beyond_head = self.seals(chain_end + 1) if end == chain_end else []
+        if beyond_head:
+            first = beyond_head[0].notification_id
+            reason = "sealed event missing: the log and its chain were cut after it was sealed"
+            return Verdict(start, end, checked, 0, link, first, reason)
         unchained = int(beyond["n"]) if beyond else 0
         return Verdict(start, end, checked, len(seals), link, unchained=unchained)
 

@@ -123,6 +123,14 @@ def cut_the_tail(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"DELETE FROM {EVENTS_TABLE} WHERE notification_id > 2300")
 
 
+def cut_the_tail_and_its_links(conn: psycopg.Connection[Any]) -> None:
+    """Cut events and links after 1500: the chain is consistent again, the seal at 2000 is
+    not."""
+    cut_the_tail(conn)
+    conn.execute(f"DELETE FROM {EVENTS_TABLE} WHERE notification_id > 1500")
+    conn.execute(f"DELETE FROM {CHAIN_TABLE} WHERE notification_id > 1500")
+
+
 def rewrite_the_chain_too(conn: psycopg.Connection[Any]) -> None:
     """Edit event 1500 and recompute every later link: only the signed seal at 2000 is left
     to tell, and it does."""
@@ -167,6 +175,7 @@ Tamper = Callable[[psycopg.Connection[Any]], None]
         (insert_a_row, 900, "differs from what was chained"),
         (reorder_rows, 2100, "differs from what was chained"),
         (cut_the_tail, 2301, "event missing"),
+        (cut_the_tail_and_its_links, 2000, "sealed event missing"),
         (rewrite_the_chain_too, 2000, "does not match the chain"),
         (forge_the_seals_too, 2000, "signed by key"),
     ],
