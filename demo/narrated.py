@@ -23,11 +23,13 @@ from rich.table import Table
 
 from demo.datagen import generate_bank_ledger
 from demo.evaluation import Accuracy, accuracy
+from demo.review import review_demo
 from engine.domain.job import Job, JobOutcome
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError
 from engine.matching.schemas import LEFT_ID, MATCHED, RULE, STATUS, SUGGESTED
 from engine.ports import QueueEntry
+from engine.reviews import Reviews
 from tieout import backups
 from tieout.bootstrap import Container
 from tieout.workers import run_until_done
@@ -68,6 +70,7 @@ def run_demo(container: Container, rows: int, seed: int, console: Console) -> Re
         done = _reconcile(container, inputs, progress)
         seconds = time.perf_counter() - started
     _report(console, inputs, done, accuracy(done.matches, inputs.truth), seconds)
+    review_demo(Reviews(container.app), inputs.project_id, done.job.id, console)
     _snapshot(container, console)
     return done
 
@@ -186,7 +189,7 @@ def _rules_table(counts: dict[str, Any], matches: pl.DataFrame) -> Table:
 def _next_steps(console: Console, job_id: UUID, project_id: UUID) -> None:
     steps = (
         (f"tieout jobs show {job_id}", "the job: counts, hashes, attempts"),
-        (f"tieout results {job_id} --status suggested", "the pairs waiting for review"),
+        (f"tieout review queue {job_id}", "the pairs waiting for review"),
         (f"tieout unmatched {job_id} --side left", "bank rows nothing matched"),
         (f"tieout audit events --project {project_id}", "who did what, when"),
         ("tieout status", "where the data is and what is running"),

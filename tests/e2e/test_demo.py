@@ -32,6 +32,9 @@ def test_demo_reconciles_and_reports_against_truth(cli_env: dict[str, str]) -> N
     snapshot = r"^Snapshot \S+ \(full\): [0-9,]+ events.*verified with 1 snapshot"
     assert re.search(snapshot, out, re.MULTILINE)
     assert re.search(r"^Hash chain intact: [0-9,]+ events rehashed", out, re.MULTILINE)
+    for step in ("confirm +│ alice", "reject +│ alice", "approve +│ bob +│ alice's match"):
+        assert re.search(step, out), out
+    assert re.search(r"^Review items now: .*approved by cli:bob", out, re.MULTILINE)
 
 
 def assert_sides_add_up(out: str) -> None:
