@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+import psycopg
 from eventsourcing.persistence import Tracking
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.registry import CollectorRegistry
@@ -124,6 +125,10 @@ class Restored:
 def restore(settings: Settings, url: str, snapshot_id: str | None) -> Restored:
     """Into the empty database at `url`: check everything, then load, rebuild and verify."""
     started = time.perf_counter()
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as bad:
+        raise BadInputError(f"--into: not a PostgreSQL URL ({str(bad).strip()})") from None
     probe = bootstrap(settings.model_copy(update={"database_url": url, "migrate": False}))
     try:
         if (table := probe.event_log.nonempty_table()) is not None:

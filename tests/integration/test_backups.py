@@ -137,6 +137,8 @@ def test_a_restore_is_refused_into_a_database_that_is_not_empty(
         built.close()
     with pytest.raises(BadInputError, match="is not empty"):
         backups.restore(configured, database_url, None)
+    with pytest.raises(BadInputError, match="--into: not a PostgreSQL URL"):
+        backups.restore(configured, "not a url", None)
 
 
 def damage_a_chunk(store: Path) -> None:
