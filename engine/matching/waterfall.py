@@ -83,6 +83,11 @@ def match(
         _report(progress, f"rule {rule.name}", number, total)
         decisions.append(_run_rule(rule, plans[number], (lside, rside), state, prepared))
     _report(progress, "done", total, total)
+    # the prepared values (text as Python strings for rapidfuzz among them) and the sides'
+    # columns other than the id are done with: freed before the outputs are built, which
+    # is when memory peaks
+    del prepared
+    lside, rside = lside.select(ID), rside.select(ID)
     return MatchResult(
         matches=_matches(decisions, lside, rside),
         unmatched=_unmatched(lside, rside, state),
@@ -202,6 +207,9 @@ def _unmatched_side(side: pl.DataFrame, name: str, state: _State) -> pl.DataFram
     open_rows = ~state.taken[name]
     seen = pl.Series(state.seen[name][open_rows])
     reason = pl.when(seen).then(pl.lit(CANDIDATE_TAKEN)).otherwise(pl.lit(NO_CANDIDATE))
-    return side.filter(pl.Series(open_rows)).select(
-        pl.lit(name).alias(SIDE), pl.col(ID).alias(UNMATCHED_ID), reason.alias(REASON)
+    # one chunk, so the Parquet file's row groups never depend on how polars split a filter
+    return (
+        side.filter(pl.Series(open_rows))
+        .select(pl.lit(name).alias(SIDE), pl.col(ID).alias(UNMATCHED_ID), reason.alias(REASON))
+        .rechunk()
     )
