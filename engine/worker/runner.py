@@ -126,9 +126,7 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
         decisions_hash=decisions_hash(result),
         decision_batches=batches[0],
         unmatched_batches=batches[1],
-        commitment=asdict(commit(job.id, result.matches, context.signer))
-        if context.signer
-        else {},
+        commitment=asdict(commit(job.id, result.matches, context.signer)) if context.signer else {},
     )
 
 
