@@ -124,6 +124,37 @@ def test_the_cli_works_a_job_through_review_and_four_eyes(
     assert "manual-1" in export.read_text()
 
 
+def test_the_cli_undoes_explains_and_counts(
+    container: Container, job: ReviewJob, tieout: Callable[..., list[str]]
+) -> None:
+    jid = str(job.job_id)
+    bulk = tieout("review", "confirm", jid, "--all-suggested", "--min-confidence", "0.86")
+    assert bulk[-1] == review_events(container, job)[-1].action_id
+    tieout("projects", "configure", str(job.project_id), "--four-eyes-above", "1000")
+    held = tieout("review", "revert-auto", jid, "--rule", "exact-reference")[-1]
+    tieout("review", "decline", jid, held, "--comment", "keep them")
+    tieout("review", "revert-auto", jid, "--rule", "split")  # 90 + 91: below 1000
+    undone = tieout("review", "unmatch", jid, "L11", "--actor", "alice")[-1]  # 1200: held
+    tieout("review", "approve", jid, undone, "--actor", "bob")
+    tieout("review", "assign", jid, "--side", "right", "--id", "T0a", "--to", "carol")
+    tieout("review", "comment", jid, "L1", "--comment", "looked fine")
+    tieout("projects", "configure", str(job.project_id), "--no-four-eyes")
+    catch_up(container.projections, 60)
+    stats = json.loads("\n".join(tieout("review", "stats", jid, "--json")))
+    assert stats["groups"]["unmatched"] == 3  # S0, S1 and L11
+    assert stats["groups"]["auto"] == 11  # the exact pairs but L11
+    assert sum(stats["items"].values()) == baseline(container, job).rows
+    exceptions = json.loads("\n".join(tieout("review", "exceptions", jid, "--json")))["items"]
+    assigned = [item for item in exceptions if item["assignee"]]
+    assert [(item["id"], item["assignee"], item["reason"]) for item in assigned] == [
+        ("T0a", "carol", "unmatched")
+    ]
+    usage = tieout("review", "confirm", jid, code=2)[0]
+    assert usage == "error: give exactly one of GROUP and --all-suggested"
+    assert "not a valid id" in tieout("review", "queue", "nope", code=2)[0]
+    assert "already unmatched" in tieout("review", "unmatch", jid, "L11", code=2)[0]
+
+
 def review_events(container: Container, job: ReviewJob) -> list[Any]:
     return list(container.app.events.get(review_id(job.job_id)))
 
