@@ -43,6 +43,11 @@ lint: $(DEV_STAMP) ## ruff and mypy (strict)
 test: lint ## ruff, mypy (strict) and the test suite
 	$(BIN)/pytest -q
 
+test-deep: $(DEV_STAMP) ## nightly: properties with 20x the examples on fresh seeds; mutation run
+	env -u CI TIEOUT_TEST_EXAMPLES_SCALE=20 $(BIN)/pytest -q -p no:cacheprovider tests/property
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+
 bench: $(DEV_STAMP) ## the benchmarks: matcher vs DuckDB/pandas, decisions recorded (docs/performance.md)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/decisions.py
@@ -54,4 +59,4 @@ format: $(DEV_STAMP) ## format the code
 clean: ## remove build artefacts (keeps .venv and .tieout)
 	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: help install install-runtime run demo serve lint test bench format clean
+.PHONY: help install install-runtime run demo serve lint test test-deep bench format clean

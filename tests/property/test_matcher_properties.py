@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -27,7 +28,9 @@ from engine.matching.sides import PACKED_BYTES, packed_id
 from engine.matching.similarity import all_pairs_above, cells_above, kept_cells, raw_matrix
 
 DAY0 = dt.date(2024, 1, 1)
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _c(column: str, op: str, **options: Any) -> dict[str, Any]:
@@ -149,9 +152,9 @@ def _each_id_once(result: MatchResult, left: pl.DataFrame, right: pl.DataFrame) 
         assert decided | undecided == set(frame["id"]), f"a {side} row missing or invented"
 
 
-GOOD_MATCHES = [("L1", "R1", "g-L1", "k")]
-GOOD_UNMATCHED = [("left", "L2"), ("left", "L3"), ("right", "R2"), ("right", "R3")]
 Rows = list[tuple[str, ...]]
+GOOD_MATCHES: Rows = [("L1", "R1", "g-L1", "k")]
+GOOD_UNMATCHED: Rows = [("left", "L2"), ("left", "L3"), ("right", "R2"), ("right", "R3")]
 # matches added, unmatched rows added, unmatched rows removed
 ROWS_DECIDED_TWICE: dict[str, tuple[Rows, Rows, Rows]] = {
     "a left row under two rules": ([("L1", "R2", "g-L1", "other")], [], [("right", "R2")]),
