@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, Protocol, cast
@@ -77,6 +77,7 @@ def take(
     schema_version: str,
     *,
     full: bool = False,
+    interval_seals: Callable[[int], list[Seal]] = lambda _after: [],
 ) -> Manifest:
     """A snapshot of the events up to `seal` (full, or after the latest snapshot)."""
     started = time.perf_counter()
@@ -115,6 +116,11 @@ def take(
         blobs=blobs,
         encryption_key_id=key_id(keys.encryption) if keys.encryption else None,
         seconds=round(time.perf_counter() - started, 3),
+        interval_seals=[
+            found.as_json()
+            for found in interval_seals(start.notification_id)
+            if found.notification_id < seal.notification_id
+        ],
     ).signed(keys.signer)
     stores.backups.put_stream(manifest_key(snapshot_id), io.BytesIO(manifest.to_bytes()))
     return manifest

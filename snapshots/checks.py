@@ -65,12 +65,18 @@ def fetch(store: ObjectStore, snapshot_id: str | None, keys: Keys, scratch: Path
     for manifest in chain:
         if (manifest.after, bytes.fromhex(manifest.start.hash)) != (after, link):
             raise SnapshotError(f"snapshot {manifest.snapshot_id} does not follow its parent")
+        sealed = _checked_interval_seals(manifest, keys)
         for index, chunk in enumerate(manifest.chunks):
             plain, rows = _fetch_chunk(store, manifest, index, chunk, keys.encryption)
             for row in rows:
                 if row.notification_id <= after:
                     raise SnapshotError(f"{chunk.key}: event {row.notification_id} out of order")
                 link, ordinal, after = link_row(link, row), ordinal + 1, row.notification_id
+                seal = sealed.get(after)
+                if seal is not None and (seal.ordinal, seal.hash) != (ordinal, link):
+                    raise SnapshotError(
+                        f"{chunk.key}: event {after} does not recompute to its seal (altered)"
+                    )
             path = scratch / f"{len(paths):06d}.records"
             path.write_bytes(plain)
             paths.append(path)
@@ -81,7 +87,18 @@ def fetch(store: ObjectStore, snapshot_id: str | None, keys: Keys, scratch: Path
                 " chain (truncated, reordered or altered)"
             )
     blobs = _fetch_blobs(store, chain, scratch)
-    return Fetched(chain, paths, blobs, [manifest.sealed() for manifest in chain])
+    seals = [found for manifest in chain for found in (*manifest.interval(), manifest.sealed())]
+    return Fetched(chain, paths, blobs, seals)
+
+
+def _checked_interval_seals(manifest: Manifest, keys: Keys) -> dict[int, Seal]:
+    """The chain's seals the snapshot carries, each signed by the trusted key."""
+    found = {}
+    for seal in manifest.interval():
+        if (problem := seal.problem(keys.trusted)) is not None:
+            raise SnapshotError(f"snapshot {manifest.snapshot_id}: {problem}")
+        found[seal.notification_id] = seal
+    return found
 
 
 def _check_key(manifest: Manifest, key: bytes | None) -> None:

@@ -75,6 +75,8 @@ class Manifest:
     blobs: list[Blob]
     encryption_key_id: str | None
     seconds: float
+    interval_seals: list[dict[str, Any]] = field(default_factory=list)
+    """The chain's own seals inside the range (every 1,000 events), as JSON, signed."""
     format: str = FORMAT
     signature: str = field(default="")
 
@@ -88,6 +90,9 @@ class Manifest:
 
     def sealed(self) -> Seal:
         return Seal.from_json(self.seal)
+
+    def interval(self) -> list[Seal]:
+        return [Seal.from_json(found) for found in self.interval_seals]
 
     def signed(self, signer: Signer) -> Manifest:
         signature = signer.sign(_canonical(self)).hex()

@@ -79,8 +79,20 @@ def _take(built: Container, *, full: bool) -> Manifest:
     _refuse_same_place(built)
     stores = Stores(built.object_store, built.backup_store)
     return take(
-        built.event_log, head_seal(built), stores, keys_of(built), schema_version(), full=full
+        built.event_log,
+        head_seal(built),
+        stores,
+        keys_of(built),
+        schema_version(),
+        full=full,
+        interval_seals=lambda after: _chain_seals(built, after),
     )
+
+
+def _chain_seals(built: Container, after: int) -> list[Seal]:
+    """The chain's seals after event `after`, for a snapshot's manifest."""
+    with built.projections.opened(built.projections.named("chain")) as (_, view):
+        return _chain_view(view).seals(after + 1)
 
 
 def check(built: Container, snapshot_id: str | None) -> Fetched:

@@ -22,6 +22,7 @@ from net_helpers import free_port
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 
+import projections.chain
 import snapshots.backup
 from engine.errors import BadInputError
 from projections.names import (
@@ -355,3 +356,26 @@ def test_a_snapshot_reveals_a_tail_cut_that_the_chain_alone_cannot(
         built.close()
     assert problem is not None
     assert f"no longer holds event {manifest.through}" in problem
+
+
+def test_the_chains_own_seals_travel_with_the_snapshot(
+    settings: Settings,
+    tmp_path: Path,
+    empty_url: str,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projections.chain, "SEAL_EVERY", 5)
+    configured = with_backups(settings, tmp_path)
+    built = bootstrap(configured)
+    try:
+        for number in range(12):
+            built.app.create_project(f"project {number}", META)
+        manifest = backups.create(built, full=True)
+    finally:
+        built.close()
+    assert [seal.notification_id for seal in manifest.interval()] == [5, 10]
+    backups.restore(configured, empty_url, None)
+    query = f"SELECT notification_id, hash, signature FROM {CHAIN_SEALS_TABLE} ORDER BY 1"
+    with psycopg.connect(database_url) as source, psycopg.connect(empty_url) as target:
+        assert source.execute(query).fetchall() == target.execute(query).fetchall()
