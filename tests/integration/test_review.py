@@ -149,6 +149,8 @@ def test_the_cli_undoes_explains_and_counts(
     assert [(item["id"], item["assignee"], item["reason"]) for item in assigned] == [
         ("T0a", "carol", "unmatched")
     ]
+    replayed = tieout("replay", jid, "--as-of", datetime.now(UTC).isoformat())
+    assert any(line.strip().startswith("review: version") for line in replayed), replayed
     usage = tieout("review", "confirm", jid, code=2)[0]
     assert usage == "error: give exactly one of GROUP and --all-suggested"
     assert "not a valid id" in tieout("review", "queue", "nope", code=2)[0]
