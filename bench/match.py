@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,11 +132,11 @@ def matrix_table(figures: list[Figures]) -> str:
     return "\n".join(lines)
 
 
-def generated(data: Path, writer: object, *args: object) -> None:
+def generated(data: Path, writer: Callable[..., None], *args: object) -> None:
     """Generate into `data` in a child process, then sync, so that the first contender
     does not pay for writing the data back to disk."""
     started = time.perf_counter()
-    in_child(writer, *args, data)  # type: ignore[arg-type]
+    in_child(writer, *args, data)
     os.sync()
     print(f"generated {data.name} in {time.perf_counter() - started:.1f}s", flush=True)
 
