@@ -59,13 +59,28 @@ class Stores:
     backups: ObjectStore  # TIEOUT_BACKUP_STORE
 
 
-def manifests(store: ObjectStore) -> list[Manifest]:
-    """Every snapshot in the store, oldest first (ids sort by time)."""
-    found = []
+_READ: dict[tuple[str, str], Manifest] = {}
+"""Manifests this process has read, by (store, key). A manifest is written once and never
+changed, so the schedule lists keys each round but reads only new manifests: a week of
+snapshots a minute is about ten thousand of them."""
+
+
+def manifests(store: ObjectStore, *, cached: bool = False) -> list[Manifest]:
+    """Every snapshot in the store, oldest first (ids sort by time). `cached` reuses what
+    this process read before; checks before a restore always read afresh."""
+    found, listed = [], set()
     for key in store.keys(PREFIX):
-        if key.endswith("/manifest.json"):
+        if not key.endswith("/manifest.json"):
+            continue
+        listed.add((store.location, key))
+        manifest = _READ.get((store.location, key)) if cached else None
+        if manifest is None:
             with store.open(key) as stream:
-                found.append(Manifest.from_bytes(stream.read(), key))
+                manifest = Manifest.from_bytes(stream.read(), key)
+            _READ[(store.location, key)] = manifest
+        found.append(manifest)
+    for gone in [item for item in _READ if item[0] == store.location and item not in listed]:
+        del _READ[gone]
     return sorted(found, key=lambda manifest: manifest.snapshot_id)
 
 
@@ -81,7 +96,7 @@ def take(
 ) -> Manifest:
     """A snapshot of the events up to `seal` (full, or after the latest snapshot)."""
     started = time.perf_counter()
-    earlier = [] if full else manifests(stores.backups)
+    earlier = [] if full else manifests(stores.backups, cached=True)
     parent = earlier[-1] if earlier else None
     if parent and parent.through > seal.notification_id:
         raise SnapshotError(

@@ -87,7 +87,7 @@ class Pruned:
 def prune(store: ObjectStore, keep: set[str], *, dry_run: bool = False) -> Pruned:
     """Delete the snapshots not in `keep` (manifest first: a snapshot without one does not
     exist), then the sources no kept snapshot refers to."""
-    found = manifests(store)
+    found = manifests(store, cached=True)
     doomed = [manifest for manifest in found if manifest.snapshot_id not in keep]
     kept = [manifest for manifest in found if manifest.snapshot_id in keep]
     referenced = {blob.key for manifest in kept for blob in manifest.blobs}

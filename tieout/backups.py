@@ -256,10 +256,11 @@ def scheduled_round(built: Container, metrics: BackupMetrics) -> Manifest | None
     with built.event_log.exclusive(Lock.BACKUP) as held:
         if not held:
             return None
-        fulls = [found for found in manifests(built.backup_store) if found.kind == "full"]
+        listed = manifests(built.backup_store, cached=True)
+        fulls = [found for found in listed if found.kind == "full"]
         today = datetime.now(UTC).date()
         manifest = _take(built, full=not fulls or fulls[-1].created.date() < today)
-        kept = to_keep(manifests(built.backup_store), policy)
+        kept = to_keep(manifests(built.backup_store, cached=True), policy)
         pruned = prune_store(built.backup_store, kept)
     metrics.last_success.set(time.time())
     metrics.duration.set(manifest.seconds)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -112,3 +114,24 @@ def test_a_failing_round_is_counted_and_the_schedule_goes_on(
         container.close()
     assert value(registry, "tieout_backup_failures_total") >= 2
     assert value(registry, "tieout_backup_last_success_timestamp_seconds") == 0
+
+
+def test_the_schedule_reads_each_manifest_once(
+    built: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = backups.BackupMetrics(CollectorRegistry())
+    for _ in range(3):
+        built.app.create_project("p", META)
+        backups.scheduled_round(built, metrics)
+    opened: list[str] = []
+    real_open = built.backup_store.open
+
+    def counting_open(key: str) -> AbstractContextManager[BinaryIO]:
+        opened.append(key)
+        return real_open(key)
+
+    monkeypatch.setattr(built.backup_store, "open", counting_open)
+    assert len(manifests(built.backup_store, cached=True)) == 3
+    assert opened == []
+    assert len(manifests(built.backup_store)) == 3  # checks read afresh
+    assert len(opened) == 3
