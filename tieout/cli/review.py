@@ -2,6 +2,9 @@
 
 Every command that records an action prints the action's id as its last line. The acting
 person is `--actor NAME` (recorded as `cli:NAME`), by default the OS user.
+
+The reading commands import tieout.cli.results (pyarrow, rich) only when they run: the
+recording commands, a bulk confirmation above all, need none of it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from engine.domain.review_baseline import SIDES
 from engine.reviews import Reviews, parse_threshold
 from projections.results_query import DEFAULT_LIMIT, MAX_LIMIT
 from tieout.cli.context import container, emit_json, parse_id
-from tieout.cli.results import fresh, show_page
 from tieout.cli.root import cli
 from tieout.cli.write import projects
 
@@ -97,6 +99,8 @@ def review() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def queue(job: str, order: str, limit: int, cursor: str | None, as_json: bool) -> None:
     """The job's decisions awaiting a person: suggested, and pending approval."""
+    from tieout.cli.results import fresh, show_page  # noqa: PLC0415 - see the module's docstring
+
     job_id = parse_id(job, "job")
     with fresh() as built:
         page = built.results.review_queue(job_id, order, limit, cursor)
@@ -110,6 +114,8 @@ def queue(job: str, order: str, limit: int, cursor: str | None, as_json: bool) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def exceptions(job: str, limit: int, cursor: str | None, as_json: bool) -> None:
     """The job's open items, oldest first, with reason code and assignee."""
+    from tieout.cli.results import fresh, show_page  # noqa: PLC0415 - see the module's docstring
+
     job_id = parse_id(job, "job")
     with fresh() as built:
         page = built.results.exception_queue(job_id, limit=limit, cursor=cursor)
@@ -122,6 +128,8 @@ def exceptions(job: str, limit: int, cursor: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(job: str, as_json: bool) -> None:
     """How many groups are automatic, confirmed, rejected, manual, pending; items open."""
+    from tieout.cli.results import fresh  # noqa: PLC0415 - see the module's docstring
+
     job_id = parse_id(job, "job")
     with fresh() as built:
         found = built.results.review_stats(job_id)
