@@ -24,14 +24,53 @@ from engine.application import Tieout
 from engine.domain.job import COMPLETED
 from engine.domain.meta import EventMeta
 from engine.domain.project import Project
-from engine.domain.review import CONFIRMED, DEAD, MANUAL, Review, review_id
-from engine.domain.review_baseline import SUGGESTED, Baseline, Item
+from engine.domain.review import CONFIRMED, DEAD, MANUAL, MANUAL_PREFIX, Review, review_id
+from engine.domain.review_baseline import LEFT, RIGHT, SUGGESTED, Baseline, Item
 from engine.errors import BadInputError, ConflictError
-from engine.matching.schemas import CONFIDENCE, GROUP_ID, STATUS
+from engine.matching.schemas import (
+    CONFIDENCE,
+    GROUP_ID,
+    LEFT_ID,
+    RIGHT_ID,
+    SIDE,
+    STATUS,
+    UNMATCHED_ID,
+)
 
 SAVE_ATTEMPTS = 5
 T = TypeVar("T")
 Command = Callable[[Review, Baseline, Project], T]
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The groups and items one command names."""
+
+    groups: frozenset[str] = frozenset()
+    items: frozenset[Item] = frozenset()
+
+    def select(
+        self, decisions: pl.DataFrame, unmatched: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The rows of the recorded decisions and unmatched items the focus touches."""
+        lefts = [item for side, item in self.items if side == LEFT]
+        rights = [item for side, item in self.items if side == RIGHT]
+        if decisions.height:
+            group = pl.col(GROUP_ID).cast(pl.String)
+            touched = decisions.filter(
+                group.is_in(list(self.groups))
+                | pl.col(LEFT_ID).cast(pl.String).is_in(lefts)
+                | pl.col(RIGHT_ID).cast(pl.String).is_in(rights)
+                | group.str.starts_with(MANUAL_PREFIX)
+            ).get_column(GROUP_ID)
+            decisions = decisions.filter(pl.col(GROUP_ID).is_in(touched.implode()))
+        if unmatched.height:
+            item = pl.col(UNMATCHED_ID).cast(pl.String)
+            unmatched = unmatched.filter(
+                ((pl.col(SIDE) == LEFT) & item.is_in(lefts))
+                | ((pl.col(SIDE) == RIGHT) & item.is_in(rights))
+            )
+        return decisions, unmatched
 
 
 @dataclass(frozen=True)
@@ -94,7 +133,10 @@ class Reviews:
     def confirm(self, job: UUID, group_ids: Sequence[str], comment: str, meta: EventMeta) -> str:
         if not group_ids:
             raise BadInputError("group: name at least one group to confirm")
-        return self._act(job, meta, lambda r, b, _: r.confirm(b, list(group_ids), comment, meta))
+        focus = Focus(groups=frozenset(group_ids))
+        return self._act(
+            job, meta, lambda r, b, _: r.confirm(b, list(group_ids), comment, meta), focus
+        )
 
     def confirm_suggested(
         self, job: UUID, min_confidence: float, comment: str, meta: EventMeta
@@ -123,7 +165,8 @@ class Reviews:
         return self._on_review(job, meta, command)
 
     def reject(self, job: UUID, group_id: str, comment: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, b, _: r.reject(b, group_id, comment, meta))
+        focus = Focus(groups=frozenset([group_id]))
+        return self._act(job, meta, lambda r, b, _: r.reject(b, group_id, comment, meta), focus)
 
     def match(
         self,
@@ -138,14 +181,15 @@ class Reviews:
             pending = project.needs_approval(amount)
             return review.match(baseline, left_ids, right_ids, comment, pending, meta)
 
-        return self._act(job, meta, command)
+        items = [(LEFT, item) for item in left_ids] + [(RIGHT, item) for item in right_ids]
+        return self._act(job, meta, command, Focus(items=frozenset(items)))
 
     def unmatch(self, job: UUID, group_id: str, comment: str, meta: EventMeta) -> str:
         def command(review: Review, baseline: Baseline, project: Project) -> str:
             pending = project.needs_approval(review.group_amount(baseline, group_id))
             return review.unmatch(baseline, group_id, comment, pending, meta)
 
-        return self._act(job, meta, command)
+        return self._act(job, meta, command, Focus(groups=frozenset([group_id])))
 
     def revert_auto(self, job: UUID, rule: str | None, comment: str, meta: EventMeta) -> str:
         """Undo the job's undecided automatic matches (of `rule`); the four-eyes threshold
@@ -160,19 +204,26 @@ class Reviews:
         return self._act(job, meta, command)
 
     def approve(self, job: UUID, action_id: str, comment: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, _b, _p: r.approve(action_id, comment, meta))
+        return self._act(job, meta, lambda r, _b, _p: r.approve(action_id, comment, meta), Focus())
 
     def decline(self, job: UUID, action_id: str, comment: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, _b, _p: r.decline(action_id, comment, meta))
+        return self._act(job, meta, lambda r, _b, _p: r.decline(action_id, comment, meta), Focus())
 
     def explain(self, job: UUID, item: Item, reason: str, note: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, b, _: r.explain(b, item, reason, note, meta))
+        focus = Focus(items=frozenset([item]))
+        return self._act(job, meta, lambda r, b, _: r.explain(b, item, reason, note, meta), focus)
 
     def assign(self, job: UUID, item: Item, assignee: str, comment: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, b, _: r.assign(b, item, assignee, comment, meta))
+        focus = Focus(items=frozenset([item]))
+        return self._act(
+            job, meta, lambda r, b, _: r.assign(b, item, assignee, comment, meta), focus
+        )
 
     def comment(self, job: UUID, group_id: str, comment: str, meta: EventMeta) -> str:
-        return self._act(job, meta, lambda r, b, _: r.add_comment(b, group_id, comment, meta))
+        focus = Focus(groups=frozenset([group_id]))
+        return self._act(
+            job, meta, lambda r, b, _: r.add_comment(b, group_id, comment, meta), focus
+        )
 
     # Reads
 
@@ -187,8 +238,19 @@ class Reviews:
             self._baselines[job] = Baseline.from_frames(matches, unmatched)
         return self._baselines[job]
 
-    def _act(self, job: UUID, meta: EventMeta, command: Command[T]) -> T:
-        baseline = self.baseline(job)
+    def focused(self, job: UUID, focus: Focus) -> Baseline:
+        """The part of the baseline a command on `focus` needs: the groups it names or whose
+        items it names (whole), those items if unmatched, and the manual-looking group ids.
+        Building every group of a large job costs seconds; decoding it costs little."""
+        if job in self._baselines:
+            return self._baselines[job]
+        matches, unmatched = self.app.recorded_decisions(self._completed(job), details=True)
+        return Baseline.from_frames(*focus.select(matches, unmatched))
+
+    def _act(
+        self, job: UUID, meta: EventMeta, command: Command[T], focus: Focus | None = None
+    ) -> T:
+        baseline = self.baseline(job) if focus is None else self.focused(job, focus)
 
         def decide(review: Review) -> T:
             return command(review, baseline, self.app.get_project(review.project_id))

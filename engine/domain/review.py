@@ -52,6 +52,8 @@ DEAD = frozenset({REJECTED, UNMATCHED})
 """A group in these states holds no items: they are open again."""
 
 MANUAL_MATCH, UNMATCH, REVERT_AUTO = "manual_match", "unmatch", "revert_auto"
+MANUAL_PREFIX = "manual-"
+"""Manual groups are `manual-1`, `manual-2`, ... (skipping a recorded group's id)."""
 REASON_CODES = ("timing", "bank_error", "missing_entry", "duplicate", "write_off", "other")
 CONFIRM_BATCH = 5_000
 """Group ids per MatchConfirmed event: a bulk confirmation is a few events, one save."""
@@ -511,9 +513,9 @@ class Review(TieoutAggregate):
 
     def _next_manual_id(self, baseline: Baseline) -> str:
         number = len(self.manual) + 1
-        while f"manual-{number}" in baseline.groups or f"manual-{number}" in self.manual:
+        while (name := f"{MANUAL_PREFIX}{number}") in baseline.groups or name in self.manual:
             number += 1
-        return f"manual-{number}"
+        return name
 
     # Events: each applies itself to the state (and again whenever the stream is loaded)
 
