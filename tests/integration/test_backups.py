@@ -330,6 +330,17 @@ def test_the_cli_creates_lists_verifies_and_restores(
     missing = tieout("backup", "verify")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: no snapshot in")
+    env |= {
+        "TIEOUT_BACKUP_STORE": "s3://nowhere/backups",
+        "TIEOUT_S3_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    unreachable = tieout("backup", "list")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith("error: backup store: Could not connect")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
 
 
 def test_a_snapshot_reveals_a_tail_cut_that_the_chain_alone_cannot(

@@ -5,9 +5,13 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
+from engine.errors import BadInputError
 from snapshots.backup import manifests
 from snapshots.manifest import Manifest
 from tieout import backups
@@ -25,11 +29,21 @@ def backup() -> None:
     """Snapshots of the event log in TIEOUT_BACKUP_STORE: take, list, check, restore."""
 
 
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """An unreachable or refusing backup store is one line, not a traceback."""
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInputError(f"backup store: {reason}") from None
+
+
 @backup.command("create")
 @click.option("--full", is_flag=True, help="All events, not only those after the last snapshot.")
 def create(full: bool) -> None:
     """Take a snapshot (incremental after the first); prints its id last."""
-    with container() as built:
+    with container() as built, store_errors():
         manifest = backups.create(built, full=full)
     click.echo(
         f"{manifest.kind} snapshot: events {manifest.after + 1}..{manifest.through}"
@@ -44,7 +58,7 @@ def create(full: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def list_snapshots(as_json: bool) -> None:
     """Snapshots in the backup store, oldest first."""
-    with container() as built:
+    with container() as built, store_errors():
         found = manifests(built.backup_store)
     if as_json:
         emit_json([_summary(manifest) for manifest in found])
@@ -61,7 +75,7 @@ def list_snapshots(as_json: bool) -> None:
 def verify(snapshot: str | None) -> None:
     """Check a snapshot (default: the newest) and its parents as a restore would, then that
     the live log still holds what they sealed; exit 1 when it does not."""
-    with container() as built:
+    with container() as built, store_errors():
         fetched = backups.check(built, snapshot)
         target = fetched.target
         click.echo(
@@ -82,7 +96,8 @@ def verify(snapshot: str | None) -> None:
 def restore(snapshot: str | None, url: str) -> None:
     """Restore a snapshot (default: the newest) into an empty database, checking
     everything before writing a row; prints the time it took (RTO)."""
-    done = backups.restore(load_settings(), url, snapshot)
+    with store_errors():
+        done = backups.restore(load_settings(), url, snapshot)
     click.echo(
         f"restored {done.events} events up to {done.snapshot.through} from"
         f" {done.snapshot.snapshot_id}: checked in {done.check_seconds:.2f}s, loaded in"
@@ -112,7 +127,7 @@ def _summary(manifest: Manifest) -> dict[str, object]:
 def prune(dry_run: bool) -> None:
     """Keep the snapshots TIEOUT_BACKUP_RETENTION names (and their parents); delete the rest
     and the sources only they referred to."""
-    with container() as built:
+    with container() as built, store_errors():
         pruned = backups.prune(built, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for snapshot_id in pruned.deleted:
