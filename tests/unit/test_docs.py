@@ -23,6 +23,32 @@ def test_every_setting_is_in_the_readme_table(field: str) -> None:
     )
 
 
+def readme_default(variable: str) -> str:
+    """The default column of a setting's row in README's configuration table."""
+    found = re.search(rf"^\| `{variable}` \| ([^|]+) \|", README, re.MULTILINE)
+    assert found is not None, f"{variable} is missing from README's configuration table"
+    return found.group(1).strip()
+
+
+@pytest.mark.parametrize("field", sorted(Settings.model_fields))
+def test_the_readme_default_is_the_settings_default(field: str) -> None:
+    """`unset` (or a path under TIEOUT_HOME, derived at run time) is no default; anything
+    else is the default's value, read as the setting's own type would read it."""
+    written = readme_default(f"TIEOUT_{field.upper()}")
+    default = Settings.model_fields[field].default
+    if written == "unset" or written.startswith("`TIEOUT_HOME/"):
+        assert default is None, f"README says {written}, the settings say {default!r}"
+        return
+    assert written.startswith("`"), f"{written!r}: a default is written in backticks"
+    value = written.strip("`")
+    if isinstance(default, bool):
+        assert value == str(default).lower()
+    elif isinstance(default, int | float):
+        assert float(value) == default, (value, default)
+    else:
+        assert value == str(default), (value, default)
+
+
 @pytest.mark.parametrize("field", sorted(Settings.model_fields))
 def test_every_setting_has_a_description(field: str) -> None:
     assert Settings.model_fields[field].description
