@@ -28,8 +28,12 @@ from engine.worker.recording import Recorder
 
 logger = logging.getLogger(__name__)
 ERROR_CHARS = 2000
-PERMANENT = (BadInputError, NotFoundError)
-"""Errors that no retry can cure: bad input data, a source or stored object that is gone."""
+PERMANENT = (BadInputError,)
+"""Errors that no retry can cure: the input data itself is bad (duplicate ids, a column the
+ruleset needs is missing). They dead-letter the job at its first attempt."""
+EXPECTED = (BadInputError, NotFoundError)
+"""Failures whose message says it all, logged as one line without a traceback. A stored
+object or source that is not found is retried: it may come back (a restore, a remount)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
         return "lease lost"
     except ShutdownRequestedError:
         return release(context, job, lease)
-    except PERMANENT as exc:  # the reason is the whole story: no traceback
-        logger.warning("job %s: attempt %s failed for good: %s", job.id, job.attempts, exc)
+    except EXPECTED as exc:  # the reason is the whole story: no traceback
+        logger.warning("job %s: attempt %s failed: %s", job.id, job.attempts, exc)
         return fail(context, job, lease, exc)
     except Exception as exc:
         logger.exception("job %s: attempt %s failed", job.id, job.attempts)
@@ -80,9 +84,7 @@ def release(context: JobContext, job: Job, lease: Lease) -> str:
 
 def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
     """Record the failed attempt; errors that can never succeed dead-letter at once."""
-    permanent = isinstance(exc, PERMANENT)
-    # bad input's message is meant for people as it is; anything else needs its type
-    error = (str(exc) if permanent else f"{type(exc).__name__}: {exc}")[:ERROR_CHARS]
+    error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
     try:
         context.app.fail_job(
             job.id,
@@ -90,7 +92,7 @@ def fail(context: JobContext, job: Job, lease: Lease, exc: Exception) -> str:
             error,
             context.policy,
             context.meta,
-            permanent=permanent,
+            permanent=isinstance(exc, PERMANENT),
         )
     except ConflictError:
         logger.warning("job %s: lease lost before the failure could be recorded", job.id)

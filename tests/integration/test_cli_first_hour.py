@@ -95,15 +95,26 @@ def test_bad_input_in_a_job_fails_at_once_and_wait_exits_2(
     assert not [record for record in caplog.records if record.exc_info]  # no traceback
 
 
-def test_a_missing_stored_object_fails_at_once(
-    container: Container, inputs: Inputs, cli_env: dict[str, str]
+def test_a_missing_stored_object_is_retried_without_tracebacks(
+    container: Container,
+    inputs: Inputs,
+    cli_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Unlike bad data, a missing object may come back (a restore, a remount): it is retried,
+    each attempt one log line, and `--wait` ends with the reason as one line."""
     source = container.app.get_source(inputs.project_id, inputs.left_id)
     (Path(container.settings.object_store_location) / source.location).unlink()
-    done = wait_with_worker(container, cli_env | FAST, run_args(inputs))
-    assert "not found" in one_error_line(done)
+    with caplog.at_level(logging.WARNING):
+        done = wait_with_worker(container, cli_env | FAST, run_args(inputs))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: job ")
+    assert "ended dead_lettered: NotFoundError: object" in line
     job = container.app.get_job(UUID(done.stdout.strip().splitlines()[-1]))
-    assert (job.status, job.attempts) == (DEAD_LETTERED, 1)
+    assert (job.status, job.attempts) == (DEAD_LETTERED, 3)
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 def test_an_idempotency_key_reused_with_other_parameters_is_a_conflict(

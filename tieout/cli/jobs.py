@@ -188,7 +188,8 @@ def _exit_unless_completed(job: Job) -> None:
     if job.status == COMPLETED:
         return
     if job.status == DEAD_LETTERED and job.dead_letter_reason == PERMANENT_ERROR:
-        raise BadInputError(f"job {job.id} failed: {job.last_error}")
+        reason = job.last_error.removeprefix(f"{BadInputError.__name__}: ")
+        raise BadInputError(f"job {job.id} failed: {reason}")
     reason = f": {job.last_error}" if job.last_error else ""
     click.echo(f"error: job {job.id} ended {job.status}{reason}", err=True)
     sys.exit(EXIT_NOT_COMPLETED)
