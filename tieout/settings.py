@@ -155,8 +155,9 @@ class Settings(BaseSettings):
         default=1 << 30, ge=1024, description="Largest source upload the API accepts."
     )
     request_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="An API request (other than an upload) taking longer "
-        "answers 503.",
+        default=30.0,
+        gt=0,
+        description="An API request (other than an upload) taking longer answers 503.",
     )
     upload_idle_seconds: float = Field(
         default=30.0,
