@@ -74,8 +74,8 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Port of the /metrics endpoint of `tieout worker` and `tieout projector` "
-        "(0: none). Unset: 9100 for a worker, 9101 for the projector, so that both run on "
-        "one host with the defaults.",
+        "(0: none). Unset: 9100 for a worker, 9101 for the projector and 9102 for the "
+        "backup schedule, so that all run on one host with the defaults.",
     )
     poll_seconds: float = Field(
         default=1.0, gt=0, description="How often an idle worker looks for requested jobs."
