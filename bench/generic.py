@@ -26,10 +26,10 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from harness import NO_QUALITY, in_child, score, tieout_command, timed
+from harness import NO_QUALITY, Figures, in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
 RULES = {
@@ -42,21 +42,6 @@ HEADER = (
     "| rows/side | ruleset | contender | time (s) | vs duckdb | peak MB | precision | recall"
     " | F1 | auto precision | decisions |"
 )
-
-
-@dataclass(frozen=True)
-class Figures:
-    contender: str
-    ruleset: str
-    rows: int
-    seconds: float
-    peak_mb: float
-    precision: float
-    recall: float
-    f1: float
-    auto_precision: float
-    decisions: int
-    exit_code: int
 
 
 def command(contender: str, ruleset: str, data: Path, out: Path) -> list[str]:
@@ -80,13 +65,13 @@ def run_one(contender: str, ruleset: str, data: Path, rows: int) -> Figures:
 
 def table(figures: list[Figures]) -> str:
     lines = [HEADER, "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    duck = {(f.rows, f.ruleset): f.seconds for f in figures if f.contender == "duckdb"}
+    duck = {(f.rows, f.data): f.seconds for f in figures if f.contender == "duckdb"}
     for f in figures:
-        key = (f.rows, f.ruleset)
+        key = (f.rows, f.data)
         ratio = f"{f.seconds / duck[key]:.2f}x" if key in duck else "-"
         failed = "" if f.exit_code == 0 else f" (exit {f.exit_code})"
         lines.append(
-            f"| {f.rows:,} | {f.ruleset} | {f.contender}{failed} | {f.seconds:.1f} | {ratio} "
+            f"| {f.rows:,} | {f.data} | {f.contender}{failed} | {f.seconds:.1f} | {ratio} "
             f"| {f.peak_mb:,.0f} | {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f} "
             f"| {f.auto_precision:.4f} | {f.decisions:,} |"
         )

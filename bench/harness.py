@@ -24,6 +24,24 @@ NO_QUALITY: Quality = (0.0, 0.0, 0.0, 0.0, 0)
 
 
 @dataclass(frozen=True)
+class Figures:
+    """One contender's result on one data set: `data` names the data set (a distribution
+    of the matrix, or a ruleset), the time is a median when runs were repeated."""
+
+    contender: str
+    data: str
+    rows: int
+    seconds: float
+    peak_mb: float
+    precision: float
+    recall: float
+    f1: float
+    auto_precision: float
+    decisions: int
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class Run:
     """A contender's wall time, peak memory (its own ru_maxrss) and exit code."""
 

@@ -32,10 +32,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from harness import Run, in_child, score, tieout_command, timed
+from harness import Figures, Run, in_child, score, tieout_command, timed
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE.parent / "demo" / "rulesets" / "bank_ledger.yaml"
@@ -50,21 +50,6 @@ MATRIX_HEADER = (
     "| distribution | rows/side | contender | time (s) | vs duckdb | peak MB | mem vs duckdb"
     " | precision | recall | F1 | auto precision |"
 )
-
-
-@dataclass(frozen=True)
-class Figures:
-    contender: str
-    rows: int
-    distribution: str
-    seconds: float
-    peak_mb: float
-    precision: float
-    recall: float
-    f1: float
-    auto_precision: float
-    decisions: int
-    exit_code: int
 
 
 def command(contender: str, left: Path, right: Path, out: Path) -> list[str]:
@@ -95,7 +80,7 @@ def run_alternating(
         seconds = statistics.median(run.seconds for run in done)
         peak = max(run.peak_mb for run in done)
         failed = max((run.exit_code for run in done), key=abs)
-        figures.append(Figures(contender, rows, distribution, seconds, peak, *quality, failed))
+        figures.append(Figures(contender, distribution, rows, seconds, peak, *quality, failed))
     return figures
 
 
@@ -118,14 +103,14 @@ def matrix_table(figures: list[Figures]) -> str:
         MATRIX_HEADER,
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    duck = {(f.distribution, f.rows): f for f in figures if f.contender == "duckdb"}
+    duck = {(f.data, f.rows): f for f in figures if f.contender == "duckdb"}
     for f in figures:
-        base = duck.get((f.distribution, f.rows))
+        base = duck.get((f.data, f.rows))
         ratio = f"{f.seconds / base.seconds:.2f}x" if base else "-"
         memory = f"{f.peak_mb / base.peak_mb:.2f}x" if base else "-"
         failed = "" if f.exit_code == 0 else f" (exit {f.exit_code})"
         lines.append(
-            f"| {f.distribution} | {f.rows:,} | {f.contender}{failed} | {f.seconds:.2f} | {ratio}"
+            f"| {f.data} | {f.rows:,} | {f.contender}{failed} | {f.seconds:.2f} | {ratio}"
             f" | {f.peak_mb:,.0f} | {memory} | {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f}"
             f" | {f.auto_precision:.4f} |"
         )
