@@ -14,12 +14,18 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from api_helpers import Client, Clock, bearer, user_token
+from prometheus_client.registry import CollectorRegistry
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from threads import Threads
 
+from api.app import create_app
+from api.ratelimit import MemoryLimiter
+from engine.domain.org import Role
 from tieout.bootstrap import Container, bootstrap
 from tieout.embedded import embedded_database_url
 from tieout.settings import Settings
@@ -94,3 +100,29 @@ def threads() -> Iterator[Threads]:
     started = Threads()
     yield started
     started.join()
+
+
+# The HTTP API's fixtures (tests/httpapi): an app over a real PostgreSQL, and callers in two
+# organizations. They live here, beside the database fixtures they build on.
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(container: Container, clock: Clock, aiohttp_client: Any) -> Client:
+    app = create_app(container, CollectorRegistry(), MemoryLimiter(clock))
+    found: Client = await aiohttp_client(app)
+    return found
+
+
+@pytest.fixture
+def admin(container: Container) -> dict[str, str]:
+    return bearer(user_token(container, "boss@acme.test", Role.ADMIN))
+
+
+@pytest.fixture
+def outsider(container: Container) -> dict[str, str]:
+    return bearer(user_token(container, "eve@evil.test", Role.ADMIN, org="evil"))
