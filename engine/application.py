@@ -231,7 +231,9 @@ class Tieout(Application[UUID]):
             (UNMATCHED, found.outcome.unmatched_batches),
         ):
             batches = [self._get_batch(batch_id(found.id, kind, n)).frame() for n in range(count)]
-            frames.append(pl.concat(batches) if batches else pl.DataFrame())
+            # diagonal: batches an earlier attempt (or engine version) recorded may lack the
+            # detail columns the later ones carry; those read as null
+            frames.append(pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame())
         return frames[0], frames[1]
 
     def _get_batch(self, stream: UUID) -> DecisionBatch | UnmatchedBatch:
