@@ -548,14 +548,21 @@ class ResultQueries:
             yield pl.DataFrame(rows, schema=EXPORT_SCHEMAS[kind])
 
     def lag(self) -> int:
-        """Events in the log that the read models do not hold yet."""
-        rows = self._fetch(
-            f"SELECT (SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}) - "
-            "coalesce((SELECT max(notification_id) FROM "
-            f"{RESULTS_TRACKING_TABLE} WHERE application_name = %s), 0) AS behind",
+        """Events in the log that the read models do not hold yet (the whole log before the
+        tracking table exists, on a database an older version made)."""
+        head = self._fetch(
+            "SELECT coalesce(max(notification_id), 0) AS head, "
+            f"to_regclass(%s) IS NOT NULL AS tracked FROM {EVENTS_TABLE}",
+            (RESULTS_TRACKING_TABLE,),
+        )[0]
+        if not head["tracked"]:
+            return int(head["head"])
+        position = self._fetch(
+            f"SELECT coalesce(max(notification_id), 0) AS position FROM {RESULTS_TRACKING_TABLE} "
+            "WHERE application_name = %s",
             (APPLICATION_NAME,),
-        )
-        return max(int(rows[0]["behind"]), 0)
+        )[0]
+        return max(int(head["head"]) - int(position["position"]), 0)
 
     # Helpers
 
