@@ -57,6 +57,13 @@ def fresh_database(scratch: Path) -> str | None:
     return make_conninfo("", **(conninfo_to_dict(url) | {"dbname": name}))
 
 
+def drop_database(url: str) -> None:
+    admin = os.environ["TIEOUT_DATABASE_URL"]
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def time_match(left: Path, right: Path, out: Path) -> float:
     started = time.perf_counter()
     ruleset = parse_ruleset(demo_ruleset_text())
@@ -226,6 +233,8 @@ def main() -> None:
                 )
         finally:
             container.close()
+            if url is not None:
+                drop_database(url)
 
 
 if __name__ == "__main__":
