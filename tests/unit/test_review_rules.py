@@ -23,6 +23,7 @@ from engine.domain.review import (
 )
 from engine.domain.review_baseline import Baseline
 from engine.errors import BadInputError, NotFoundError
+from engine.reviews import Focus
 
 ALICE = event_meta(actor="cli:alice", causation="test")
 BOB = event_meta(actor="cli:bob", causation="test")
@@ -205,3 +206,25 @@ def test_four_eyes_threshold_on_the_project() -> None:
     assert project.needs_approval(-100.5)
     project.configure_four_eyes(Decimal(0), ALICE)
     assert project.needs_approval(0.0)
+
+
+def test_a_focus_keeps_whole_groups_of_the_items_it_names(baseline: Baseline) -> None:
+    decisions = pl.DataFrame(
+        {
+            "group_id": ["L1", "L3", "L3", "manual-2"],
+            "left_id": ["L1", "L3", "L3", "manual-2"],
+            "right_id": ["R1", "R3a", "R3b", "R7"],
+            "rule": ["exact", "split", "split", "exact"],
+            "confidence": [1.0, 1.0, 1.0, 1.0],
+            "status": ["matched"] * 4,
+        }
+    )
+    unmatched = pl.DataFrame({"side": ["left", "right"], "id": ["L4", "R4"], "amount": [1.0, 2.0]})
+    focus = Focus(items=frozenset({("right", "R3b"), ("left", "L4")}))
+    focused = Baseline.from_frames(*focus.select(decisions, unmatched))
+    assert set(focused.groups) == {"L3", "manual-2"}  # manual-looking ids: never reused
+    assert focused.groups["L3"].right_ids == ("R3a", "R3b")
+    assert set(focused.unmatched) == {("left", "L4")}
+    review = Review(job_id=uuid4(), project_id=uuid4(), meta=ALICE)
+    review.match(baseline, ["L4"], ["R4"], "", False, ALICE)  # noqa: FBT003
+    assert review._next_manual_id(focused) == "manual-3"  # manual-1 is taken, manual-2 recorded
