@@ -122,7 +122,7 @@ def copy_decisions(url: str, rows: int) -> UUID:
                 .alias("status"),
             )
             buffer = io.BytesIO()
-            frame.select(
+            frame.sort(pl.col("confidence").neg(), "row_no").select(
                 "job_id",
                 "row_no",
                 "group_id",
