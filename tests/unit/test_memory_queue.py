@@ -122,17 +122,19 @@ def test_stats_count_statuses_totals_durations_and_the_stalest_heartbeat() -> No
     queue = queue_at(clock)
     done = put(queue, RUNNING, attempts=1)
     put(queue, RUNNING, attempts=2, failures=2)
-    clock.now = 7.0
-    put(queue, REQUESTED)
+    clock.now = 5.0
     row = QueueRow(done, PROJECT, COMPLETED, 1, 0, 0, 0, None, "w", "", 0.0)
-    queue.recorder.insert_fenced([], row=row)  # completed 7 s after its claim
+    queue.recorder.insert_fenced([], row=row)  # completed 5 s after its claim: a bucket bound
+    clock.now = 7.0
+    put(queue, RUNNING)
+    put(queue, REQUESTED)
     clock.now = 9.0
     stats = queue.stats((1.0, 5.0, 10.0))
-    assert stats.jobs_by_status == {COMPLETED: 1, RUNNING: 1, REQUESTED: 1}
+    assert stats.jobs_by_status == {COMPLETED: 1, RUNNING: 2, REQUESTED: 1}
     assert (stats.attempts, stats.failures, stats.takeovers) == (3, 2, 1)
-    assert stats.duration_bucket_counts == [0, 0, 1, 0]
-    assert stats.duration_sum_seconds == 7.0
-    assert stats.oldest_heartbeat_age_seconds == 9.0
+    assert stats.duration_bucket_counts == [0, 0, 1, 0]  # 5 s is in the bucket from 5 s
+    assert stats.duration_sum_seconds == 5.0
+    assert stats.oldest_heartbeat_age_seconds == 9.0  # of the two running: 9 s and 2 s
 
 
 def test_a_release_records_its_reason() -> None:
