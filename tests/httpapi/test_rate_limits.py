@@ -95,3 +95,20 @@ def test_tiers_are_parsed_strictly() -> None:
     for bad in ("reads=4/60", LIMITS + ",bogus=1/1", LIMITS.replace("4/60", "x/60")):
         with pytest.raises(BadInputError, match="TIEOUT_RATE_LIMITS"):
             parse_tiers(bad)
+
+
+async def test_the_app_shares_buckets_through_redis_when_configured(
+    container: Container, aiohttp_client: Any, redis_limiter: RedisLimiter
+) -> None:
+    del redis_limiter  # only its check that Redis answers (a failure under CI)
+    container.settings.rate_limits = LIMITS
+    container.settings.redis_url = REDIS_URL
+    first: Client = await aiohttp_client(create_app(container, CollectorRegistry()))
+    second: Client = await aiohttp_client(create_app(container, CollectorRegistry()))
+    email = f"{uuid.uuid4().hex[:12]}@acme.test"  # a fresh bucket whatever ran before
+    headers = bearer(user_token(container, email, Role.ADMIN))
+    statuses = [
+        (await client.get("/api/projects", headers=headers)).status
+        for client in (first, second, first, second, first)
+    ]
+    assert statuses == [200, 200, 200, 200, 429]  # one budget of 4 across both apps
