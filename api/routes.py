@@ -102,6 +102,10 @@ ROUTES: tuple[Route, ...] = (
         "writes", status=201, body=AddMember, answer=MemberOut,
     ),
     Route(
+        "DELETE", f"{P}/members/{{email}}", projects.remove_member,
+        "Remove a member (admins)", "writes", status=204,
+    ),
+    Route(
         "GET", f"{P}/members", projects.list_members, "A project's members", "reads",
         query=PageQuery, answer=Page[MemberOut],
     ),

@@ -67,6 +67,11 @@ class ApiServices:
         member = self.tenancy.add_member(principal, project_id, email, Role(role), meta)
         return {"email": member.email, "role": member.role}
 
+    def remove_member(
+        self, principal: Principal, project_id: UUID, email: str, meta: EventMeta
+    ) -> None:
+        self.tenancy.remove_member(principal, project_id, email, meta)
+
     def members(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
         found = self.tenancy.members(principal, project_id)
         return [{"email": member.email, "role": member.role} for member in found]

@@ -43,6 +43,19 @@ async def add_member(request: web.Request) -> web.Response:
     return answer(added, status=201)
 
 
+async def remove_member(request: web.Request) -> web.Response:
+    project_id = path_id(request, "project_id")
+    email = request.match_info["email"]
+    await run(
+        services(request).remove_member,
+        principal(request),
+        project_id,
+        email,
+        meta(request, "projects.members.remove"),
+    )
+    return web.Response(status=204)
+
+
 async def list_members(request: web.Request) -> web.Response:
     project_id = path_id(request, "project_id")
     paging = query(request, PageQuery)

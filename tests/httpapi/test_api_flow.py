@@ -141,6 +141,11 @@ async def test_members(client: Client, admin: dict[str, str], container: Contain
         url, json={"email": "nobody@acme.test", "role": "viewer"}, headers=admin
     )
     assert stranger.status == 422
+    removed = await client.delete(f"{url}/ann@acme.test", headers=admin)
+    assert removed.status == 204
+    assert (await client.delete(f"{url}/ann@acme.test", headers=admin)).status == 422
+    listed = await (await client.get(url, headers=admin)).json()
+    assert [item["email"] for item in listed["items"]] == ["boss@acme.test"]
 
 
 async def test_each_request_is_one_json_log_line_with_its_request_id(
