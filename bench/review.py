@@ -21,6 +21,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -150,8 +151,12 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=100_000)
     parser.add_argument("--min-confidence", type=float, default=0.5)
     args = parser.parse_args()
-    home = Path(".tieout") / f"bench-review-{uuid.uuid4().hex[:6]}"
-    with scratch(home) as (container, url):
+    Path(".tieout").mkdir(exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-review-", dir=".tieout") as scratch_home,
+        scratch(Path(scratch_home)) as (container, url),
+    ):
+        home = Path(scratch_home)
         started = time.perf_counter()
         job = completed_job(container, suggested(args.groups))
         print(
