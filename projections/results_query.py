@@ -317,7 +317,6 @@ class ResultQueries:
         """A job's decision rows, highest confidence first (then row order)."""
         filters = filters or DecisionFilters()
         check_limit(limit)
-        self.job(job_id)
         scope = scope_of("decisions", job_id, filters)
         where = ["job_id = %(job)s"]
         params: dict[str, Any] = {"job": job_id, "limit": limit + 1}
@@ -341,6 +340,8 @@ class ResultQueries:
             "ORDER BY -confidence, row_no LIMIT %(limit)s",
             params,
         )
+        if not rows:
+            self.job(job_id)  # an empty page of a job, or no such job: say which
         return self._page(
             rows, limit, scope, lambda row: [row["confidence"], row["row_no"]], _plain
         )
@@ -355,7 +356,6 @@ class ResultQueries:
         """A job's unmatched items in row order, with their age in days as of `as_of`."""
         filters = filters or UnmatchedFilters()
         check_limit(limit)
-        self.job(job_id)
         as_of = filters.as_of or date.today()  # noqa: DTZ011 - a calendar date, the user's
         scope = scope_of("unmatched", job_id, filters)
         where = ["job_id = %(job)s"]
@@ -383,6 +383,8 @@ class ResultQueries:
             "ORDER BY row_no LIMIT %(limit)s",
             params,
         )
+        if not rows:
+            self.job(job_id)  # an empty page of a job, or no such job: say which
         return self._page(rows, limit, scope, lambda row: [row["row_no"]], _unmatched_item)
 
     def stats(self, job_id: UUID, as_of: date | None = None) -> dict[str, Any]:
