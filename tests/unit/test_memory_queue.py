@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from engine.domain.job import COMPLETED, FAILED, REQUESTED, RUNNING, Job
+from engine.domain.job import COMPLETED, FAILED, REQUESTED, RUNNING, Job, JobStateError
 from engine.domain.meta import event_meta
-from engine.domain.queue import QueueRow
+from engine.domain.queue import QueueGuard, QueueRow, guard_error, guard_holds
 from engine.memory import InMemoryFencedRecorder, InMemoryJobQueue
 from engine.ports import JobProgress
 
@@ -143,3 +143,14 @@ def test_a_release_records_its_reason() -> None:
     job.release("t", "shutting down", META)
     (released,) = [e for e in job.collect_events() if isinstance(e, Job.JobRequeued)]
     assert released.reason == "shutting down"
+
+
+def test_a_takeover_guard_needs_a_heartbeat_older_than_the_limit() -> None:
+    """The rule both recorders apply (engine/domain/queue.py): exactly the limit is fresh."""
+    guard = QueueGuard(uuid4(), RUNNING, stale_for_seconds=5.0)
+    assert not guard_holds(guard, RUNNING, "token", 5.0)
+    assert guard_holds(guard, RUNNING, "token", 5.5)
+    assert not guard_holds(guard, RUNNING, "token", None)
+    error = guard_error(guard)
+    assert isinstance(error, JobStateError)
+    assert str(error) == f"job {guard.job_id} is no longer running"
