@@ -2,21 +2,15 @@
 
 Every process names its connections `tieout-<process>` (`application_name`, set by
 `tieout/bootstrap.py`), so `pg_stat_activity` tells whether a worker, the projector or the
-API is running against this database, from any host; and how far behind the log each read
-model is. `tieout status` asks here.
+API is running against this database, from any host; `tieout status` asks here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventsourcing.persistence import InternalError
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
-
-from projections.projector import lag
-from projections.registry import Projections, ProjectionSpec
 
 CONNECTION_PREFIX = "tieout-"
 PROCESSES = ("worker", "projector", "api")
@@ -57,21 +51,3 @@ class ActivityQueries:
             connections[str(name).removeprefix(CONNECTION_PREFIX)] = int(count)
         database, version = server or ("?", "?")
         return Activity(str(database), str(version), connections)
-
-
-def projection_lags(projections: Projections) -> dict[str, int]:
-    """Events in the log that each registered read model does not hold yet."""
-    return {spec.name: _lag(projections, spec) for spec in projections.specs}
-
-
-def projection_lag(projections: Projections, name: str) -> int:
-    """Events in the log that the read model `name` does not hold yet."""
-    return int(next(_lag(projections, spec) for spec in projections.specs if spec.name == name))
-
-
-@retry(InternalError, max_attempts=5, wait=0.2)
-def _lag(projections: Projections, spec: ProjectionSpec) -> int:
-    """Opening a view creates its tables if need be; a process starting meanwhile may be
-    creating them too, which PostgreSQL answers with "tuple concurrently updated"."""
-    with projections.opened(spec) as (log, view):
-        return lag(log, view)

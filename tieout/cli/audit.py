@@ -8,11 +8,11 @@ import importlib
 import click
 
 from engine.domain import stored_event_classes
-from projections.activity import projection_lag
 from projections.audit_query import MAX_LIMIT, parse_filters
 from projections.audit_rows import AuditRow
 from projections.projector import catch_up
 from tieout.cli.context import container, emit_json
+from tieout.cli.paging import warn_behind
 from tieout.cli.root import cli
 
 CATCH_UP_SECONDS = 30.0
@@ -58,13 +58,8 @@ def events(
         if built.settings.database_url is None:
             behind = catch_up(built.projections, CATCH_UP_SECONDS)
         else:
-            behind = projection_lag(built.projections, AUDIT_INDEX)
-        if behind:
-            click.echo(
-                f"warning: the audit index is {behind:,} events behind the log "
-                "(is `tieout projector` running?)",
-                err=True,
-            )
+            behind = built.lags.behind()[AUDIT_INDEX]
+        warn_behind(behind, "the audit index is")
         rows = built.audit.events(filters)
     if not rows and event_type:
         _hint_event_type(event_type)

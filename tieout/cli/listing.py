@@ -8,33 +8,16 @@ against a server they read what the projector has written and say how far behind
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from uuid import UUID
 
 import click
 import yaml
 
-from projections.activity import projection_lags
-from projections.projector import catch_up
-from projections.results_query import DEFAULT_LIMIT, MAX_LIMIT, Page
-from tieout.bootstrap import Container
-from tieout.cli.context import container, emit_json, parse_id
+from projections.results_query import Page
+from tieout.cli.context import emit_json, parse_id
 from tieout.cli.display import print_table
+from tieout.cli.paging import cursor_option, fresh, json_option, limit_option
 from tieout.cli.write import projects, rulesets, sources
-
-CATCH_UP_SECONDS = 60.0
-
-limit_option = click.option(
-    "--limit",
-    default=DEFAULT_LIMIT,
-    show_default=True,
-    type=click.IntRange(1, MAX_LIMIT),
-    help="Items per page.",
-)
-cursor_option = click.option("--cursor", default=None, help="The next_cursor of the page before.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @projects.command("list")
@@ -44,7 +27,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 @json_option
 def list_projects(name: str | None, limit: int, cursor: str | None, as_json: bool) -> None:
     """Projects by name, with their ids."""
-    with _fresh() as built:
+    with fresh() as built:
         page = built.results.projects(name, limit, cursor)
     rows = [(item["project_id"], item["name"], _when(item["created_at"])) for item in page.items]
     empty = (
@@ -63,7 +46,7 @@ def list_projects(name: str | None, limit: int, cursor: str | None, as_json: boo
 def list_sources(project: str, limit: int, cursor: str | None, as_json: bool) -> None:
     """A project's sources, newest first."""
     project_id = parse_id(project, "project")
-    with _fresh(project_id) as built:
+    with fresh(project_id) as built:
         page = built.results.sources(project_id, limit, cursor)
     rows = [
         (
@@ -86,7 +69,7 @@ def list_sources(project: str, limit: int, cursor: str | None, as_json: bool) ->
 def list_rulesets(project: str, as_json: bool) -> None:
     """A project's ruleset versions, oldest first."""
     project_id = parse_id(project, "project")
-    with _fresh(project_id) as built:
+    with fresh(project_id) as built:
         page = Page(built.results.rulesets(project_id), None)
     rows = [
         (item["version"], _when(item["published_at"]), item["published_by"], item["digest"][:16])
@@ -103,7 +86,7 @@ def list_rulesets(project: str, as_json: bool) -> None:
 def show_ruleset(project: str, version: int, as_json: bool) -> None:
     """One ruleset version as YAML (what `rulesets publish` accepts) or JSON."""
     project_id = parse_id(project, "project")
-    with _fresh(project_id) as built:
+    with fresh(project_id) as built:
         found = built.results.ruleset(project_id, version)
     if as_json:
         emit_json(found)
@@ -120,29 +103,6 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value
-
-
-@contextmanager
-def _fresh(project_id: UUID | None = None) -> Iterator[Container]:
-    """The container, its read models caught up (embedded) or their lag said (a server).
-
-    A project that is not in the log is an error before anything is read: never an
-    empty list that might only mean the read models are behind.
-    """
-    with container() as built:
-        if project_id is not None:
-            built.app.get_project(project_id)
-        if built.settings.database_url is None:
-            behind = catch_up(built.projections, CATCH_UP_SECONDS)
-        else:
-            behind = max(projection_lags(built.projections).values(), default=0)
-        if behind:
-            click.echo(
-                f"warning: the read models are {behind:,} events behind the log "
-                "(is `tieout projector` running?)",
-                err=True,
-            )
-        yield built
 
 
 def _print_page(

@@ -26,7 +26,6 @@ from rich.table import Table
 from engine.analysis import job_as_of, rerun, ruleset_diff
 from engine.errors import BadInputError
 from engine.matching.ruleset import parse_ruleset
-from projections.projector import catch_up
 from projections.results_query import (
     AGE_BUCKETS,
     DEFAULT_LIMIT,
@@ -36,24 +35,13 @@ from projections.results_query import (
     Page,
     UnmatchedFilters,
 )
-from tieout.bootstrap import Container
 from tieout.cli.context import container, emit_json, parse_id
+from tieout.cli.paging import cursor_option, fresh, json_option, limit_option
 from tieout.cli.root import cli
 
-CATCH_UP_SECONDS = 120.0
 EXIT_DIFFERENT = 1
 DECISION_COLUMNS = ("group_id", "left_id", "right_id", "rule", "confidence", "status")
 UNMATCHED_COLUMNS = ("side", "id", "reason", "amount", "date", "age_days")
-
-limit_option = click.option(
-    "--limit",
-    default=DEFAULT_LIMIT,
-    show_default=True,
-    type=click.IntRange(1, MAX_LIMIT),
-    help="Items per page.",
-)
-cursor_option = click.option("--cursor", default=None, help="The next_cursor of the page before.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @cli.command("results")
@@ -251,23 +239,6 @@ def diff(job: str, rules_path: Path, limit: int, as_json: bool) -> None:
         click.echo(
             f"contradicts {group['review_status']} group {group['group_id']}: {group['why']}"
         )
-
-
-@contextmanager
-def fresh() -> Iterator[Container]:
-    """The container, with the read models caught up (embedded) or their lag reported."""
-    with container() as built:
-        if built.settings.database_url is None:
-            behind = catch_up(built.projections, CATCH_UP_SECONDS)
-        else:
-            behind = built.results.lag()
-        if behind:
-            click.echo(
-                f"warning: the read models are {behind:,} events behind the log "
-                "(is `tieout projector` running?)",
-                err=True,
-            )
-        yield built
 
 
 def show_page(page: Page, columns: tuple[str, ...], as_json: bool) -> None:

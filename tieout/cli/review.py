@@ -99,7 +99,8 @@ def review() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def queue(job: str, order: str, limit: int, cursor: str | None, as_json: bool) -> None:
     """The job's decisions awaiting a person: suggested, and pending approval."""
-    from tieout.cli.results import fresh, show_page  # noqa: PLC0415 - see the module's docstring
+    from tieout.cli.paging import fresh  # noqa: PLC0415 - see the module's docstring
+    from tieout.cli.results import show_page  # noqa: PLC0415 - see the module's docstring
 
     job_id = parse_id(job, "job")
     with fresh() as built:
@@ -114,7 +115,8 @@ def queue(job: str, order: str, limit: int, cursor: str | None, as_json: bool) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def exceptions(job: str, limit: int, cursor: str | None, as_json: bool) -> None:
     """The job's open items, oldest first, with reason code and assignee."""
-    from tieout.cli.results import fresh, show_page  # noqa: PLC0415 - see the module's docstring
+    from tieout.cli.paging import fresh  # noqa: PLC0415 - see the module's docstring
+    from tieout.cli.results import show_page  # noqa: PLC0415 - see the module's docstring
 
     job_id = parse_id(job, "job")
     with fresh() as built:
@@ -128,7 +130,7 @@ def exceptions(job: str, limit: int, cursor: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(job: str, as_json: bool) -> None:
     """How many groups are automatic, confirmed, rejected, manual, pending; items open."""
-    from tieout.cli.results import fresh  # noqa: PLC0415 - see the module's docstring
+    from tieout.cli.paging import fresh  # noqa: PLC0415 - see the module's docstring
 
     job_id = parse_id(job, "job")
     with fresh() as built:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from projections.activity import Activity, projection_lags
+from projections.activity import Activity
 from tieout.bootstrap import Container
 from tieout.cli.context import container, emit_json
 from tieout.cli.display import print_fields, safe_url
@@ -25,7 +25,7 @@ def status(as_json: bool) -> None:
     """Where the data is, which database, whether a worker and the projector are running,
     and how many events each read model is behind the log."""
     with container() as built:
-        report = _report(built, built.activity.activity(), projection_lags(built.projections))
+        report = _report(built, built.activity.activity(), built.lags.behind())
     if as_json:
         emit_json(report)
         return
