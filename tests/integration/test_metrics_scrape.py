@@ -108,10 +108,20 @@ def test_every_queried_metric_is_exported_by_a_scraped_process(
             scrape(url, log)  # up: now give labelled series their first sample
             if job == "tieout-api":
                 assert get(url.replace("/metrics", "/api/health"))[0] == 200
-            for name in SAMPLE.findall(scrape(url, log)):
-                exported.setdefault(name, set()).add(job)
+        # A labelled series appears with its first sample (the projector's lag after its
+        # first poll): scrape again until every queried name is there, or the deadline.
+        deadline = time.monotonic() + 60
+        while True:
+            for job, (url, log) in urls.items():
+                for name in SAMPLE.findall(scrape(url, log)):
+                    exported.setdefault(name, set()).add(job)
+            missing = {
+                name: where for name, where in queried_metrics().items() if name not in exported
+            }
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert "tieout_matcher_rows_per_second" in {
         n for n, jobs in exported.items() if "tieout-worker" in jobs
     }
-    missing = {name: where for name, where in queried_metrics().items() if name not in exported}
     assert not missing, f"queried but exported by no process: {missing}"
