@@ -60,6 +60,11 @@ BUILT_ONLY_BY_BOOTSTRAP = {
     "ProjectionRunner",
     "PostgresJobQueue",
     "AuditQueries",
+    "ResultQueries",
+    "ProjectionLags",
+    "ActivityQueries",
+    "Catalog",
+    "Tenancy",
     "Projections",
 }
 # Connections by URL happen only while bootstrapping: the embedded server's set-up and the
