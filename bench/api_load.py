@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import random
 import subprocess
@@ -36,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import polars as pl
 import psycopg
 from aiohttp import web
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from read_models import copy_synthetic_decisions
 
 from engine.domain.meta import event_meta
 from engine.domain.org import Role
@@ -278,49 +277,6 @@ def completed_job(container: Container, token: str, body: dict[str, Any]) -> str
     return str(job)
 
 
-def copy_decisions(url: str, job: str, rows: int) -> None:
-    """`rows` synthetic decisions for the job, copied straight into its read model."""
-    chunk = 1_000_000
-    with psycopg.connect(url) as conn, conn.cursor() as curs:
-        curs.execute("DELETE FROM tieout_rm_decisions WHERE job_id = %s", (job,))
-        for start in range(0, rows, chunk):
-            n = pl.int_range(start, min(start + chunk, rows), dtype=pl.Int64, eager=True)
-            frame = pl.DataFrame({"row_no": n}).with_columns(
-                pl.lit(job).alias("job_id"),
-                ("g" + pl.col("row_no").cast(pl.String)).alias("group_id"),
-                ("L" + pl.col("row_no").cast(pl.String)).alias("left_id"),
-                ("R" + pl.col("row_no").cast(pl.String)).alias("right_id"),
-                pl.col("row_no")
-                .mod(4)
-                .replace_strict({0: "exact", 1: "split", 2: "amount-date", 3: "fuzzy"})
-                .alias("rule"),
-                (pl.col("row_no").hash(7).mod(10_000) / 10_000).alias("confidence"),
-                pl.when(pl.col("row_no").mod(9) == 0)
-                .then(pl.lit("suggested"))
-                .otherwise(pl.lit("matched"))
-                .alias("status"),
-            )
-            buffer = io.BytesIO()
-            frame.select(
-                "job_id",
-                "row_no",
-                "group_id",
-                "left_id",
-                "right_id",
-                "rule",
-                "confidence",
-                "status",
-            ).write_csv(buffer, include_header=False)
-            with curs.copy(
-                "COPY tieout_rm_decisions (job_id, row_no, group_id, left_id, right_id, rule, "
-                "confidence, status) FROM STDIN (FORMAT csv)"
-            ) as copy:
-                copy.write(buffer.getvalue())
-            conn.commit()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE tieout_rm_decisions")
-
-
 async def results_latency(base: str, job: str, token: str, samples: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{base}/api/reconciliation/jobs/{job}/results"
@@ -388,7 +344,7 @@ def results(env: dict[str, str], container: Container, args: argparse.Namespace,
             body: dict[str, Any]) -> None:  # fmt: skip
     job = completed_job(container, token, body)
     started = time.perf_counter()
-    copy_decisions(container.database_url, job, args.decisions)
+    copy_synthetic_decisions(container.database_url, uuid.UUID(job), args.decisions)
     print(f"copied {args.decisions:,} decisions in {time.perf_counter() - started:.1f} s")
     server, base = start_server("api", env)
     try:

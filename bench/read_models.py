@@ -98,10 +98,26 @@ def time_job(container: Container, left: Path, right: Path) -> tuple[UUID, float
 
 
 def copy_decisions(url: str, rows: int) -> UUID:
-    """A job of `rows` synthetic decisions, copied straight into the read model."""
+    """A new completed job of `rows` synthetic decisions, copied straight into the read
+    models."""
     job = uuid.uuid4()
+    copy_synthetic_decisions(url, job, rows)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO tieout_rm_jobs (job_id, project_id, status, left_source_id, "
+            "right_source_id, ruleset_version, created_at, version) "
+            "VALUES (%s, %s, 'completed', %s, %s, 1, now(), 1)",
+            (job, uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
+        )
+    return job
+
+
+def copy_synthetic_decisions(url: str, job: UUID, rows: int) -> None:
+    """`rows` synthetic decisions for `job` (replacing any it had), copied in index order
+    a million at a time, then the table vacuumed and analysed."""
     chunk = 1_000_000
     with psycopg.connect(url) as conn, conn.cursor() as curs:
+        curs.execute("DELETE FROM tieout_rm_decisions WHERE job_id = %s", (job,))
         for start in range(0, rows, chunk):
             n = pl.int_range(start, min(start + chunk, rows), dtype=pl.Int64, eager=True)
             frame = pl.DataFrame({"row_no": n}).with_columns(
@@ -138,16 +154,8 @@ def copy_decisions(url: str, rows: int) -> UUID:
             ) as copy:
                 copy.write(buffer.getvalue())
             conn.commit()
-        curs.execute(
-            "INSERT INTO tieout_rm_jobs (job_id, project_id, status, left_source_id, "
-            "right_source_id, ruleset_version, created_at, version) "
-            "VALUES (%s, %s, 'completed', %s, %s, 1, now(), 1)",
-            (job, uuid.uuid4(), uuid.uuid4(), uuid.uuid4()),
-        )
-        conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE tieout_rm_decisions")
-    return job
 
 
 def page_latencies(container: Container, job: UUID, samples: int) -> list[float]:
