@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory
@@ -97,7 +98,7 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         app = Tieout(env, store, lambda factory: _fenced_recorder(factory, connection_name))
         if settings.migrate:
             migrate(url)
-            create_tracking_tables(projector_env, REGISTERED)
+            create_tracking_tables(url, projector_env, REGISTERED)
     datastore = _datastore(app)
     return Container(
         settings=settings,
@@ -180,10 +181,21 @@ def _name_connections(datastore: Any, name: str) -> None:
         kwargs["application_name"] = name
 
 
-def create_tracking_tables(env: dict[str, str], specs: tuple[ProjectionSpec, ...]) -> None:
+def create_tracking_tables(
+    url: str, env: dict[str, str], specs: tuple[ProjectionSpec, ...]
+) -> None:
     """Each view's tracking table, made once under the schema lock: projector threads and
-    catch-up commands creating them at the same moment collide in the catalog."""
-    for spec in specs:
+    catch-up commands creating them at the same moment collide in the catalog. One query
+    finds the missing ones, so a start-up with every table in place opens no pool."""
+    tables = [f"{spec.projection.name}_tracking" for spec in specs]
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NULL", (tables,)
+        ).fetchall()
+    missing = {row[0] for row in found}
+    for spec, table in zip(specs, tables, strict=True):
+        if table not in missing:
+            continue
         factory = InfrastructureFactory[Any].construct(
             Environment(spec.projection.name, env | {"CREATE_TABLE": "y"})
         )
