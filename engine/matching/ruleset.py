@@ -37,6 +37,9 @@ Normalizer = Literal["lower", "trim", "alnum", "digits", "nospace"]
 MAX_GROUP_SIZE = 4
 # how far below a decision's base its runner-up must be for the decision to be matched
 DEFAULT_MARGIN = 0.1
+# how far below a decision's similarity the best near miss of its rows must be for the
+# decision to be matched automatically (a score 0-1; 0 turns near misses off)
+DEFAULT_NEAR_MARGIN = 0.07
 MAX_GROUP_CANDIDATES = 16
 
 
@@ -100,6 +103,7 @@ class Rule(_Model):
     when: tuple[Condition, ...] = ()
     accept_at: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, allow_inf_nan=False)
+    near_margin: float = Field(default=DEFAULT_NEAR_MARGIN, ge=0, le=1, allow_inf_nan=False)
     sum: SumSpec | None = None
 
     @field_validator("when", mode="before")

@@ -13,6 +13,7 @@ BASE = "__base"  # confidence before the ambiguity factor
 CONF = "__conf"  # confidence after it
 RIVAL = "__rival"  # the best base of another candidate sharing a row (-inf: none)
 GROUP = "__g"  # a many-to-one group's number
+NEAR = "__near"  # a pair that holds every condition but the first `similar` one's `min`
 
 # Public output columns (the `tieout match` contract in docs/matching.md, plus `scores`).
 LEFT_ID = "left_id"
@@ -23,6 +24,7 @@ CONFIDENCE = "confidence"
 STATUS = "status"
 SCORES = "scores"
 RUNNER_UP = "runner_up"
+NEAR_MISS = "near_miss"
 SCORED = "__scored"  # how many scores a decision has (its rule's conditions, + 1 for a sum)
 SIDE = "side"
 UNMATCHED_ID = "id"
@@ -43,6 +45,7 @@ _MATCH_TYPES: dict[str, pl.DataType] = {
     STATUS: pl.String(),
     SCORES: pl.List(pl.Float64),
     RUNNER_UP: pl.Float64(),
+    NEAR_MISS: pl.Float64(),
 }
 MATCHES_SCHEMA = pl.Schema(_MATCH_TYPES)
 UNMATCHED_SCHEMA = pl.Schema({SIDE: pl.String, UNMATCHED_ID: pl.String, REASON: pl.String})

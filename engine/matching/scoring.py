@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -17,7 +18,7 @@ from engine.matching.blocks import Lookup, long_text_plan, score_big_blocks, spl
 from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
-from engine.matching.schemas import BASE, L, R, score_column
+from engine.matching.schemas import BASE, NEAR, L, R, score_column
 from engine.matching.similarity import all_pairs_above, pair_scores
 
 # candidate pairs made and range-tested at once: small enough that the tests' arrays stay
@@ -27,26 +28,54 @@ AHEAD = 2  # slices of long text made ahead of the one being scored
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A rule's candidates (every condition holds), scored, with BASE; and its near misses:
+    the pairs that hold every condition but fall short of the first `similar` condition's
+    `min` by less than the reach asked for (L, R and that condition's score)."""
+
+    pairs: pl.DataFrame
+    near: pl.DataFrame | None
+
+
 def scored_candidates(
-    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
-) -> pl.DataFrame:
-    """Every pair of the given rows that satisfies all conditions, scored, with BASE."""
+    rows: tuple[pl.Series, pl.Series],
+    plans: list[Plan],
+    prepared: PreparedValues,
+    *,
+    reach: float = 0.0,
+) -> Scored:
+    """Every pair of the given rows that satisfies all conditions, scored, with BASE; and
+    with `reach` > 0 (a score 0-1), the near misses down to `reach` below `min`."""
     if all(isinstance(plan, TextPlan) for plan in plans):
-        frame = _text_only(rows, plans, prepared)
+        frame = _text_only(rows, plans, prepared, reach)
     else:
-        pairs = _keyed(blocks(rows, plans, prepared), plans, prepared)
+        pairs = _keyed(blocks(rows, plans, prepared), plans, prepared, reach)
         frame = same_keys(_score_text(pairs, plans, prepared), plans, prepared, (L, R))
+    near = None
+    if NEAR in frame.columns:
+        first = next(k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
+        near = frame.filter(NEAR).select(L, R, score_column(first))
+        frame = frame.filter(~pl.col(NEAR)).drop(NEAR)
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
     names = [score_column(k) for k in range(len(plans))]
     frame = frame.with_columns(scores).select(L, R, *names)
-    return frame.with_columns(pl.mean_horizontal(names).alias(BASE))
+    return Scored(frame.with_columns(pl.mean_horizontal(names).alias(BASE)), near)
 
 
-def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
+def _reaching(plan: TextPlan, reach: float) -> TextPlan:
+    """The plan with its `min` lowered by `reach` (a score 0-1), to find near misses."""
+    return replace(plan, minimum=max(0.0, plan.minimum - 100.0 * reach)) if reach else plan
+
+
+def _keyed(
+    found: Blocks, plans: list[Plan], prepared: PreparedValues, reach: float
+) -> pl.DataFrame:
     """The pairs of the blocks that pass the range tests and the first `similar` test,
     scored on those; big keys of a rule with text as matrices, the rest pair by pair.
+    With `reach`, the first `similar` test keeps the near misses too, flagged in NEAR.
 
     The matrices of the big keys score first (`score_big_blocks`: heavy keys on threads,
     as `cdist` releases the GIL, light ones on this thread meanwhile); the pairs of the
@@ -68,10 +97,11 @@ def _keyed(found: Blocks, plans: list[Plan], prepared: PreparedValues) -> pl.Dat
     long_text = long_text_plan(found, plan, prepared)
     starts, ends, entries = split_big_blocks(found, ranged=ranged, long_text=long_text)
     lefts, rights, scores = score_big_blocks(
-        found, (starts, ends), lookups, plan, MATRIX_BUDGET, long_text=long_text
+        found, (starts, ends), lookups, _reaching(plan, reach), MATRIX_BUDGET, long_text=long_text
     )
-    parts = _pair_parts(found, plans, entries, lookups, text, overlap=long_text)
-    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}))
+    parts = _pair_parts(found, plans, entries, lookups, text, reach=reach, overlap=long_text)
+    near = scores < plan.minimum if reach else None
+    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}, near))
     return pl.concat([part.select(parts[-1].columns) for part in parts])
 
 
@@ -82,15 +112,18 @@ def _pair_parts(
     lookups: tuple[Lookup, Lookup],
     text: tuple[int, TextPlan],
     *,
+    reach: float,
     overlap: bool,
 ) -> list[pl.DataFrame]:
     """The pairs of the given left entries' blocks that pass the range tests and the text
-    condition, scored, in slices of at most PAIR_BUDGET pairs, in order.
+    condition, scored, in slices of at most PAIR_BUDGET pairs, in order; with `reach`,
+    the near misses too, flagged in NEAR.
 
     With `overlap` (long text, where `cpdist` works long with the GIL released), a slice
     is scored on a second thread while the next one is made here, at most AHEAD slices
     ahead so that memory stays bounded."""
     k, plan = text
+    lowest = _reaching(plan, reach).minimum
 
     def made(chunk: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         pairs = _in_range(found, plans, *expand(found, chunk))
@@ -99,10 +132,11 @@ def _pair_parts(
         return pairs, lookups[0](left_rows), lookups[1](right_rows)
 
     def scored(pairs: pl.DataFrame, lefts: np.ndarray, rights: np.ndarray) -> pl.DataFrame:
-        found_scores = pair_scores(lefts, rights, plan.scorer, plan.minimum)
-        return pairs.with_columns(pl.Series(score_column(k), found_scores / 100.0)).filter(
-            pl.Series(found_scores >= plan.minimum)
-        )
+        found_scores = pair_scores(lefts, rights, plan.scorer, lowest)
+        columns = [pl.Series(score_column(k), found_scores / 100.0)]
+        if reach:
+            columns.append(pl.Series(NEAR, found_scores < plan.minimum))
+        return pairs.with_columns(columns).filter(pl.Series(found_scores >= lowest))
 
     chunks = _chunks(found, entries)
     if not overlap:
@@ -124,9 +158,11 @@ def _in_range(
     lefts: np.ndarray,
     rights: np.ndarray,
     scored: dict[int, np.ndarray] | None = None,
+    near: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """The pairs (entry positions) that pass the range tests: entry positions (__le,
-    __re), rows (L, R), the score of every range test and of the conditions `scored`."""
+    __re), rows (L, R), the score of every range test and of the conditions `scored`,
+    and the `near` flags (NEAR) if given."""
     kept, scores = in_range(found, plans, lefts, rights)
     scores.update({k: values[kept] for k, values in (scored or {}).items()})
     lefts, rights = lefts[kept], rights[kept]
@@ -137,6 +173,8 @@ def _in_range(
         pl.Series(R, found.right.rows[rights], dtype=pl.UInt32),
     ]
     columns += [pl.Series(score_column(k), scores[k], dtype=pl.Float64) for k in sorted(scores)]
+    if near is not None:
+        columns.append(pl.Series(NEAR, near[kept], dtype=pl.Boolean))
     return pl.DataFrame(columns)
 
 
@@ -166,9 +204,10 @@ def _score_text(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues
 
 
 def _text_only(
-    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
+    rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues, reach: float
 ) -> pl.DataFrame:
-    """No key to join on: the first condition scores the full matrix, in slices of rows."""
+    """No key to join on: the first condition scores the full matrix, in slices of rows
+    (with `reach`, down to `reach` below its `min`, the near misses flagged in NEAR)."""
     first = plans[0]
     assert isinstance(first, TextPlan)  # noqa: S101 - the caller checked
     lrows = _complete_rows(rows[0], plans, prepared, "left")
@@ -177,12 +216,14 @@ def _text_only(
         prepared.strings("left", first.left, lrows.to_numpy()),
         prepared.strings("right", first.right, rrows.to_numpy()),
         first.scorer,
-        first.minimum,
+        _reaching(first, reach).minimum,
         MATRIX_BUDGET,
     )
     pairs = pl.DataFrame(
         {L: lrows.gather(lpos), R: rrows.gather(rpos), score_column(0): scores / 100.0}
     )
+    if reach:
+        pairs = pairs.with_columns(pl.Series(NEAR, scores < first.minimum))
     return _score_text(pairs, plans, prepared)
 
 

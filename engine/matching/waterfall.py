@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from engine.matching.conditions import Plan, plan_condition
+from engine.matching.conditions import Plan, TextPlan, plan_condition
 from engine.matching.many_to_one import resolve_groups
 from engine.matching.prepared import PreparedValues
 from engine.matching.resolve import resolve_one_to_one
@@ -25,6 +25,7 @@ from engine.matching.schemas import (
     LEFT_ID,
     MATCHED,
     MATCHES_SCHEMA,
+    NEAR_MISS,
     NO_CANDIDATE,
     REASON,
     RIGHT_ID,
@@ -118,7 +119,9 @@ def _run_rule(
         {"left": [plan.left for plan in plans], "right": [plan.right for plan in plans]},
         {"left": rows[0], "right": rows[1]},
     )
-    pairs = scored_candidates(rows, plans, prepared)
+    reach = rule.near_margin if rule.sum is None else 0.0
+    scored = scored_candidates(rows, plans, prepared, reach=reach)
+    pairs = scored.pairs
     state.mark(state.seen, "left", pairs.get_column(L))
     state.mark(state.seen, "right", pairs.get_column(R))
     if rule.sum is None:
@@ -127,18 +130,40 @@ def _run_rule(
         accepted = resolve_groups(pairs, sides[0], sides[1], rule.sum, len(plans))
     state.mark(state.taken, "left", accepted.get_column(L))
     state.mark(state.taken, "right", accepted.get_column(R))
-    return _decisions(accepted, rule, len(plans))
+    return _decisions(_with_near_misses(accepted, scored.near), rule, plans)
 
 
-def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFrame:
+def _with_near_misses(accepted: pl.DataFrame, near: pl.DataFrame | None) -> pl.DataFrame:
+    """The accepted pairs with NEAR_MISS: the best near-miss score of either of their rows
+    (null when neither has one)."""
+    if near is None or near.is_empty():
+        return accepted.with_columns(pl.lit(None, dtype=pl.Float64).alias(NEAR_MISS))
+    score = pl.col(near.columns[2])
+    by_left = near.group_by(L).agg(score.max().alias("__nl"))
+    by_right = near.group_by(R).agg(score.max().alias("__nr"))
+    return (
+        accepted.join(by_left, on=L, how="left", maintain_order="left")
+        .join(by_right, on=R, how="left", maintain_order="left")
+        .with_columns(pl.max_horizontal("__nl", "__nr").alias(NEAR_MISS))
+        .drop("__nl", "__nr")
+    )
+
+
+def _decisions(accepted: pl.DataFrame, rule: Rule, plans: list[Plan]) -> pl.DataFrame:
     """The accepted pairs in output form, each score a column of its own (a many-to-one
     rule's sum score last) and SCORED their number; `_matches` makes the list.
 
     A decision is matched when it is sure and unambiguous: its confidence reaches the
-    rule's `accept_at` and its runner-up (the best other candidate of any of its rows) is
-    at least the rule's `margin` below its base (MARGIN_NOISE forgives float noise)."""
-    scored = conditions + (rule.sum is not None)
+    rule's `accept_at`, its runner-up (the best other candidate of any of its rows) is
+    at least the rule's `margin` below its base, and the best near miss of its rows is at
+    least the rule's `near_margin` below its score on the first `similar` condition
+    (MARGIN_NOISE forgives float noise)."""
+    scored = len(plans) + (rule.sum is not None)
     clear = pl.col(BASE) - pl.col(RIVAL) >= rule.margin - MARGIN_NOISE
+    text = next((k for k, plan in enumerate(plans) if isinstance(plan, TextPlan)), None)
+    if text is not None:
+        lead = pl.col(score_column(text)) - pl.col(NEAR_MISS)
+        clear &= pl.col(NEAR_MISS).is_null() | (lead >= rule.near_margin - MARGIN_NOISE)
     sure = (pl.col(CONF) >= rule.accept_at) & clear
     status = pl.when(sure).then(pl.lit(MATCHED)).otherwise(pl.lit(SUGGESTED))
     runner_up = pl.when(pl.col(RIVAL).is_finite()).then(pl.col(RIVAL))
@@ -150,6 +175,7 @@ def _decisions(accepted: pl.DataFrame, rule: Rule, conditions: int) -> pl.DataFr
         pl.col(CONF).clip(0.0, 1.0).alias(CONFIDENCE),
         status.alias(STATUS),
         runner_up.alias(RUNNER_UP),
+        NEAR_MISS,
         *(pl.col(score_column(k)) for k in range(scored)),
         pl.lit(scored, dtype=pl.UInt8).alias(SCORED),
     )

@@ -357,17 +357,72 @@ def test_cells_read_from_many_matrices_at_once_are_each_matrix_cells(
     sides("R"),
     st.sampled_from(RULESETS[:6]),
     st.sampled_from([0.0, 0.05, 0.1, 0.3, 1.0]),
+    st.sampled_from([0.0, 0.07, 0.2, 1.0]),
 )
 def test_matched_only_when_sure_and_unambiguous(
-    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]], margin: float
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    rules: list[dict[str, Any]],
+    margin: float,
+    near_margin: float,
 ) -> None:
-    ruleset = build([{**rule, "margin": margin} for rule in rules])
+    ruleset = build([{**rule, "margin": margin, "near_margin": near_margin} for rule in rules])
     result = match(left, right, ruleset)
     by_name = {rule.name: rule for rule in ruleset.rules}
     for row in result.matches.iter_rows(named=True):
         rule = by_name[row["rule"]]
         base = sum(row["scores"]) / len(row["scores"])
-        runner_up = row["runner_up"]
+        runner_up, near = row["runner_up"], row["near_miss"]
         clear = runner_up is None or base - runner_up >= margin - 1e-9
+        text = _first_similar(rule)
+        if near is not None:
+            assert text is not None, row
+            clear = clear and row["scores"][text] - near >= near_margin - 1e-9
         sure = row["confidence"] >= rule.accept_at
         assert (row["status"] == "matched") == (sure and clear), row
+
+
+@SETTINGS
+@given(
+    sides("L"),
+    sides("R"),
+    st.sampled_from([RULESETS[3], RULESETS[4], RULESETS[5]]),
+    st.sampled_from([0.0, 0.07, 0.2, 1.0]),
+)
+def test_near_miss_is_the_best_pair_short_of_min_only(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]], near_margin: float
+) -> None:
+    """A decision's `near_miss` is the best score on the rule's first `similar` condition
+    among the pairs that share one of its rows and hold every other condition but fall
+    short of that condition's `min` by less than `near_margin`: found by brute force."""
+    ruleset = build([{**rule, "near_margin": near_margin} for rule in rules])
+    (rule,) = ruleset.rules
+    text = _first_similar(rule)
+    assert text is not None
+    similar = rule.when[text]
+    assert isinstance(similar, Similar)
+    others = [c for k, c in enumerate(rule.when) if k != text]
+    lowest = max(0.0, similar.min - 100.0 * near_margin)
+    lrows = {row["id"]: row for row in left.iter_rows(named=True)}
+    rrows = {row["id"]: row for row in right.iter_rows(named=True)}
+
+    def near_score(lrow: dict[str, Any], rrow: dict[str, Any]) -> float | None:
+        a, b = lrow[similar.left], rrow[similar.right]
+        if a is None or b is None or not all(_holds(c, lrow, rrow) for c in others):
+            return None
+        score = float(getattr(fuzz, similar.scorer)(a, b))
+        return score / 100.0 if lowest <= score < similar.min else None
+
+    for row in match(left, right, ruleset).matches.iter_rows(named=True):
+        lrow, rrow = lrows[row["left_id"]], rrows[row["right_id"]]
+        found = [near_score(lrow, other) for key, other in rrows.items() if key != rrow["id"]]
+        found += [near_score(other, rrow) for key, other in lrows.items() if key != lrow["id"]]
+        best = max((score for score in found if score is not None), default=None)
+        if best is None or row["near_miss"] is None:
+            assert best == row["near_miss"], row
+        else:
+            assert abs(best - row["near_miss"]) <= 1e-12, row
+
+
+def _first_similar(rule: Rule) -> int | None:
+    return next((k for k, c in enumerate(rule.when) if isinstance(c, Similar)), None)

@@ -320,6 +320,27 @@ def test_accept_at_splits_matched_from_suggested() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("near_margin", "near_miss", "status"),
+    [(0.07, 0.761905, "suggested"), (0.03, None, "matched"), (0.0, None, "matched")],
+)
+def test_a_near_miss_in_the_block_makes_a_bare_pass_a_suggestion(
+    near_margin: float, near_miss: float | None, status: str
+) -> None:
+    """`c` clears `min` (80) by nothing, `d` misses it by 3.8 points in the same block:
+    the only candidate is no evidence that `a` has found its partner."""
+    left = pl.DataFrame({"id": ["a"], "k": [1], "s": ["abcdefghij"]})
+    right = pl.DataFrame({"id": ["c", "d"], "k": [1, 1], "s": ["abcdefghxx", "abcdefghxxy"]})
+    rules = one_rule(
+        cond("k", "equals"),
+        cond("s", "similar", scorer="ratio", min=80),
+        near_margin=near_margin,
+    )
+    found = match(left, right, rules).matches
+    assert found.select("right_id", "runner_up", "status").rows() == [("c", None, status)]
+    assert found["near_miss"].round(6).to_list() == [near_miss]
+
+
 def test_many_to_one_groups_right_rows_that_sum_to_a_left_row() -> None:
     left = pl.DataFrame({"id": ["a", "b"], "ref": ["R", "S"], "x": [100.0, 50.0]})
     right = pl.DataFrame(
