@@ -6,6 +6,10 @@ position (ADR 0006), so a crash and restart neither skips nor repeats an event. 
 decoded once and goes in with COPY; the rows of consecutive batches are gathered and
 copied together. Rows carry `row_no`, their position in the job's recorded output, which
 is unique and orders every query. Events of other types are skipped.
+
+Decision rows are staged per job and published whole when the job completes
+(projections/decision_partitions.py): a large job's indexes are then built in one sort
+each instead of row by row.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import polars as pl
 from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
@@ -47,8 +52,8 @@ from engine.matching.schemas import (
     UNMATCHED_ID,
 )
 from engine.worker.details import AMOUNT, DATE, LEFT_AMOUNT, RIGHT_AMOUNT
+from projections.decision_partitions import drop_all, publish, stage
 from projections.names import (
-    DECISIONS_TABLE,
     JOBS_TABLE,
     PROJECTS_TABLE,
     RESULTS_PROJECTION,
@@ -64,12 +69,7 @@ from projections.tracking import begin_write, checked_position
 # The detail columns (engine/worker/details.py) are absent from batches recorded before
 # the worker added them, and then NULL here.
 
-DECISION_COLUMNS = (
-    "job_id, row_no, group_id, left_id, right_id, rule, confidence, status, "
-    "left_amount, right_amount"
-)
 UNMATCHED_COLUMNS = "job_id, row_no, side, item_id, reason, amount, item_date"
-DECISION_ORDER = [pl.col("confidence").neg(), pl.col("row_no")]  # the pages' index key
 UNMATCHED_ORDER = [pl.col("side"), pl.col(DATE), pl.col("row_no")]  # its indexes' key
 
 Event = Any
@@ -81,17 +81,25 @@ class _Batch:
     review events' statements (`after`), which change rows the COPYs may bring."""
 
     statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    decisions: list[pl.DataFrame] = field(default_factory=list)
+    decisions: dict[UUID, list[pl.DataFrame]] = field(default_factory=dict)
     unmatched: list[pl.DataFrame] = field(default_factory=list)
+    completed: list[UUID] = field(default_factory=list)  # jobs whose decisions to publish
     after: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def rows(self) -> int:
-        copied = sum(frame.height for frame in self.decisions + self.unmatched)
+        staged = [frame for frames in self.decisions.values() for frame in frames]
+        copied = sum(frame.height for frame in staged + self.unmatched)
         return len(self.statements) + copied + len(self.after)
 
 
 class ResultsView(PostgresTrackingRecorder):
     """The read models' tables and their tracking rows (`tieout_results_tracking`)."""
+
+    own_partition_rows = 50_000
+    """A job of at least this many decisions gets a partition of its own (settings)."""
+
+    def use_own_partition_rows(self, rows: int) -> None:
+        self.own_partition_rows = rows
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def project(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
@@ -114,8 +122,11 @@ class ResultsView(PostgresTrackingRecorder):
                     _apply(batch, event)
             for statement, params in batch.statements:
                 curs.execute(statement, params)
-            _copy(curs, DECISIONS_TABLE, DECISION_COLUMNS, batch.decisions, DECISION_ORDER)
+            for job_id, frames in batch.decisions.items():
+                stage(curs, job_id, frames)
             _copy(curs, UNMATCHED_TABLE, UNMATCHED_COLUMNS, batch.unmatched, UNMATCHED_ORDER)
+            for job_id in batch.completed:
+                publish(curs, job_id, self.own_partition_rows)
             for statement, params in batch.after:
                 curs.execute(statement, params)
             self._insert_tracking(curs, tracking)
@@ -126,6 +137,7 @@ class ResultsView(PostgresTrackingRecorder):
         """Empty every read model and forget the position, in one transaction."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(f"SELECT pg_advisory_xact_lock({int(Lock.RESULTS_WRITE)})")
+            drop_all(curs)
             curs.execute(f"TRUNCATE {', '.join(RESULTS_TABLES)}")
             curs.execute(
                 f"DELETE FROM {self.tracking_table_name} WHERE application_name = %s",
@@ -268,13 +280,33 @@ def _job_update(sets: str, **values: Any) -> Callable[[_Batch, Event], None]:
     return handle
 
 
+_job_completed = _job_update(
+    "status = %(status)s, finished_at = %(at)s, counts = %(counts)s, "
+    "decisions_hash = %(decisions_hash)s, inputs_hash = %(inputs_hash)s, "
+    "engine_version = %(engine_version)s, decision_batches = %(decision_batches)s, "
+    "unmatched_batches = %(unmatched_batches)s",
+    status=COMPLETED,
+    counts=lambda event: json.dumps(event.counts, sort_keys=True),
+    decisions_hash=lambda event: event.decisions_hash,
+    inputs_hash=lambda event: event.inputs_hash,
+    engine_version=lambda event: event.engine_version,
+    decision_batches=lambda event: event.decision_batches,
+    unmatched_batches=lambda event: event.unmatched_batches,
+)
+
+
+def _completed(batch: _Batch, event: Job.JobCompleted) -> None:
+    _job_completed(batch, event)
+    batch.completed.append(event.originator_id)
+
+
 def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
     frame = decode_rows(event.data)
     details = [
         _column(frame, LEFT_AMOUNT, pl.Float64),
         _column(frame, RIGHT_AMOUNT, pl.Float64),
     ]
-    batch.decisions.append(
+    batch.decisions.setdefault(event.job_id, []).append(
         frame.select(
             pl.lit(str(event.job_id)).alias("job_id"),
             (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
@@ -338,19 +370,7 @@ HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
         status=RUNNING,
         attempt=lambda event: event.attempt,
     ),
-    Job.JobCompleted: _job_update(
-        "status = %(status)s, finished_at = %(at)s, counts = %(counts)s, "
-        "decisions_hash = %(decisions_hash)s, inputs_hash = %(inputs_hash)s, "
-        "engine_version = %(engine_version)s, decision_batches = %(decision_batches)s, "
-        "unmatched_batches = %(unmatched_batches)s",
-        status=COMPLETED,
-        counts=lambda event: json.dumps(event.counts, sort_keys=True),
-        decisions_hash=lambda event: event.decisions_hash,
-        inputs_hash=lambda event: event.inputs_hash,
-        engine_version=lambda event: event.engine_version,
-        decision_batches=lambda event: event.decision_batches,
-        unmatched_batches=lambda event: event.unmatched_batches,
-    ),
+    Job.JobCompleted: _completed,
     Job.JobFailed: _job_update(
         "status = %(status)s, failures = failures + 1, last_error = %(error)s",
         status=FAILED,

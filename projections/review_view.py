@@ -6,7 +6,8 @@ batches and its reviews in one transaction applies the reviews to rows already t
 
 - A decision row's `review_status` follows its group; `action_id` names the action
   awaiting approval.
-- A manual match adds decision rows (status and rule `manual`) after the job's last row;
+- A manual match adds decision rows (status and rule `manual`) after the job's last row,
+  in the job's own partition if it has one (projections/decision_partitions.py);
   an n:m match pairs the ids in order, the shorter side repeating its last id, as a
   many-to-one group repeats its one side.
 - Items of a rejected or unmatched group become open rows of the unmatched table (reason
@@ -21,7 +22,7 @@ from itertools import zip_longest
 from typing import Any
 
 from engine.domain.review import MANUAL_MATCH, PENDING, REJECTED, UNMATCHED, Review
-from projections.names import DECISIONS_TABLE, UNMATCHED_TABLE
+from projections.names import DECISIONS_TABLE, UNMATCHED_TABLE, job_decisions_table
 
 Statement = tuple[str, dict[str, Any]]
 Event = Any
@@ -60,13 +61,14 @@ _ITEM_STATE = (
 _MANUAL_ROWS = (
     f"INSERT INTO {DECISIONS_TABLE} (job_id, row_no, group_id, left_id, right_id, rule, "
     "confidence, status, review_status, action_id, left_amount, right_amount, reviewed_by, "
-    "reviewed_at) "
+    "reviewed_at, own_partition) "
     "SELECT %(job)s, base.last + pair.n, %(group)s, pair.l, pair.r, 'manual', 1.0, "
     "'manual', %(status)s, %(pending)s, "
     f"(SELECT amount FROM {UNMATCHED_TABLE} "
     "WHERE job_id = %(job)s AND side = 'left' AND item_id = pair.l), "
     f"(SELECT amount FROM {UNMATCHED_TABLE} "
-    "WHERE job_id = %(job)s AND side = 'right' AND item_id = pair.r), %(by)s, %(at)s "
+    "WHERE job_id = %(job)s AND side = 'right' AND item_id = pair.r), %(by)s, %(at)s, "
+    "to_regclass(%(own_table)s) IS NOT NULL "  # in the job's own partition, if it has one
     "FROM unnest(%(lefts)s::text[], %(rights)s::text[]) WITH ORDINALITY AS pair(l, r, n), "
     f"(SELECT coalesce(max(row_no), -1) AS last FROM {DECISIONS_TABLE} "
     "WHERE job_id = %(job)s) base"
@@ -125,6 +127,7 @@ def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
         pending=event.action_id if event.pending else None,
         lefts=lefts,
         rights=rights,
+        own_table=job_decisions_table(event.job_id),
     )
     groups = [event.group_id]
     return [(_MANUAL_ROWS, rows), _items(event, groups, "pending" if event.pending else "matched")]

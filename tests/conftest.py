@@ -82,6 +82,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
     env["TIEOUT_DATABASE_URL"] = str(settings.database_url)
     env["TIEOUT_HOME"] = str(settings.home)
     env["TIEOUT_OBJECT_STORE"] = settings.object_store_location
+    env["TIEOUT_OWN_PARTITION_ROWS"] = str(settings.own_partition_rows)
     return env
 
 

@@ -113,7 +113,9 @@ def bootstrap(settings: Settings | None = None, process: str = "cli") -> Contain
         results=ResultQueries(datastore),
         lags=ProjectionLags(datastore, REGISTERED),
         activity=ActivityQueries(datastore),
-        projections=Projections(projector_env, REGISTERED, connection_name, signer),
+        projections=Projections(
+            projector_env, REGISTERED, connection_name, signer, settings.own_partition_rows
+        ),
         signer=signer,
         event_log=PostgresEventLog(datastore),
         backup_store=open_object_store(
@@ -218,11 +220,13 @@ class Projections:
         specs: tuple[ProjectionSpec, ...],
         connection_name: str,
         signer: Signer,
+        own_partition_rows: int,
     ) -> None:
         self.env = env
         self.specs = specs
         self.connection_name = connection_name
         self.signer = signer
+        self.own_partition_rows = own_partition_rows
 
     def named(self, name: str) -> ProjectionSpec:
         for spec in self.specs:
@@ -264,7 +268,11 @@ class Projections:
         return runner
 
     def _configure(self, view: object) -> None:
-        """Views that sign (the hash chain's seals) get the deployment's key."""
+        """Views that sign (the hash chain's seals) get the deployment's key; the results
+        view gets its partition threshold."""
         use_signer = getattr(view, "use_signer", None)
         if callable(use_signer):
             use_signer(self.signer)
+        use_own_partition_rows = getattr(view, "use_own_partition_rows", None)
+        if callable(use_own_partition_rows):
+            use_own_partition_rows(self.own_partition_rows)

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     decision_batch_size: int = Field(
         default=5000, ge=1, description="Decisions recorded per DecisionsRecorded event."
     )
+    own_partition_rows: int = Field(
+        default=50_000,
+        ge=1,
+        description="A job of at least this many decision rows gets a read-model partition "
+        "of its own, its indexes built in one pass when it completes; smaller jobs share one "
+        "table (docs/projections.md).",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=0,

@@ -68,33 +68,74 @@ CREATE INDEX IF NOT EXISTS tieout_rm_jobs_created
 -- One row per decision row (a many-to-one group is several rows with one group_id).
 -- row_no is the row's position in the job's recorded decisions: unique, stable, and the
 -- tie-break of every ordering.
+--
+-- Partitioned (projections/decision_partitions.py, ADR 0014): a job of many decisions
+-- gets a partition of its own under tieout_rm_decisions_own, its indexes built in one
+-- sort each when the job completes; smaller jobs share tieout_rm_decisions_shared, whose
+-- indexes lead with job_id. Text columns compare bytewise (COLLATE "C"): no query
+-- orders them for people, and index builds and lookups are faster.
+--
+-- A database made before the partitioning holds a plain table: the read models are
+-- derived from the log, so they are emptied with their position and rebuilt.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('tieout_rm_decisions')
+               AND relkind = 'r') THEN
+        DROP TABLE tieout_rm_decisions;
+        TRUNCATE tieout_rm_projects, tieout_rm_rulesets, tieout_rm_sources, tieout_rm_jobs,
+                 tieout_rm_unmatched;
+        IF to_regclass('tieout_results_tracking') IS NOT NULL THEN
+            DELETE FROM tieout_results_tracking;
+        END IF;
+    END IF;
+END $$;
+
 CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
     job_id        uuid             NOT NULL,
     row_no        bigint           NOT NULL,
-    group_id      text             NOT NULL,
-    left_id       text             NOT NULL,
-    right_id      text             NOT NULL,
-    rule          text             NOT NULL,
+    group_id      text COLLATE "C" NOT NULL,
+    left_id       text COLLATE "C" NOT NULL,
+    right_id      text COLLATE "C" NOT NULL,
+    rule          text COLLATE "C" NOT NULL,
     confidence    double precision NOT NULL,
-    status        text             NOT NULL,
-    review_status text             NOT NULL DEFAULT 'none',
+    status        text COLLATE "C" NOT NULL,
+    review_status text COLLATE "C" NOT NULL DEFAULT 'none',
     left_amount   double precision,
     right_amount  double precision,
-    PRIMARY KEY (job_id, row_no)
-);
+    action_id     text,
+    reviewed_by   text,
+    reviewed_at   timestamptz,
+    own_partition boolean          NOT NULL DEFAULT false
+) PARTITION BY LIST (own_partition);
+CREATE TABLE IF NOT EXISTS tieout_rm_decisions_shared
+    PARTITION OF tieout_rm_decisions FOR VALUES IN (false);
+CREATE TABLE IF NOT EXISTS tieout_rm_decisions_own
+    PARTITION OF tieout_rm_decisions FOR VALUES IN (true) PARTITION BY LIST (job_id);
+
+-- The shared partition's indexes. A job's own partition has the same ones without the
+-- leading job_id (OWN_INDEXES in projections/decision_partitions.py; a test compares).
+CREATE UNIQUE INDEX IF NOT EXISTS tieout_rm_decisions_shared_row
+    ON tieout_rm_decisions_shared (job_id, row_no);
 -- Pages are ordered by confidence, highest first, then row_no. The key is indexed as
 -- (-confidence, row_no), both ascending, so that a cursor is one row comparison
 -- `(-confidence, row_no) > (-c, r)` the index starts from, however deep the page.
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_confidence
-    ON tieout_rm_decisions (job_id, (-confidence), row_no);
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_status
-    ON tieout_rm_decisions (job_id, status, (-confidence), row_no);
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_rule
-    ON tieout_rm_decisions (job_id, rule, (-confidence), row_no);
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_review
-    ON tieout_rm_decisions (job_id, review_status, (-confidence), row_no);
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_group
-    ON tieout_rm_decisions (job_id, group_id);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_confidence
+    ON tieout_rm_decisions_shared (job_id, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_status
+    ON tieout_rm_decisions_shared (job_id, status, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_rule
+    ON tieout_rm_decisions_shared (job_id, rule, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_review
+    ON tieout_rm_decisions_shared (job_id, review_status, (-confidence), row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_group
+    ON tieout_rm_decisions_shared (job_id, group_id);
+
+-- The staging tables of jobs whose decisions are still arriving: the job's rows so far.
+CREATE TABLE IF NOT EXISTS tieout_rm_decisions_staged (
+    job_id     uuid PRIMARY KEY,
+    table_name text   NOT NULL,
+    rows       bigint NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS tieout_rm_unmatched (
     job_id   uuid             NOT NULL,

@@ -2,20 +2,17 @@
 -- 0004_read_models.sql. Every statement is idempotent; every index serves a query of
 -- projections/results_query.py (review queue, exception queue, review stats).
 
--- A decision row's review status: none, confirmed, rejected, pending_approval, manual,
--- unmatched; `action_id` is the pending action awaiting approval, if any.
-ALTER TABLE tieout_rm_decisions ALTER COLUMN review_status SET DEFAULT 'none';
-ALTER TABLE tieout_rm_decisions ADD COLUMN IF NOT EXISTS action_id text;
-ALTER TABLE tieout_rm_decisions ADD COLUMN IF NOT EXISTS reviewed_by text;
-ALTER TABLE tieout_rm_decisions ADD COLUMN IF NOT EXISTS reviewed_at timestamptz;
+-- A decision row's review status (tieout_rm_decisions.review_status, made in
+-- 0004_read_models.sql): none, confirmed, rejected, pending_approval, manual, unmatched;
+-- `action_id` is the pending action awaiting approval, if any.
 
 -- The review queue: suggestions nobody has decided, and actions awaiting approval,
 -- by confidence or by amount (the larger side, highest first).
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_queue_confidence
-    ON tieout_rm_decisions (job_id, (-confidence), row_no)
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_queue_confidence
+    ON tieout_rm_decisions_shared (job_id, (-confidence), row_no)
     WHERE review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none');
-CREATE INDEX IF NOT EXISTS tieout_rm_decisions_queue_amount
-    ON tieout_rm_decisions (
+CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_queue_amount
+    ON tieout_rm_decisions_shared (
         job_id,
         (-greatest(abs(coalesce(left_amount, 0)), abs(coalesce(right_amount, 0)))),
         row_no

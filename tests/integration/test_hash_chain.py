@@ -222,7 +222,13 @@ def test_the_projector_chains_the_log_and_a_rebuild_keeps_the_seals(
         container.app.create_project(f"project {number}", META)
     fill_log(database_url, SEAL_EVERY)
     registry = container.projections
-    only_chain = type(registry)(registry.env, (registry.named("chain"),), "test", container.signer)
+    only_chain = type(registry)(
+        registry.env,
+        (registry.named("chain"),),
+        "test",
+        container.signer,
+        registry.own_partition_rows,
+    )
     assert catch_up(only_chain, 60) == 0
     with chain(container) as (_, view):
         head, ordinal, _ = view.head()

@@ -18,7 +18,13 @@ from projections.projector import rebuild
 from tieout.bootstrap import Container
 
 TIEOUT = Path(sys.executable).parent / "tieout"
-VIEWS = ("tieout_rm_jobs", "tieout_rm_decisions", "tieout_rm_unmatched", "tieout_rm_sources")
+VIEWS = (
+    "tieout_rm_jobs",
+    "tieout_rm_decisions",
+    "tieout_rm_decisions_staged",
+    "tieout_rm_unmatched",
+    "tieout_rm_sources",
+)
 MIN_DECISIONS = 200_000
 
 
@@ -57,9 +63,11 @@ def tracked_and_head(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def decisions_projected(url: str) -> int:
+def own_partitions(url: str) -> int:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM tieout_rm_decisions").fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'tieout_rm_decisions_own'::regclass"
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -74,21 +82,23 @@ def test_kill_9_during_catch_up_loses_and_repeats_nothing(
     env = cli_env | {"TIEOUT_METRICS_PORT": "0"}
     url = container.database_url
     rng = random.Random(11)  # noqa: S311 - when to kill, not a secret
-    kills, progressed = 0, [decisions_projected(url)]
-    while kills < 4 and progressed[-1] < matches.height:
+    kills, progressed = 0, [tracked_and_head(url)[0]]
+    head = tracked_and_head(url)[1]
+    while kills < 4 and progressed[-1] < head:
         projector = subprocess.Popen(
             [str(TIEOUT), "projector", "--poll-seconds", "0.1"],
             env=env,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
-        while decisions_projected(url) <= progressed[-1] and time.monotonic() < deadline:
+        while tracked_and_head(url)[0] <= progressed[-1] and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 0.5))  # mid-way through the next transaction, or between
+        # mid-way through the next transaction (staging rows, or publishing them), or between
+        time.sleep(rng.uniform(0.0, 0.05))
         projector.send_signal(signal.SIGKILL)
         projector.wait(timeout=10)
         kills += 1
-        progressed.append(decisions_projected(url))
+        progressed.append(tracked_and_head(url)[0])
     log = tmp_path / "projector.log"
     with log.open("wb") as out:
         final = subprocess.Popen(
@@ -108,14 +118,17 @@ def test_kill_9_during_catch_up_loses_and_repeats_nothing(
     finally:
         final.send_signal(signal.SIGTERM)
         assert final.wait(timeout=30) == 0
-    assert kills >= 2, "the projector caught up before it could be killed twice"
-    assert any(0 < count < matches.height for count in progressed), progressed
+    assert kills >= 2, f"the projector caught up before it could be killed twice: {progressed}"
+    assert any(0 < position < head for position in progressed), progressed
     after_faults = view_digest(url)
     assert after_faults["tieout_rm_decisions"][0] == matches.height
+    assert after_faults["tieout_rm_decisions_staged"][0] == 0
+    assert own_partitions(url) == 1  # the job's, published once
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE after_faults AS SELECT * FROM tieout_rm_decisions")
     rebuild(container.projections)
     assert differing_rows(url) == []
     assert view_digest(url) == after_faults
+    assert own_partitions(url) == 1  # the rebuild dropped the old partition, made a new one
     tracked, head = tracked_and_head(url)
     assert tracked == head

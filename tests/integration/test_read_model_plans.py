@@ -1,17 +1,26 @@
 """Every read-model query uses an index: its plan on tables of over 100k rows has no
-sequential scan of them, for each filter and with a cursor deep in the list."""
+sequential scan of them, for each filter and with a cursor deep in the list.
+
+The big job's decisions are either in the shared partition among other jobs' or in a
+partition of their own (projections/decision_partitions.py). A query with no LIMIT reads
+the whole job (stats): on its own partition a sequential scan is the cheapest plan and
+reads nothing else, so it is the one scan allowed there."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import polars as pl
 import psycopg
+import pytest
 
+from projections.decision_partitions import COPIED_COLUMNS, publish, stage
+from projections.names import job_decisions_table
 from projections.results_query import DecisionFilters, ResultQueries, UnmatchedFilters
 from tieout.bootstrap import Container
 
@@ -39,9 +48,10 @@ class Explaining(ResultQueries):
         return rows
 
 
-def fill(url: str) -> UUID:
+def fill(url: str, own_partition: bool) -> UUID:
     """A job with ROWS decisions and ROWS unmatched items among four times as many of other
-    jobs, and ROWS jobs, projects and sources; returns the big job's id."""
+    jobs, and ROWS jobs, projects and sources; returns the big job's id. With
+    `own_partition`, the job's decisions are published into a partition of their own."""
     job = uuid4()
     owners = [job] + [uuid4() for _ in range(OTHER_JOBS)]
     n = pl.int_range(ROWS, dtype=pl.Int64)
@@ -113,6 +123,12 @@ def fill(url: str) -> UUID:
         pl.lit("[]").alias("columns"),
         pl.col("created_at").alias("registered_at"),
     )
+    if own_partition:
+        mine = pl.col("job_id") == str(job)
+        with psycopg.connect(url) as conn, conn.cursor() as curs:
+            stage(curs, job, [decisions.filter(mine).select(COPIED_COLUMNS)])
+            publish(curs, job, 1)
+        decisions = decisions.filter(~mine)
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         for table, frame in (
             ("tieout_rm_decisions", decisions),
@@ -145,8 +161,9 @@ def deep_cursor(queries: ResultQueries, fetch: Any) -> str:
     return str(cursor)
 
 
-def test_no_query_scans_a_big_table(container: Container) -> None:
-    job = fill(container.database_url)
+@pytest.mark.parametrize("own_partition", [False, True], ids=["shared", "own-partition"])
+def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -> None:
+    job = fill(container.database_url, own_partition)
     datastore = container.results.datastore
     queries = Explaining(datastore)
     queries.plans = []
@@ -187,9 +204,15 @@ def test_no_query_scans_a_big_table(container: Container) -> None:
     next(queries.export_pages(job, "decisions", 1000))
     next(queries.export_pages(job, "unmatched", 1000))
     assert len(queries.plans) > 60
+    partition = job_decisions_table(job)
+    scanned = [
+        (sql, plan, set(re.findall(r"Seq Scan on (\w+)", plan))) for sql, plan in queries.plans
+    ]
     scans = [
         (sql.split("FROM")[1][:60], plan)
-        for sql, plan in queries.plans
-        if any(f"Seq Scan on {table}" in plan for table in BIG)
+        for sql, plan, tables in scanned
+        if tables & {*BIG, "tieout_rm_decisions_shared"} or (partition in tables and "LIMIT" in sql)
     ]
     assert scans == [], json.dumps(scans, indent=1)[:4000]
+    whole_job = [sql for sql, _, tables in scanned if partition in tables]
+    assert bool(whole_job) == own_partition  # the stats of a job in its own partition

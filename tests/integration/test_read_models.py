@@ -22,9 +22,17 @@ from engine.matching.ruleset import parse_ruleset
 from projections.projector import catch_up, rebuild
 from projections.results_query import AGE_BUCKETS, DecisionFilters, Page, UnmatchedFilters
 from tieout.bootstrap import Container
+from tieout.settings import Settings
 
 TIEOUT = str(Path(sys.executable).parent / "tieout")
 ORDER = [pl.col("confidence").neg(), pl.col("row_no")]
+
+
+@pytest.fixture(params=[False, True], ids=["shared", "own-partition"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Each test twice: the job's decisions in the shared partition, and in its own
+    (projections/decision_partitions.py)."""
+    return settings.model_copy(update={"own_partition_rows": 1 if request.param else 10**9})
 
 
 @pytest.fixture

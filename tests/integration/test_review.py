@@ -26,10 +26,18 @@ from engine.reviews import Reviews
 from projections.projector import catch_up, rebuild
 from tieout.bootstrap import Container
 from tieout.cli import main
+from tieout.settings import Settings
 
 TIEOUT = str(Path(sys.executable).parent / "tieout")
 ALICE = event_meta(actor="cli:alice", causation="test")
 BOB = event_meta(actor="cli:bob", causation="test")
+
+
+@pytest.fixture(params=[False, True], ids=["shared", "own-partition"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Each test twice: the job's decisions in the shared partition, and in its own
+    (projections/decision_partitions.py)."""
+    return settings.model_copy(update={"own_partition_rows": 1 if request.param else 10**9})
 
 
 @pytest.fixture
