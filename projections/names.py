@@ -8,7 +8,6 @@ Advisory-lock keys are allocated in `Lock`; `@unique` refuses a duplicate at imp
 from __future__ import annotations
 
 from enum import IntEnum, unique
-from uuid import UUID
 
 APPLICATION_NAME = "Tieout"
 EVENTS_TABLE = f"{APPLICATION_NAME.lower()}_events"
@@ -21,11 +20,9 @@ PROJECTS_TABLE = "tieout_rm_projects"
 RULESETS_TABLE = "tieout_rm_rulesets"
 SOURCES_TABLE = "tieout_rm_sources"
 JOBS_TABLE = "tieout_rm_jobs"
-DECISIONS_TABLE = "tieout_rm_decisions"  # partitioned: projections/decision_partitions.py
-DECISIONS_SHARED_TABLE = f"{DECISIONS_TABLE}_shared"  # the rows of jobs under the threshold
-DECISIONS_OWN_TABLE = f"{DECISIONS_TABLE}_own"  # one partition per larger job
-DECISIONS_STAGED_TABLE = f"{DECISIONS_TABLE}_staged"  # jobs whose decisions are arriving
-UNMATCHED_TABLE = "tieout_rm_unmatched"
+DECISIONS_TABLE = "tieout_rm_decisions"  # partitioned by job: projections/job_partitions.py
+UNMATCHED_TABLE = "tieout_rm_unmatched"  # partitioned by job, as the decisions
+STAGED_TABLE = "tieout_rm_staged"  # the staging tables of jobs whose rows are arriving
 CURSOR_KEY_TABLE = "tieout_rm_cursor_key"
 RESULTS_TABLES = (
     PROJECTS_TABLE,
@@ -33,8 +30,8 @@ RESULTS_TABLES = (
     SOURCES_TABLE,
     JOBS_TABLE,
     DECISIONS_TABLE,
-    DECISIONS_STAGED_TABLE,
     UNMATCHED_TABLE,
+    STAGED_TABLE,
 )
 CHAIN_TABLE = "tieout_chain"
 CHAIN_TRACKING_TABLE = f"{CHAIN_TABLE}_tracking"
@@ -51,8 +48,3 @@ class Lock(IntEnum):
     CHAIN_WRITE = 7_202_614  # one writer of the hash chain at a time
     BACKUP = 7_202_616  # one process taking or pruning snapshots at a time
     RESULTS_WRITE = 7_202_615  # one writer of the analyst's read models at a time
-
-
-def job_decisions_table(job_id: UUID) -> str:
-    """The table of one job's decisions: its staging table, then its own partition."""
-    return f"{DECISIONS_TABLE}_{job_id.hex}"

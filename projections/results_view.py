@@ -7,14 +7,13 @@ decoded once and goes in with COPY; the rows of consecutive batches are gathered
 copied together. Rows carry `row_no`, their position in the job's recorded output, which
 is unique and orders every query. Events of other types are skipped.
 
-Decision rows are staged per job and published whole when the job completes
-(projections/decision_partitions.py): a large job's indexes are then built in one sort
-each instead of row by row.
+Decision and unmatched rows are staged per job and published whole when the job
+completes (projections/job_partitions.py): a large job's indexes are then built in one
+sort each instead of row by row.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import retry
-from psycopg import Cursor
 
 from engine.domain.decisions import DecisionBatch, UnmatchedBatch, decode_rows
 from engine.domain.job import (
@@ -52,7 +50,7 @@ from engine.matching.schemas import (
     UNMATCHED_ID,
 )
 from engine.worker.details import AMOUNT, DATE, LEFT_AMOUNT, RIGHT_AMOUNT
-from projections.decision_partitions import drop_all, publish, stage
+from projections.job_partitions import DECISIONS, UNMATCHED, JobTable, drop_all, publish, stage
 from projections.names import (
     JOBS_TABLE,
     PROJECTS_TABLE,
@@ -60,7 +58,6 @@ from projections.names import (
     RESULTS_TABLES,
     RULESETS_TABLE,
     SOURCES_TABLE,
-    UNMATCHED_TABLE,
     Lock,
 )
 from projections.review_view import REVIEW_HANDLERS
@@ -69,8 +66,6 @@ from projections.tracking import begin_write, checked_position
 # The detail columns (engine/worker/details.py) are absent from batches recorded before
 # the worker added them, and then NULL here.
 
-UNMATCHED_COLUMNS = "job_id, row_no, side, item_id, reason, amount, item_date"
-UNMATCHED_ORDER = [pl.col("side"), pl.col(DATE), pl.col("row_no")]  # its indexes' key
 
 Event = Any
 
@@ -81,15 +76,16 @@ class _Batch:
     review events' statements (`after`), which change rows the COPYs may bring."""
 
     statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    decisions: dict[UUID, list[pl.DataFrame]] = field(default_factory=dict)
-    unmatched: list[pl.DataFrame] = field(default_factory=list)
+    staged: dict[tuple[JobTable, UUID], list[pl.DataFrame]] = field(default_factory=dict)
     completed: list[UUID] = field(default_factory=list)  # jobs whose decisions to publish
     after: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def rows(self) -> int:
-        staged = [frame for frames in self.decisions.values() for frame in frames]
-        copied = sum(frame.height for frame in staged + self.unmatched)
+        copied = sum(frame.height for frames in self.staged.values() for frame in frames)
         return len(self.statements) + copied + len(self.after)
+
+    def stage(self, table: JobTable, job_id: UUID, frame: pl.DataFrame) -> None:
+        self.staged.setdefault((table, job_id), []).append(frame)
 
 
 class ResultsView(PostgresTrackingRecorder):
@@ -122,9 +118,8 @@ class ResultsView(PostgresTrackingRecorder):
                     _apply(batch, event)
             for statement, params in batch.statements:
                 curs.execute(statement, params)
-            for job_id, frames in batch.decisions.items():
-                stage(curs, job_id, frames)
-            _copy(curs, UNMATCHED_TABLE, UNMATCHED_COLUMNS, batch.unmatched, UNMATCHED_ORDER)
+            for (table, job_id), frames in batch.staged.items():
+                stage(curs, table, job_id, frames)
             for job_id in batch.completed:
                 publish(curs, job_id, self.own_partition_rows)
             for statement, params in batch.after:
@@ -306,7 +301,9 @@ def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
         _column(frame, LEFT_AMOUNT, pl.Float64),
         _column(frame, RIGHT_AMOUNT, pl.Float64),
     ]
-    batch.decisions.setdefault(event.job_id, []).append(
+    batch.stage(
+        DECISIONS,
+        event.job_id,
         frame.select(
             pl.lit(str(event.job_id)).alias("job_id"),
             (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
@@ -317,22 +314,24 @@ def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
             pl.col(CONFIDENCE),
             pl.col(STATUS),
             *details,
-        )
+        ),
     )
 
 
 def _unmatched(batch: _Batch, event: UnmatchedBatch.UnmatchedRecorded) -> None:
     frame = decode_rows(event.data)
-    batch.unmatched.append(
+    batch.stage(
+        UNMATCHED,
+        event.job_id,
         frame.select(
             pl.lit(str(event.job_id)).alias("job_id"),
             (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
-            pl.col(SIDE),
-            pl.col(UNMATCHED_ID),
-            pl.col(REASON),
-            _column(frame, AMOUNT, pl.Float64),
-            _column(frame, DATE, pl.Date),
-        )
+            pl.col(SIDE).alias("side"),
+            pl.col(UNMATCHED_ID).alias("item_id"),
+            pl.col(REASON).alias("reason"),
+            _column(frame, AMOUNT, pl.Float64).alias("amount"),
+            _column(frame, DATE, pl.Date).alias("item_date"),
+        ),
     )
 
 
@@ -340,24 +339,6 @@ def _column(frame: pl.DataFrame, name: str, dtype: type[pl.DataType]) -> pl.Expr
     if name in frame.columns:
         return pl.col(name).cast(dtype, strict=False)
     return pl.lit(None, dtype=dtype).alias(name)
-
-
-def _copy(
-    curs: Cursor[Any], table: str, columns: str, frames: list[pl.DataFrame], order: list[pl.Expr]
-) -> None:
-    """COPY the frames' rows in, as CSV: polars writes it far faster than rows one by one.
-
-    Rows go in sorted by the key most of the table's indexes share, so each index takes
-    its new entries in order, a few pages at a time, instead of all over its tree (a
-    third less time for a batch of decisions).
-    """
-    if not frames:
-        return
-    buffer = io.BytesIO()
-    rows = pl.concat(frames).sort(order)
-    rows.write_csv(buffer, include_header=False, null_value="")
-    with curs.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getbuffer())
 
 
 HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {

@@ -7,7 +7,7 @@ batches and its reviews in one transaction applies the reviews to rows already t
 - A decision row's `review_status` follows its group; `action_id` names the action
   awaiting approval.
 - A manual match adds decision rows (status and rule `manual`) after the job's last row,
-  in the job's own partition if it has one (projections/decision_partitions.py);
+  in the job's own partition if it has one (projections/job_partitions.py);
   an n:m match pairs the ids in order, the shorter side repeating its last id, as a
   many-to-one group repeats its one side.
 - Items of a rejected or unmatched group become open rows of the unmatched table (reason
@@ -22,7 +22,9 @@ from itertools import zip_longest
 from typing import Any
 
 from engine.domain.review import MANUAL_MATCH, PENDING, REJECTED, UNMATCHED, Review
-from projections.names import DECISIONS_TABLE, UNMATCHED_TABLE, job_decisions_table
+from projections.job_partitions import DECISIONS
+from projections.job_partitions import UNMATCHED as UNMATCHED_ITEMS
+from projections.names import DECISIONS_TABLE, UNMATCHED_TABLE
 
 Statement = tuple[str, dict[str, Any]]
 Event = Any
@@ -38,15 +40,23 @@ _SET_STATUS = (
     "reviewed_by = %(by)s, reviewed_at = %(at)s "
     "WHERE job_id = %(job)s AND group_id = ANY(%(groups)s)"
 )
-_REOPEN = (
-    f"INSERT INTO {UNMATCHED_TABLE} AS u "
-    "(job_id, row_no, side, item_id, reason, amount, item_date, state) "
+_NEW_ITEMS = (
+    f"SELECT * FROM ({_GROUP_ITEMS}) g WHERE NOT EXISTS (SELECT 1 FROM {UNMATCHED_TABLE} u "
+    "WHERE u.job_id = %(job)s AND u.side = g.side AND u.item_id = g.item_id)"
+)
+_REOPEN_KNOWN = (
+    f"UPDATE {UNMATCHED_TABLE} SET state = 'open' "
+    f"WHERE job_id = %(job)s AND (side, item_id) IN (SELECT side, item_id FROM ({_GROUP_ITEMS}) g)"
+)
+_REOPEN_NEW = (
+    f"INSERT INTO {UNMATCHED_TABLE} "
+    "(job_id, row_no, side, item_id, reason, amount, item_date, state, own_partition) "
     "SELECT %(job)s, base.last + row_number() OVER (ORDER BY items.side, items.item_id), "
-    "items.side, items.item_id, %(reason)s, items.amount, NULL, 'open' "
-    f"FROM ({_GROUP_ITEMS}) items, "
+    "items.side, items.item_id, %(reason)s, items.amount, NULL, 'open', "
+    "to_regclass(%(own_table)s) IS NOT NULL "  # in the job's own partition, if it has one
+    f"FROM ({_NEW_ITEMS}) items, "
     f"(SELECT coalesce(max(row_no), -1) AS last FROM {UNMATCHED_TABLE} "
-    "WHERE job_id = %(job)s) base "
-    "ON CONFLICT (job_id, side, item_id) DO UPDATE SET state = 'open'"
+    "WHERE job_id = %(job)s) base"
 )
 _GROUP_IDS = (
     f"SELECT 'left', left_id FROM {DECISIONS_TABLE} "
@@ -99,8 +109,11 @@ def _status(event: Event, groups: list[str], status: str, pending: str | None = 
     return _SET_STATUS, _params(event, groups=groups, status=status, pending=pending)
 
 
-def _reopen(event: Event, groups: list[str], reason: str) -> Statement:
-    return _REOPEN, _params(event, groups=groups, reason=reason)
+def _reopen(event: Event, groups: list[str], reason: str) -> list[Statement]:
+    """The groups' items open again: rows already there, and new rows for the others."""
+    own_table = UNMATCHED_ITEMS.table_for(event.job_id)
+    params = _params(event, groups=groups, reason=reason, own_table=own_table)
+    return [(_REOPEN_KNOWN, params), (_REOPEN_NEW, params)]
 
 
 def _items(event: Event, groups: list[str], state: str) -> Statement:
@@ -112,7 +125,7 @@ def confirmed(event: Review.MatchConfirmed) -> list[Statement]:
 
 
 def rejected(event: Review.MatchRejected) -> list[Statement]:
-    return [_status(event, event.group_ids, REJECTED), _reopen(event, event.group_ids, REJECTED)]
+    return [_status(event, event.group_ids, REJECTED), *_reopen(event, event.group_ids, REJECTED)]
 
 
 def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
@@ -127,7 +140,7 @@ def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
         pending=event.action_id if event.pending else None,
         lefts=lefts,
         rights=rights,
-        own_table=job_decisions_table(event.job_id),
+        own_table=DECISIONS.table_for(event.job_id),
     )
     groups = [event.group_id]
     return [(_MANUAL_ROWS, rows), _items(event, groups, "pending" if event.pending else "matched")]
@@ -136,7 +149,7 @@ def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
 def _undone(event: Event, groups: list[str]) -> list[Statement]:
     if event.pending:
         return [_status(event, groups, PENDING, event.action_id)]
-    return [_status(event, groups, UNMATCHED), _reopen(event, groups, UNMATCHED)]
+    return [_status(event, groups, UNMATCHED), *_reopen(event, groups, UNMATCHED)]
 
 
 def unmatched(event: Review.MatchUnmatched) -> list[Statement]:
@@ -153,7 +166,10 @@ def approved(event: Review.ReviewApproved) -> list[Statement]:
             _status(event, event.group_ids, "manual"),
             _items(event, event.group_ids, "matched"),
         ]
-    return [_status(event, event.group_ids, UNMATCHED), _reopen(event, event.group_ids, UNMATCHED)]
+    return [
+        _status(event, event.group_ids, UNMATCHED),
+        *_reopen(event, event.group_ids, UNMATCHED),
+    ]
 
 
 def declined(event: Review.ReviewDeclined) -> list[Statement]:

@@ -65,31 +65,30 @@ CREATE INDEX IF NOT EXISTS tieout_rm_jobs_status
 CREATE INDEX IF NOT EXISTS tieout_rm_jobs_created
     ON tieout_rm_jobs (created_at DESC, job_id DESC);
 
--- One row per decision row (a many-to-one group is several rows with one group_id).
--- row_no is the row's position in the job's recorded decisions: unique, stable, and the
--- tie-break of every ordering.
+-- A job's decisions and unmatched items are partitioned (projections/job_partitions.py,
+-- ADR 0014): a job with many rows gets a partition of its own under the `_own` table,
+-- its indexes built in one sort each when the job completes; smaller jobs share the
+-- `_shared` table, whose indexes lead with job_id. Text columns compare bytewise
+-- (COLLATE "C"): no query orders them for people, and index builds are faster.
 --
--- Partitioned (projections/decision_partitions.py, ADR 0014): a job of many decisions
--- gets a partition of its own under tieout_rm_decisions_own, its indexes built in one
--- sort each when the job completes; smaller jobs share tieout_rm_decisions_shared, whose
--- indexes lead with job_id. Text columns compare bytewise (COLLATE "C"): no query
--- orders them for people, and index builds and lookups are faster.
---
--- A database made before the partitioning holds a plain table: the read models are
+-- A database made before the partitioning holds plain tables: the read models are
 -- derived from the log, so they are emptied with their position and rebuilt.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('tieout_rm_decisions')
                AND relkind = 'r') THEN
-        DROP TABLE tieout_rm_decisions;
-        TRUNCATE tieout_rm_projects, tieout_rm_rulesets, tieout_rm_sources, tieout_rm_jobs,
-                 tieout_rm_unmatched;
+        DROP TABLE tieout_rm_decisions, tieout_rm_unmatched;
+        TRUNCATE tieout_rm_projects, tieout_rm_rulesets, tieout_rm_sources, tieout_rm_jobs;
         IF to_regclass('tieout_results_tracking') IS NOT NULL THEN
             DELETE FROM tieout_results_tracking;
         END IF;
     END IF;
 END $$;
 
+-- One row per decision row (a many-to-one group is several rows with one group_id).
+-- row_no is the row's position in the job's recorded decisions: unique, stable, and the
+-- tie-break of every ordering. review_status: none, confirmed, rejected,
+-- pending_approval, manual, unmatched; action_id: the action awaiting approval, if any.
 CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
     job_id        uuid             NOT NULL,
     row_no        bigint           NOT NULL,
@@ -112,8 +111,8 @@ CREATE TABLE IF NOT EXISTS tieout_rm_decisions_shared
 CREATE TABLE IF NOT EXISTS tieout_rm_decisions_own
     PARTITION OF tieout_rm_decisions FOR VALUES IN (true) PARTITION BY LIST (job_id);
 
--- The shared partition's indexes. A job's own partition has the same ones without the
--- leading job_id (OWN_INDEXES in projections/decision_partitions.py; a test compares).
+-- The shared partitions' indexes. A job's own partition has the same ones without the
+-- leading job_id (JobTable.indexes in projections/job_partitions.py; a test compares).
 CREATE UNIQUE INDEX IF NOT EXISTS tieout_rm_decisions_shared_row
     ON tieout_rm_decisions_shared (job_id, row_no);
 -- Pages are ordered by confidence, highest first, then row_no. The key is indexed as
@@ -130,30 +129,45 @@ CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_review
 CREATE INDEX IF NOT EXISTS tieout_rm_decisions_shared_group
     ON tieout_rm_decisions_shared (job_id, group_id);
 
--- The staging tables of jobs whose decisions are still arriving: the job's rows so far.
-CREATE TABLE IF NOT EXISTS tieout_rm_decisions_staged (
-    job_id     uuid PRIMARY KEY,
-    table_name text   NOT NULL,
+-- An item's state: open (in the exception queue), pending (in a manual match awaiting
+-- approval) or matched (in a manual match). Items of rejected or unmatched groups are
+-- added as open rows, with the reason `rejected` or `unmatched`.
+CREATE TABLE IF NOT EXISTS tieout_rm_unmatched (
+    job_id        uuid             NOT NULL,
+    row_no        bigint           NOT NULL,
+    side          text COLLATE "C" NOT NULL,
+    item_id       text COLLATE "C" NOT NULL,
+    reason        text COLLATE "C" NOT NULL,
+    amount        double precision,
+    item_date     date,
+    state         text COLLATE "C" NOT NULL DEFAULT 'open',
+    reason_code   text,
+    note          text,
+    explained_by  text,
+    assignee      text,
+    own_partition boolean          NOT NULL DEFAULT false
+) PARTITION BY LIST (own_partition);
+CREATE TABLE IF NOT EXISTS tieout_rm_unmatched_shared
+    PARTITION OF tieout_rm_unmatched FOR VALUES IN (false);
+CREATE TABLE IF NOT EXISTS tieout_rm_unmatched_own
+    PARTITION OF tieout_rm_unmatched FOR VALUES IN (true) PARTITION BY LIST (job_id);
+
+CREATE UNIQUE INDEX IF NOT EXISTS tieout_rm_unmatched_shared_row
+    ON tieout_rm_unmatched_shared (job_id, row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_shared_side
+    ON tieout_rm_unmatched_shared (job_id, side, row_no);
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_shared_age
+    ON tieout_rm_unmatched_shared (job_id, item_date, row_no);
+-- INCLUDE (amount): the job's open-items stats read this index alone.
+CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_shared_side_age
+    ON tieout_rm_unmatched_shared (job_id, side, item_date, row_no) INCLUDE (amount);
+
+-- The staging tables of jobs whose rows are still arriving, and the rows each holds.
+CREATE TABLE IF NOT EXISTS tieout_rm_staged (
+    table_name text PRIMARY KEY,
+    job_id     uuid   NOT NULL,
     rows       bigint NOT NULL
 );
-
-CREATE TABLE IF NOT EXISTS tieout_rm_unmatched (
-    job_id   uuid             NOT NULL,
-    row_no   bigint           NOT NULL,
-    side     text             NOT NULL,
-    item_id  text             NOT NULL,
-    reason   text             NOT NULL,
-    amount   double precision,
-    item_date date,
-    PRIMARY KEY (job_id, row_no)
-);
-CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_side
-    ON tieout_rm_unmatched (job_id, side, row_no);
-CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_age
-    ON tieout_rm_unmatched (job_id, item_date, row_no);
--- INCLUDE (amount): the job's open-items stats read this index alone.
-CREATE INDEX IF NOT EXISTS tieout_rm_unmatched_side_age
-    ON tieout_rm_unmatched (job_id, side, item_date, row_no) INCLUDE (amount);
 
 -- The key that signs pagination cursors, made once per database so that every process
 -- (API, CLI) accepts the cursors of the others, and a cursor cannot be forged or moved to

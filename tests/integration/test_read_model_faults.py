@@ -21,7 +21,7 @@ TIEOUT = Path(sys.executable).parent / "tieout"
 VIEWS = (
     "tieout_rm_jobs",
     "tieout_rm_decisions",
-    "tieout_rm_decisions_staged",
+    "tieout_rm_staged",
     "tieout_rm_unmatched",
     "tieout_rm_sources",
 )
@@ -64,9 +64,11 @@ def tracked_and_head(url: str) -> tuple[int, int]:
 
 
 def own_partitions(url: str) -> int:
+    """Jobs' own partitions, of decisions and unmatched items."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'tieout_rm_decisions_own'::regclass"
+            "SELECT count(*) FROM pg_inherits WHERE inhparent IN "
+            "('tieout_rm_decisions_own'::regclass, 'tieout_rm_unmatched_own'::regclass)"
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -122,13 +124,13 @@ def test_kill_9_during_catch_up_loses_and_repeats_nothing(
     assert any(0 < position < head for position in progressed), progressed
     after_faults = view_digest(url)
     assert after_faults["tieout_rm_decisions"][0] == matches.height
-    assert after_faults["tieout_rm_decisions_staged"][0] == 0
-    assert own_partitions(url) == 1  # the job's, published once
+    assert after_faults["tieout_rm_staged"][0] == 0
+    assert own_partitions(url) == 1  # the job's decisions; its unmatched items are fewer
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE after_faults AS SELECT * FROM tieout_rm_decisions")
     rebuild(container.projections)
     assert differing_rows(url) == []
     assert view_digest(url) == after_faults
-    assert own_partitions(url) == 1  # the rebuild dropped the old partition, made a new one
+    assert own_partitions(url) == 1  # the rebuild dropped the partition and made it again
     tracked, head = tracked_and_head(url)
     assert tracked == head

@@ -1,8 +1,8 @@
 """Every read-model query uses an index: its plan on tables of over 100k rows has no
 sequential scan of them, for each filter and with a cursor deep in the list.
 
-The big job's decisions are either in the shared partition among other jobs' or in a
-partition of their own (projections/decision_partitions.py). A query with no LIMIT reads
+The big job's rows are either in the shared partitions among other jobs' or in
+partitions of their own (projections/job_partitions.py). A query with no LIMIT reads
 the whole job (stats): on its own partition a sequential scan is the cheapest plan and
 reads nothing else, so it is the one scan allowed there."""
 
@@ -19,8 +19,7 @@ import polars as pl
 import psycopg
 import pytest
 
-from projections.decision_partitions import COPIED_COLUMNS, publish, stage
-from projections.names import job_decisions_table
+from projections.job_partitions import DECISIONS, UNMATCHED, publish, stage
 from projections.results_query import DecisionFilters, ResultQueries, UnmatchedFilters
 from tieout.bootstrap import Container
 
@@ -51,7 +50,7 @@ class Explaining(ResultQueries):
 def fill(url: str, own_partition: bool) -> UUID:
     """A job with ROWS decisions and ROWS unmatched items among four times as many of other
     jobs, and ROWS jobs, projects and sources; returns the big job's id. With
-    `own_partition`, the job's decisions are published into a partition of their own."""
+    `own_partition`, the job's rows are published into partitions of their own."""
     job = uuid4()
     owners = [job] + [uuid4() for _ in range(OTHER_JOBS)]
     n = pl.int_range(ROWS, dtype=pl.Int64)
@@ -126,9 +125,11 @@ def fill(url: str, own_partition: bool) -> UUID:
     if own_partition:
         mine = pl.col("job_id") == str(job)
         with psycopg.connect(url) as conn, conn.cursor() as curs:
-            stage(curs, job, [decisions.filter(mine).select(COPIED_COLUMNS)])
+            stage(curs, DECISIONS, job, [decisions.filter(mine).select(DECISIONS.copied)])
+            stage(curs, UNMATCHED, job, [unmatched.filter(mine).select(UNMATCHED.copied)])
             publish(curs, job, 1)
         decisions = decisions.filter(~mine)
+        unmatched = unmatched.filter(~mine)
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         for table, frame in (
             ("tieout_rm_decisions", decisions),
@@ -204,15 +205,16 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
     next(queries.export_pages(job, "decisions", 1000))
     next(queries.export_pages(job, "unmatched", 1000))
     assert len(queries.plans) > 60
-    partition = job_decisions_table(job)
+    partitions = {DECISIONS.table_for(job), UNMATCHED.table_for(job)}
     scanned = [
         (sql, plan, set(re.findall(r"Seq Scan on (\w+)", plan))) for sql, plan in queries.plans
     ]
     scans = [
         (sql.split("FROM")[1][:60], plan)
         for sql, plan, tables in scanned
-        if tables & {*BIG, "tieout_rm_decisions_shared"} or (partition in tables and "LIMIT" in sql)
+        if tables & {*BIG, DECISIONS.shared, UNMATCHED.shared}
+        or (tables & partitions and "LIMIT" in sql)
     ]
     assert scans == [], json.dumps(scans, indent=1)[:4000]
-    whole_job = [sql for sql, _, tables in scanned if partition in tables]
+    whole_job = [sql for sql, _, tables in scanned if tables & partitions]
     assert bool(whole_job) == own_partition  # the stats of a job in its own partition

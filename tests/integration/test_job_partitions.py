@@ -1,5 +1,5 @@
-"""Where a job's decisions live (projections/decision_partitions.py): staged and invisible
-while they arrive, then published whole, into the job's own partition or the shared one."""
+"""Where a job's rows live (projections/job_partitions.py): staged and invisible while they
+arrive, then published whole, into the job's own partitions or the shared ones."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from review_helpers import META, register
 
 from engine.reviews import Reviews
-from projections.decision_partitions import COPIED_COLUMNS, own_index_statements, publish, stage
-from projections.names import job_decisions_table
+from projections.database import migrate
+from projections.job_partitions import DECISIONS, JOB_TABLES, UNMATCHED, JobTable, publish, stage
 from projections.projector import catch_up, rebuild
 from projections.results_query import DecisionFilters
 from tieout.bootstrap import Container
@@ -27,20 +27,20 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"own_partition_rows": 20})
 
 
-def homes(url: str, job_id: UUID) -> dict[str, int]:
-    """The job's decision rows by the table that holds them."""
+def homes(url: str, job_id: UUID, table: JobTable = DECISIONS) -> dict[str, int]:
+    """The job's rows of one read model by the table that holds them."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT tableoid::regclass::text, count(*) FROM tieout_rm_decisions "
+            f"SELECT tableoid::regclass::text, count(*) FROM {table.parent} "
             "WHERE job_id = %s GROUP BY 1",
             (job_id,),
         ).fetchall()
-    return {str(table): int(count) for table, count in rows}
+    return {str(name): int(count) for name, count in rows}
 
 
 def staged(url: str) -> int:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM tieout_rm_decisions_staged").fetchone()
+        row = conn.execute("SELECT count(*) FROM tieout_rm_staged").fetchone()
     return int(row[0]) if row else -1
 
 
@@ -65,10 +65,13 @@ def test_a_large_job_is_published_into_its_own_partition_with_every_row(
 ) -> None:
     job = register(container, tmp_path)
     assert catch_up(container.projections, 60) == 0
-    matches, _ = container.app.recorded_decisions(job.job_id)
+    matches, unmatched = container.app.recorded_decisions(job.job_id)
     assert matches.height >= 20
-    table = job_decisions_table(job.job_id)
+    assert 0 < unmatched.height < 20  # under the threshold: in the shared table
+    table = DECISIONS.table_for(job.job_id)
     assert homes(container.database_url, job.job_id) == {table: matches.height}
+    items = homes(container.database_url, job.job_id, UNMATCHED)
+    assert items == {"tieout_rm_unmatched_shared": unmatched.height}
     assert staged(container.database_url) == 0
     # A manual match adds rows to the job's own partition, not the shared one.
     reviews = Reviews(container.app)
@@ -86,7 +89,7 @@ def test_a_small_job_shares_a_partition_and_leaves_no_table_behind(
     container: Container, settings: Settings, tmp_path: Path
 ) -> None:
     job = register(container, tmp_path)
-    matches, _ = container.app.recorded_decisions(job.job_id)
+    matches, unmatched = container.app.recorded_decisions(job.job_id)
     small = settings.model_copy(update={"own_partition_rows": matches.height + 1})
     projections = type(container.projections)(
         container.projections.env,
@@ -99,11 +102,12 @@ def test_a_small_job_shares_a_partition_and_leaves_no_table_behind(
     assert homes(container.database_url, job.job_id) == {
         "tieout_rm_decisions_shared": matches.height
     }
+    items = homes(container.database_url, job.job_id, UNMATCHED)
+    assert items == {"tieout_rm_unmatched_shared": unmatched.height}
     with psycopg.connect(container.database_url) as conn:
-        found = conn.execute(
-            "SELECT to_regclass(%s)", (job_decisions_table(job.job_id),)
-        ).fetchone()
-    assert found == (None,)
+        for table in JOB_TABLES:
+            found = conn.execute("SELECT to_regclass(%s)", (table.table_for(job.job_id),))
+            assert found.fetchone() == (None,)
 
 
 def test_staged_rows_stay_invisible_until_the_job_is_published(container: Container) -> None:
@@ -111,33 +115,77 @@ def test_staged_rows_stay_invisible_until_the_job_is_published(container: Contai
     url = container.database_url
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         frame = decisions(job_id, 50)
-        stage(curs, job_id, [frame.slice(0, 30)])
-        stage(curs, job_id, [frame.slice(30, 20)])
+        stage(curs, DECISIONS, job_id, [frame.slice(0, 30)])
+        stage(curs, DECISIONS, job_id, [frame.slice(30, 20)])
     assert homes(url, job_id) == {}
     assert staged(url) == 1
     with psycopg.connect(url) as conn, conn.cursor() as curs:
-        assert publish(curs, job_id, 50) == 50
-        assert publish(curs, uuid4(), 50) == 0  # a job that recorded no decisions
-    assert homes(url, job_id) == {job_decisions_table(job_id): 50}
+        assert publish(curs, job_id, 50) == {"tieout_rm_decisions": 50}
+        assert publish(curs, uuid4(), 50) == {}  # a job that recorded no rows
+    assert homes(url, job_id) == {DECISIONS.table_for(job_id): 50}
     assert staged(url) == 0
 
 
-def test_a_job_partition_has_the_shared_indexes_less_the_job(container: Container) -> None:
-    """The two index sets are written in two places (migrations, OWN_INDEXES): equal."""
+@pytest.mark.parametrize("table", JOB_TABLES, ids=lambda table: table.parent)
+def test_a_job_partition_has_the_shared_indexes_less_the_job(
+    container: Container, table: JobTable
+) -> None:
+    """The two index sets are written in two places (migrations, JobTable.indexes): equal."""
     job_id = uuid4()
+    frame = decisions(job_id, 5)
+    if table is UNMATCHED:
+        frame = frame.select(
+            "job_id",
+            "row_no",
+            pl.lit("left").alias("side"),
+            pl.col("left_id").alias("item_id"),
+            pl.lit("no_candidate").alias("reason"),
+            pl.col("left_amount").alias("amount"),
+            pl.lit(None, dtype=pl.Date).alias("item_date"),
+        )
     with psycopg.connect(container.database_url) as conn, conn.cursor() as curs:
-        stage(curs, job_id, [decisions(job_id, 5).select(COPIED_COLUMNS)])
+        stage(curs, table, job_id, [frame])
         publish(curs, job_id, 1)
         rows = curs.execute(
             "SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s)",
-            (["tieout_rm_decisions_shared", job_decisions_table(job_id)],),
+            ([table.shared, table.table_for(job_id)],),
         ).fetchall()
-    shared = {_shape(defn.replace("job_id, ", "")) for table, defn in rows if "shared" in table}
-    own = {_shape(defn) for table, defn in rows if "shared" not in table}
-    assert len(shared) == len(own_index_statements("t")) == 8
+    shared = {_shape(defn.replace("job_id, ", "")) for name, defn in rows if name == table.shared}
+    own = {_shape(defn) for name, defn in rows if name != table.shared}
+    assert len(shared) == len(table.indexes)
     assert own == shared
 
 
 def _shape(definition: str) -> str:
     """An index definition without its name and table: what it indexes, and where."""
     return re.sub(r"INDEX \w+ ON [\w.]+ ", "INDEX ON t ", definition)
+
+
+def test_a_database_with_plain_read_model_tables_is_converted_and_rebuilt(
+    container: Container,
+) -> None:
+    """A database made before the partitioning: its read models are emptied with their
+    position (they are derived from the log), the tables made partitioned."""
+    url = container.database_url
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "DROP TABLE tieout_rm_decisions, tieout_rm_unmatched; "
+            "CREATE TABLE tieout_rm_decisions (job_id uuid, row_no bigint); "
+            "INSERT INTO tieout_rm_decisions VALUES (gen_random_uuid(), 0); "
+            "CREATE TABLE tieout_rm_unmatched (job_id uuid, row_no bigint); "
+            "INSERT INTO tieout_rm_projects VALUES (gen_random_uuid(), 'p', now()); "
+            "INSERT INTO tieout_results_tracking VALUES ('Tieout', 42)"
+        )
+    migrate(url)
+    migrate(url)  # and once more, as every start does: nothing changes
+    with psycopg.connect(url) as conn:
+        kinds = conn.execute(
+            "SELECT relname, relkind FROM pg_class WHERE relname = ANY(%s) ORDER BY 1",
+            (["tieout_rm_decisions", "tieout_rm_unmatched"],),
+        ).fetchall()
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM tieout_rm_projects), "
+            "(SELECT count(*) FROM tieout_results_tracking)"
+        ).fetchone()
+    assert kinds == [("tieout_rm_decisions", "p"), ("tieout_rm_unmatched", "p")]
+    assert left == (0, 0)

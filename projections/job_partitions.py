@@ -1,0 +1,222 @@
+"""Where a job's rows live: staged while its batches arrive, published whole at completion.
+
+`tieout_rm_decisions` and `tieout_rm_unmatched` are each partitioned by `own_partition`
+(ADR 0014):
+
+- the `_shared` partition (false) holds the rows of jobs under the threshold, in one
+  table whose indexes lead with `job_id`;
+- the `_own` partition (true) is partitioned by `job_id`: each larger job has a table of
+  its own, with the same indexes less the `job_id` that every row shares.
+
+As a job's `DecisionsRecorded` and `UnmatchedRecorded` batches are projected, their rows
+are copied into staging tables of the job's own (`JobTable.table_for`), with no index,
+which no query reads. When the job completes, in the transaction of its `JobCompleted`:
+
+- a table of at least `own_rows` rows gets its indexes built, one sort each: PostgreSQL
+  builds a btree from sorted input several times faster than it inserts the same entries
+  one by one, which is what a COPY into an indexed table does. The table is then attached
+  under `_own`; the CHECK constraint it was made with proves the partition bound, so
+  attaching scans nothing.
+- a smaller one's rows move into the shared table and it is dropped: the catalog grows by
+  a partition only where the bulk build pays.
+
+Either way a job's rows become visible all at once: a running, failed or cancelled job
+shows none, never a part. Staged rows are kept until the job completes, since a redriven
+job records only the batches its earlier attempts did not.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import polars as pl
+from psycopg import Cursor, sql
+
+from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE
+
+BUILD_MEMORY = "256MB"
+"""maintenance_work_mem of a partition's index builds: a million rows sort in memory."""
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: there are two
+class JobTable:
+    """A read model partitioned by job: its columns, staging order and indexes."""
+
+    parent: str
+    copied: tuple[str, ...]  # the columns a batch fills
+    reviewed: tuple[str, ...]  # the columns reviews fill later (defaults at first)
+    order: tuple[str, ...]  # rows are staged in the order most indexes share (SQL)
+    staging_order: tuple[pl.Expr, ...]  # the same order, for polars
+    indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
+    index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
+
+    @property
+    def shared(self) -> str:
+        return f"{self.parent}_shared"
+
+    @property
+    def own(self) -> str:
+        return f"{self.parent}_own"
+
+    def table_for(self, job_id: UUID) -> str:
+        """The table of one job's rows: its staging table, then its own partition."""
+        return f"{self.parent}_{job_id.hex}"
+
+    def index_statements(self, table: str) -> list[str]:
+        """CREATE INDEX statements of a job's partition named `table`."""
+        prefix = table.replace(self.parent, self.index_prefix, 1)
+        return [
+            "CREATE " + template.format(name=f"{prefix}_{suffix}", table=table)
+            for suffix, template in self.indexes
+        ]
+
+
+_QUEUED = "review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none')"
+_AMOUNT = "(-greatest(abs(coalesce(left_amount, 0)), abs(coalesce(right_amount, 0))))"
+
+DECISIONS = JobTable(
+    parent=DECISIONS_TABLE,
+    copied=(
+        "job_id",
+        "row_no",
+        "group_id",
+        "left_id",
+        "right_id",
+        "rule",
+        "confidence",
+        "status",
+        "left_amount",
+        "right_amount",
+    ),
+    reviewed=("review_status", "action_id", "reviewed_by", "reviewed_at"),
+    order=("-confidence", "row_no"),  # the pages' key
+    staging_order=(pl.col("confidence").neg(), pl.col("row_no")),
+    indexes=(
+        ("row", "UNIQUE INDEX {name} ON {table} (row_no)"),
+        ("confidence", "INDEX {name} ON {table} ((-confidence), row_no)"),
+        ("status", "INDEX {name} ON {table} (status, (-confidence), row_no)"),
+        ("rule", "INDEX {name} ON {table} (rule, (-confidence), row_no)"),
+        ("review", "INDEX {name} ON {table} (review_status, (-confidence), row_no)"),
+        ("group", "INDEX {name} ON {table} (group_id)"),
+        (
+            "queue_confidence",
+            f"INDEX {{name}} ON {{table}} ((-confidence), row_no) WHERE {_QUEUED}",
+        ),
+        ("queue_amount", f"INDEX {{name}} ON {{table}} ({_AMOUNT}, row_no) WHERE {_QUEUED}"),
+    ),
+    index_prefix="tieout_rmd",
+)
+"""One row per decision row; the shared partition's indexes are in migrations 0004-0005."""
+
+UNMATCHED = JobTable(
+    parent=UNMATCHED_TABLE,
+    copied=("job_id", "row_no", "side", "item_id", "reason", "amount", "item_date"),
+    reviewed=("state", "reason_code", "note", "explained_by", "assignee"),
+    order=("side", "item_date", "row_no"),
+    staging_order=(pl.col("side"), pl.col("item_date"), pl.col("row_no")),
+    indexes=(
+        ("row", "UNIQUE INDEX {name} ON {table} (row_no)"),
+        ("side", "INDEX {name} ON {table} (side, row_no)"),
+        ("age", "INDEX {name} ON {table} (item_date, row_no)"),
+        ("side_age", "INDEX {name} ON {table} (side, item_date, row_no) INCLUDE (amount)"),
+        ("item", "UNIQUE INDEX {name} ON {table} (side, item_id)"),
+        ("open", "INDEX {name} ON {table} (item_date, row_no) WHERE state = 'open'"),
+    ),
+    index_prefix="tieout_rmu",
+)
+"""One row per open item; the shared partition's indexes are in migrations 0004-0005."""
+
+JOB_TABLES = (DECISIONS, UNMATCHED)
+
+
+def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.DataFrame]) -> None:
+    """Copy rows of one job (frames of `table.copied`) into its staging table, made with
+    the job's first batch."""
+    rows = pl.concat(frames).sort(list(table.staging_order))
+    name = table.table_for(job_id)
+    found = curs.execute(
+        f"INSERT INTO {STAGED_TABLE} AS s (table_name, job_id, rows) VALUES (%s, %s, %s) "
+        "ON CONFLICT (table_name) DO UPDATE SET rows = s.rows + EXCLUDED.rows "
+        "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
+        (name, job_id, rows.height),
+    ).fetchone()
+    if found is None or _column(found, "first"):
+        curs.execute(_create_staging(table, job_id, name))
+    buffer = io.BytesIO()
+    rows.select(table.copied).write_csv(buffer, include_header=False, null_value="")
+    with curs.copy(f"COPY {name} ({', '.join(table.copied)}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getbuffer())
+
+
+def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
+    """Make the staged rows of a completed job visible; returns the rows published into
+    each read model (none for one the job recorded no rows of)."""
+    published = {}
+    for table in JOB_TABLES:
+        name = table.table_for(job_id)
+        found = curs.execute(
+            f"DELETE FROM {STAGED_TABLE} WHERE table_name = %s RETURNING rows", (name,)
+        ).fetchone()
+        if found is None:
+            continue
+        rows = int(_column(found, "rows"))
+        if rows >= own_rows:
+            _attach(curs, table, job_id, name)
+        else:
+            columns = ", ".join((*table.copied, *table.reviewed))
+            curs.execute(
+                f"INSERT INTO {table.shared} ({columns}) SELECT {columns} FROM {name} "
+                f"ORDER BY {', '.join(table.order)}"
+            )
+            curs.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        published[table.parent] = rows
+    return published
+
+
+def drop_all(curs: Cursor[Any]) -> None:
+    """Drop every job partition and staging table (the read models are being rebuilt)."""
+    found = curs.execute(
+        "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = ANY(%s::regclass[]) "
+        f"UNION ALL SELECT table_name FROM {STAGED_TABLE}",
+        ([table.own for table in JOB_TABLES],),
+    ).fetchall()
+    for row in found:
+        name = next(iter(row.values())) if isinstance(row, dict) else row[0]
+        curs.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(str(name))))
+    curs.execute(f"TRUNCATE {STAGED_TABLE}")
+
+
+def _attach(curs: Cursor[Any], table: JobTable, job_id: UUID, name: str) -> None:
+    curs.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+    for statement in table.index_statements(name):
+        curs.execute(statement)
+    curs.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+    curs.execute(
+        sql.SQL("ALTER TABLE {own} ATTACH PARTITION {name} FOR VALUES IN ({job})").format(
+            own=sql.Identifier(table.own),
+            name=sql.Identifier(name),
+            job=sql.Literal(str(job_id)),
+        )
+    )
+
+
+def _create_staging(table: JobTable, job_id: UUID, name: str) -> sql.Composed:
+    """A table shaped as the parent, with the constraint that makes attaching it free."""
+    return sql.SQL(
+        "CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS, "
+        "CONSTRAINT {check} CHECK (own_partition AND job_id = {job})); "
+        "ALTER TABLE {name} ALTER COLUMN own_partition SET DEFAULT true"
+    ).format(
+        name=sql.Identifier(name),
+        parent=sql.Identifier(table.parent),
+        check=sql.Identifier(f"{name}_job"),
+        job=sql.Literal(str(job_id)),
+    )
+
+
+def _column(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else row[0]
