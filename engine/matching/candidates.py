@@ -26,6 +26,7 @@ See docs/adr/0004-matcher-blocking-and-grid-joins.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,9 @@ ROWNUM = "__row"
 # per range condition: value, bucket and (left side only) the neighbour's direction
 _GRID_KINDS = {"left": "vbd", "right": "vb"}
 HASH_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it mixes without losing bits
+# entries (both sides) a partition of a rule's keys holds at most on average: what bounds
+# the memory of the entries, candidate pairs and strings made at once
+PARTITION_ENTRIES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,17 @@ class Blocks:
     counts: np.ndarray  # how many right entries each left entry meets (hi - lo)
 
 
-def blocks(
+def partitions(
     rows: tuple[pl.Series, pl.Series], plans: list[Plan], prepared: PreparedValues
-) -> Blocks:
-    """Entries of both sides keyed and sorted, and each left entry's block of right ones.
+) -> Iterator[Blocks]:
+    """Entries of both sides keyed and sorted, and each left entry's block of right ones,
+    one partition of the keys at a time.
 
     Rows missing a value of any condition (or with a non-finite range value) are left out.
+    A partition holds the keys whose hash has the same top bits, so every pair of rows that
+    meets in a key meets in exactly one partition, and what a partition finds does not
+    depend on the others; there are as many as keep each near PARTITION_ENTRIES entries
+    (a power of two). Within a partition, entries are in the order of the whole sort.
     """
     ranges = _ranges(plans)
     copies = [1 << len(ranges), 1]  # a left row once per combination of neighbours
@@ -92,10 +101,42 @@ def blocks(
         engine="in-memory",
     )
     # both sides' keys keep the same top bits of the hash
-    bits = max(frame.height * count for frame, count in zip(frames, copies, strict=True))
-    lside = _entries(frames[0], plans, copies[0], bits.bit_length())
-    rside = _entries(frames[1], plans, copies[1], bits.bit_length())
-    return Blocks(lside, rside, *_slices(lside.keys, rside.keys))
+    size = max(frame.height * count for frame, count in zip(frames, copies, strict=True))
+    bits = size.bit_length()
+    hashes = [_hashes(frame, count) for frame, count in zip(frames, copies, strict=True)]
+    count = partition_count(sum(side.size for side in hashes))
+    if count == 1:
+        sides = [
+            _entries(frame, plans, height, *sorted_keys(side, bits))
+            for frame, height, side in zip(frames, copies, hashes, strict=True)
+        ]
+        yield Blocks(sides[0], sides[1], *_slices(sides[0].keys, sides[1].keys))
+        return
+    shift = np.uint64(64 - (count.bit_length() - 1))
+    owners = [(side >> shift).astype(np.uint32) for side in hashes]
+    for part in range(count):
+        sides = []
+        for frame, height, side, owner in zip(frames, copies, hashes, owners, strict=True):
+            chosen = np.flatnonzero(owner == part)
+            order, keys = sorted_keys(side[chosen], bits)
+            sides.append(_entries(frame, plans, height, chosen[order], keys))
+        yield Blocks(sides[0], sides[1], *_slices(sides[0].keys, sides[1].keys))
+
+
+def partition_count(entries: int) -> int:
+    """How many partitions `entries` entries (both sides) go in: the least power of two
+    that keeps each at PARTITION_ENTRIES or fewer on average."""
+    count = 1
+    while entries > count * PARTITION_ENTRIES:
+        count *= 2
+    return count
+
+
+def _hashes(frame: pl.DataFrame, copies: int) -> np.ndarray:
+    """The key hash of every entry of one side's keyed frame: entry e is copy e // height
+    of row e % height."""
+    hashes = [frame.get_column(f"{HASH}{copy}").to_numpy() for copy in range(copies)]
+    return np.concatenate(hashes) if copies > 1 else hashes[0]
 
 
 def key_hash(keys: list[pl.Expr]) -> pl.Expr:
@@ -219,13 +260,14 @@ def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, keys.size]).astype(np.intp)
 
 
-def _entries(frame: pl.DataFrame, plans: list[Plan], copies: int, bits: int) -> Entries:
+def _entries(
+    frame: pl.DataFrame, plans: list[Plan], copies: int, order: np.ndarray, keys: np.ndarray
+) -> Entries:
     """The entries of one side's keyed frame (`copies` hash columns: entry e is copy
-    e // height of row e % height), sorted by key. Values are gathered from the frame's
-    columns, each a row's, which stay in cache where the copies would not."""
+    e // height of row e % height) at the positions `order`, whose keys are `keys`
+    (ascending). Values are gathered from the frame's columns, each a row's, which stay in
+    cache where the copies would not."""
     height = frame.height
-    hashes = [frame.get_column(f"{HASH}{copy}").to_numpy() for copy in range(copies)]
-    order, keys = sorted_keys(np.concatenate(hashes) if copies > 1 else hashes[0], bits)
     base, copy = (order % height, order // height) if copies > 1 else (order, None)
 
     def column(name: str) -> np.ndarray:

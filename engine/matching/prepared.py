@@ -22,7 +22,6 @@ class PreparedValues:
     def __init__(self, left: pl.DataFrame, right: pl.DataFrame) -> None:
         self._sides = {"left": left, "right": right}
         self._values: dict[tuple[str, str], tuple[np.ndarray, pl.Series]] = {}
-        self._strings: dict[tuple[str, str], np.ndarray] = {}
 
     def precompute(self, exprs: dict[str, list[pl.Expr]], rows: dict[str, pl.Series]) -> None:
         """Evaluate the expressions not seen yet over each side's `rows`, both sides in
@@ -63,16 +62,19 @@ class PreparedValues:
     def string_lookup(
         self, side: str, expr: pl.Expr, rows: np.ndarray
     ) -> Callable[[np.ndarray], np.ndarray]:
-        """A function from row numbers (among `rows` or a subset) to their strings; looks
-        the value up once, for callers that ask many times."""
-        key = _key(side, expr)
+        """A function from row numbers (among `rows`) to their strings, for callers that
+        ask many times. Only the values of `rows` become Python strings (about 50 bytes
+        each more than polars keeps), and only for as long as the function is kept: a
+        partition's, not the whole side's."""
         position, values = self._prepared(side, expr, pl.Series(rows))
-        if key not in self._strings:
-            self._strings[key] = values.to_numpy()
-        strings = self._strings[key]
+        wanted = np.zeros(values.len(), dtype=bool)
+        wanted[position[rows]] = True
+        chosen = np.flatnonzero(wanted)
+        strings = values.gather(pl.Series(chosen, dtype=pl.UInt32)).to_numpy()
+        index = np.cumsum(wanted, dtype=np.int64) - 1
 
-        def lookup(wanted: np.ndarray) -> np.ndarray:
-            found: np.ndarray = strings[position[wanted]]
+        def lookup(asked: np.ndarray) -> np.ndarray:
+            found: np.ndarray = strings[index[position[asked]]]
             return found
 
         return lookup

@@ -8,6 +8,7 @@ confidence is the mean of its condition scores (see docs/matching.md).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -15,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from engine.matching.blocks import Lookup, long_text_plan, score_big_blocks, split_big_blocks
-from engine.matching.candidates import Blocks, blocks, expand, in_range, same_keys
+from engine.matching.candidates import Blocks, expand, in_range, partitions, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
 from engine.matching.prepared import PreparedValues
 from engine.matching.schemas import BASE, NEAR, L, R, score_column
@@ -30,12 +31,13 @@ MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big k
 
 @dataclass(frozen=True)
 class Scored:
-    """A rule's candidates (every condition holds), scored, with BASE; and its near misses:
-    the pairs that hold every condition but fall short of the first `similar` condition's
-    `min` by less than the reach asked for (L, R and that condition's score)."""
+    """A rule's candidates (every condition holds), scored, with BASE; and its near misses
+    (the pairs that hold every condition but fall short of the first `similar` condition's
+    `min` by less than the reach asked for) as the best such score of each left row (L,
+    NEAR) and of each right row (R, NEAR)."""
 
     pairs: pl.DataFrame
-    near: pl.DataFrame | None
+    near: tuple[pl.DataFrame, pl.DataFrame] | None
 
 
 def scored_candidates(
@@ -46,23 +48,50 @@ def scored_candidates(
     reach: float = 0.0,
 ) -> Scored:
     """Every pair of the given rows that satisfies all conditions, scored, with BASE; and
-    with `reach` > 0 (a score 0-1), the near misses down to `reach` below `min`."""
+    with `reach` > 0 (a score 0-1), the near misses down to `reach` below `min`.
+
+    A rule with keys goes one partition of its keys at a time (`partitions`); only the
+    candidates and each row's best near miss outlive a partition."""
+    found: Iterable[pl.DataFrame]
     if all(isinstance(plan, TextPlan) for plan in plans):
-        frame = _text_only(rows, plans, prepared, reach)
+        found = [_text_only(rows, plans, prepared, reach)]
     else:
-        pairs = _keyed(blocks(rows, plans, prepared), plans, prepared, reach)
-        frame = same_keys(_score_text(pairs, plans, prepared), plans, prepared, (L, R))
-    near = None
-    if NEAR in frame.columns:
-        first = next(k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
-        near = frame.filter(NEAR).select(L, R, score_column(first))
-        frame = frame.filter(~pl.col(NEAR)).drop(NEAR)
+        found = (_keyed(part, plans, prepared, reach) for part in partitions(rows, plans, prepared))
+    parts = [_checked(frame, plans, prepared) for frame in found]
+    frame = pl.concat([pairs for pairs, _ in parts], how="diagonal")
+    near = [misses for _, misses in parts if misses is not None]
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
     names = [score_column(k) for k in range(len(plans))]
     frame = frame.with_columns(scores).select(L, R, *names)
-    return Scored(frame.with_columns(pl.mean_horizontal(names).alias(BASE)), near)
+    return Scored(frame.with_columns(pl.mean_horizontal(names).alias(BASE)), _best(near))
+
+
+NearMisses = tuple[pl.DataFrame, pl.DataFrame]
+
+
+def _checked(
+    frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues
+) -> tuple[pl.DataFrame, NearMisses | None]:
+    """The pairs that hold every condition (the other `similar` ones scored, the exact
+    values compared), without NEAR; and of those flagged NEAR, each row's best score."""
+    frame = same_keys(_score_text(frame, plans, prepared), plans, prepared, (L, R))
+    if NEAR not in frame.columns:
+        return frame, None
+    first = next(k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
+    near = frame.filter(NEAR).select(L, R, pl.col(score_column(first)).alias(NEAR))
+    return frame.filter(~pl.col(NEAR)).drop(NEAR), _best([(near, near)])
+
+
+def _best(parts: list[NearMisses]) -> NearMisses | None:
+    """Each left row's and each right row's best near-miss score over all `parts`."""
+    if not parts:
+        return None
+    return (
+        pl.concat([left for left, _ in parts]).group_by(L).agg(pl.col(NEAR).max()),
+        pl.concat([right for _, right in parts]).group_by(R).agg(pl.col(NEAR).max()),
+    )
 
 
 def _reaching(plan: TextPlan, reach: float) -> TextPlan:
@@ -102,7 +131,7 @@ def _keyed(
     parts = _pair_parts(found, plans, entries, lookups, text, reach=reach, overlap=long_text)
     near = scores < plan.minimum if reach else None
     parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}, near))
-    return pl.concat([part.select(parts[-1].columns) for part in parts])
+    return pl.concat([part.select(parts[-1].columns).drop("__le", "__re") for part in parts])
 
 
 def _pair_parts(

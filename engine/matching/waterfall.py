@@ -25,6 +25,7 @@ from engine.matching.schemas import (
     LEFT_ID,
     MATCHED,
     MATCHES_SCHEMA,
+    NEAR,
     NEAR_MISS,
     NO_CANDIDATE,
     REASON,
@@ -133,17 +134,17 @@ def _run_rule(
     return _decisions(_with_near_misses(accepted, scored.near), rule, plans)
 
 
-def _with_near_misses(accepted: pl.DataFrame, near: pl.DataFrame | None) -> pl.DataFrame:
+def _with_near_misses(
+    accepted: pl.DataFrame, near: tuple[pl.DataFrame, pl.DataFrame] | None
+) -> pl.DataFrame:
     """The accepted pairs with NEAR_MISS: the best near-miss score of either of their rows
     (null when neither has one)."""
-    if near is None or near.is_empty():
+    if near is None:
         return accepted.with_columns(pl.lit(None, dtype=pl.Float64).alias(NEAR_MISS))
-    score = pl.col(near.columns[2])
-    by_left = near.group_by(L).agg(score.max().alias("__nl"))
-    by_right = near.group_by(R).agg(score.max().alias("__nr"))
+    by_left, by_right = near
     return (
-        accepted.join(by_left, on=L, how="left", maintain_order="left")
-        .join(by_right, on=R, how="left", maintain_order="left")
+        accepted.join(by_left.rename({NEAR: "__nl"}), on=L, how="left", maintain_order="left")
+        .join(by_right.rename({NEAR: "__nr"}), on=R, how="left", maintain_order="left")
         .with_columns(pl.max_horizontal("__nl", "__nr").alias(NEAR_MISS))
         .drop("__nl", "__nr")
     )

@@ -269,6 +269,25 @@ def test_hash_collisions_cost_work_not_correctness(
 
 
 @SETTINGS
+@given(sides("L"), sides("R"), st.sampled_from(RULESETS), st.sampled_from([1, 2, 5]))
+def test_partitions_of_the_keys_change_nothing(
+    left: pl.DataFrame, right: pl.DataFrame, rules: list[dict[str, Any]], entries: int
+) -> None:
+    """Each rule's keys cut into partitions of a few entries each (every key on its own,
+    nearly) give the same result as one partition: a pair meets in one key only."""
+    ruleset = build(rules)
+    whole = match(left, right, ruleset)
+    saved = candidates.PARTITION_ENTRIES
+    try:
+        candidates.PARTITION_ENTRIES = entries
+        parted = match(left, right, ruleset)
+    finally:
+        candidates.PARTITION_ENTRIES = saved
+    assert_frame_equal(whole.matches, parted.matches)
+    assert_frame_equal(whole.unmatched, parted.unmatched)
+
+
+@SETTINGS
 @given(
     st.lists(
         st.text(alphabet=st.sampled_from("\x01 09AZaz-~"), max_size=9), min_size=1, max_size=30

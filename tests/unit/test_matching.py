@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -204,14 +206,14 @@ def test_left_rows_are_offered_to_neighbouring_buckets(
         {"id": [f"b{j}" for j in range(rights)], "x": [10.0 * j + 1.5 for j in range(rights)]}
     )
     entries: list[tuple[int, int]] = []
-    keyed = candidates.blocks
+    keyed = candidates.partitions
 
-    def counting(*args: Any) -> candidates.Blocks:
-        found = keyed(*args)
-        entries.append((found.left.keys.size, found.right.keys.size))
-        return found
+    def counting(*args: Any) -> Iterator[candidates.Blocks]:
+        for found in keyed(*args):
+            entries.append((found.left.keys.size, found.right.keys.size))
+            yield found
 
-    monkeypatch.setattr(scoring, "blocks", counting)
+    monkeypatch.setattr(scoring, "partitions", counting)
     result = match(left, right, one_rule(cond("x", "within", tolerance=1.5)))
     shared = min(lefts, rights)
     assert pairs(result) == [(f"a{i}", f"b{i}") for i in range(shared)]
@@ -395,6 +397,30 @@ def test_results_and_hash_do_not_depend_on_row_order() -> None:
     assert_frame_equal(first.matches, second.matches)
     assert_frame_equal(first.unmatched, second.unmatched)
     assert decisions_hash(first) == decisions_hash(second)
+
+
+def test_partitions_of_the_keys_write_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bank generator's data matched whole and with each rule's keys cut into many
+    partitions (hundreds of entries each): the same Parquet bytes."""
+    data = generate_bank_ledger(4_000, seed=11)
+    rules = parse_ruleset(bank_ledger_rules())
+    whole = match(data.left, data.right, rules)
+    counts: list[int] = []
+    real = candidates.partition_count
+
+    def counted(entries: int) -> int:
+        counts.append(real(entries))
+        return counts[-1]
+
+    monkeypatch.setattr(candidates, "PARTITION_ENTRIES", 256)
+    monkeypatch.setattr(candidates, "partition_count", counted)
+    parted = match(data.left, data.right, rules)
+    assert min(counts) >= 4, counts
+    for frame in ("matches", "unmatched"):
+        bytes_whole, bytes_parted = io.BytesIO(), io.BytesIO()
+        getattr(whole, frame).write_parquet(bytes_whole)
+        getattr(parted, frame).write_parquet(bytes_parted)
+        assert bytes_whole.getvalue() == bytes_parted.getvalue(), frame
 
 
 def test_no_candidates_gives_empty_typed_outputs() -> None:
