@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
-Quality = tuple[float, float, float, float, int]
-NO_QUALITY: Quality = (0.0, 0.0, 0.0, 0.0, 0)
+Quality = tuple[float, float, float, float, float, int]
+NO_QUALITY: Quality = (0.0, 0.0, 0.0, 0.0, 0.0, 0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Figures:
     recall: float
     f1: float
     auto_precision: float
+    auto_recall: float
     decisions: int
     exit_code: int
 
@@ -74,7 +75,8 @@ def in_child(function: Callable[..., T], *args: object) -> T:
 
 
 def score(matches_path: Path, truth_path: Path) -> Quality:
-    """precision, recall, F1, precision of `matched` decisions, number of decisions."""
+    """precision, recall, F1, precision and recall of `matched` decisions, number of
+    decisions."""
     import polars as pl  # noqa: PLC0415 - only in a child process (see the docstring)
 
     from demo.evaluation import accuracy  # noqa: PLC0415
@@ -83,4 +85,11 @@ def score(matches_path: Path, truth_path: Path) -> Quality:
         return NO_QUALITY
     matches = pl.read_parquet(matches_path, columns=["left_id", "right_id", "status"])
     found = accuracy(matches, pl.read_csv(truth_path, columns=["left_id", "right_id"]))
-    return (found.precision, found.recall, found.f1, found.auto_precision, found.decided_pairs)
+    return (
+        found.precision,
+        found.recall,
+        found.f1,
+        found.auto_precision,
+        found.auto_recall,
+        found.decided_pairs,
+    )

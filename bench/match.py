@@ -7,7 +7,7 @@ On Linux a child's ru_maxrss starts at its parent's high-water RSS (it survives 
 this parent never touches the data: generating and scoring run in spawned processes and
 the parent imports neither polars nor numpy (as bench/generic.py does).
 Precision, recall and F1 count every decision against the truth pairs; "auto precision"
-counts only decisions with status `matched`.
+counts only decisions with status `matched`, "auto recall" the true pairs among them.
 
 With `--repeat N` the contenders run N times each, alternating (tieout, duckdb, tieout,
 duckdb ...), and the table shows each one's median time and largest peak: on a shared
@@ -42,13 +42,13 @@ RULES = HERE.parent / "demo" / "rulesets" / "bank_ledger.yaml"
 CONTENDERS = ("tieout", "duckdb", "pandas")
 HEADER = (
     "| rows/side | contender | time (s) | vs duckdb | peak MB | precision | recall | F1 |"
-    " auto precision |"
+    " auto precision | auto recall |"
 )
 
 
 MATRIX_HEADER = (
     "| distribution | rows/side | contender | time (s) | vs duckdb | peak MB | mem vs duckdb"
-    " | precision | recall | F1 | auto precision |"
+    " | precision | recall | F1 | auto precision | auto recall |"
 )
 
 
@@ -101,7 +101,7 @@ def matrix_table(figures: list[Figures]) -> str:
     same data, and the quality of the decisions."""
     lines = [
         MATRIX_HEADER,
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     duck = {(f.data, f.rows): f for f in figures if f.contender == "duckdb"}
     for f in figures:
@@ -112,7 +112,7 @@ def matrix_table(figures: list[Figures]) -> str:
         lines.append(
             f"| {f.data} | {f.rows:,} | {f.contender}{failed} | {f.seconds:.2f} | {ratio}"
             f" | {f.peak_mb:,.0f} | {memory} | {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f}"
-            f" | {f.auto_precision:.4f} |"
+            f" | {f.auto_precision:.4f} | {f.auto_recall:.4f} |"
         )
     return "\n".join(lines)
 
@@ -127,14 +127,15 @@ def generated(data: Path, writer: Callable[..., None], *args: object) -> None:
 
 
 def table(figures: list[Figures]) -> str:
-    lines = [HEADER, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [HEADER, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     duck = {f.rows: f.seconds for f in figures if f.contender == "duckdb"}
     for f in figures:
         ratio = f"{f.seconds / duck[f.rows]:.2f}x" if f.rows in duck else "-"
         failed = "" if f.exit_code == 0 else f" (exit {f.exit_code})"
         lines.append(
             f"| {f.rows:,} | {f.contender}{failed} | {f.seconds:.1f} | {ratio} | {f.peak_mb:,.0f} "
-            f"| {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f} | {f.auto_precision:.4f} |"
+            f"| {f.precision:.4f} | {f.recall:.4f} | {f.f1:.4f} | {f.auto_precision:.4f} "
+            f"| {f.auto_recall:.4f} |"
         )
     return "\n".join(lines)
 

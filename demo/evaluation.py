@@ -11,12 +11,14 @@ PAIR = ["left_id", "right_id"]
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Pair-level precision and recall; `auto_precision` counts only `matched` decisions."""
+    """Pair-level precision and recall; `auto_precision` counts only `matched` decisions,
+    `auto_recall` the true pairs decided `matched`."""
 
     precision: float
     recall: float
     f1: float
     auto_precision: float
+    auto_recall: float
     true_pairs: int
     decided_pairs: int
 
@@ -36,6 +38,7 @@ def accuracy(matches: pl.DataFrame, truth: pl.DataFrame) -> Accuracy:
         recall=recall,
         f1=f1,
         auto_precision=_ratio(auto_hits, auto.height),
+        auto_recall=_ratio(auto_hits, truth_pairs.height),
         true_pairs=truth_pairs.height,
         decided_pairs=decided.height,
     )
