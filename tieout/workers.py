@@ -13,6 +13,7 @@ from uuid import UUID
 from engine.domain.job import ENDED, Job, RetryPolicy
 from engine.ports import QueueEntry
 from engine.worker.loop import Worker, WorkerConfig
+from projections.projector import run_projector
 from tieout.bootstrap import Container
 from tieout.settings import Settings
 
@@ -56,20 +57,39 @@ def run_until_done(
     job_id: UUID,
     on_progress: Callable[[QueueEntry], None] | None = None,
     timeout_seconds: float | None = None,
+    project_alongside: bool = False,
 ) -> Job:
     """Run an in-process worker until `job_id` is completed, dead-lettered or cancelled.
 
     `on_progress` is called a few times a second with the job's queue entry (status,
-    phase, rows processed). Returns the job as it ended.
+    phase, rows processed). Returns the job as it ended. With `project_alongside`, the
+    projector runs too, as in `tieout serve`: the read models take the job's rows while
+    the worker records them, and are a moment from current when it ends.
     """
     worker = build_worker(container, concurrency=1)
     thread = start_in_background(worker)
+    stop_projector = threading.Event()
+    projector = threading.Thread(
+        target=run_projector,
+        args=(container.projections, stop_projector, PROGRESS_SECONDS, _no_report),
+        name="tieout-projector",
+        daemon=True,
+    )
+    if project_alongside:
+        projector.start()
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     try:
         return wait_until_ended(container, job_id, on_progress, deadline)
     finally:
         worker.stop()
         thread.join()
+        stop_projector.set()
+        if project_alongside:
+            projector.join()
+
+
+def _no_report(projection: str, position: int, lag: int) -> None:
+    """The lag gauge of a projector run for one command: nobody scrapes it."""
 
 
 def wait_until_ended(

@@ -142,7 +142,8 @@ def _say_who_runs_it(built: Container, job_id: UUID) -> None:
 def _wait(built: Container, job_id: UUID) -> Job:
     """Wait for the job to end, progress on stderr; on the embedded default, run it here."""
     if built.settings.database_url is None:
-        return run_until_done(built, job_id, ProgressWatch(job_id, warn_after=None).show)
+        show = ProgressWatch(job_id, warn_after=None).show
+        return run_until_done(built, job_id, show, project_alongside=True)
     watch = ProgressWatch(job_id, warn_after=time.monotonic() + NO_WORKER_SECONDS)
     return wait_until_ended(built, job_id, watch.show, deadline=None)
 
