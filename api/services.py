@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from engine.cache import TtlCache
-from engine.domain.job import REQUESTED
 from engine.domain.meta import EventMeta
 from engine.domain.org import Operation, Role
 from engine.errors import NotFoundError
@@ -148,7 +147,7 @@ class ApiServices:
         its current status) and another body is a conflict (`Tieout.request_job`)."""
         project_id = body["project_id"]
         self.tenancy.authorize(principal, project_id, Operation.WRITE)
-        job = self.app.request_job(
+        job, status = self.app.request_job_status(
             project_id,
             body["left_source_id"],
             body["right_source_id"],
@@ -156,7 +155,6 @@ class ApiServices:
             meta,
             idempotency_key=key,
         )
-        status = self.app.get_job(job).status if key else REQUESTED
         return {"id": job, "status": status}
 
     def jobs(

@@ -170,13 +170,34 @@ class Tieout(Application[UUID]):
         A key reused with other sources or another ruleset version is a `ConflictError`:
         answering with the first job would hide that the second request was not run.
         """
+        asked = (project_id, left, right, ruleset_version)
+        return self.request_job_status(*asked, meta, idempotency_key)[0]
+
+    def request_job_status(
+        self,
+        project_id: UUID,
+        left: UUID,
+        right: UUID,
+        ruleset_version: int,
+        meta: EventMeta,
+        idempotency_key: str = "",
+    ) -> tuple[UUID, str]:
+        """`request_job`, and the job's status: `requested` when this call made it.
+
+        A new key costs one write: a key used before is found by the write's conflict
+        (the job's id derives from the key), not by a read ahead of every request.
+        """
         candidate = job_id(project_id, idempotency_key) if idempotency_key else None
-        if candidate is not None and self._exists(candidate):
-            return self._same_request(candidate, (left, right, ruleset_version))
-        ruleset = self.get_ruleset(project_id, ruleset_version)
-        left_source = self.get_source(project_id, left)
-        right_source = self.get_source(project_id, right)
-        ruleset.check_columns(_schema(left_source.columns), _schema(right_source.columns))
+        asked = (left, right, ruleset_version)
+        try:
+            ruleset = self.get_ruleset(project_id, ruleset_version)
+            left_source = self.get_source(project_id, left)
+            right_source = self.get_source(project_id, right)
+            ruleset.check_columns(_schema(left_source.columns), _schema(right_source.columns))
+        except (NotFoundError, BadInputError):
+            if candidate is not None and self._exists(candidate):
+                return self._same_request(candidate, asked)  # the key decides first
+            raise
         job = Job(
             project_id=project_id,
             left_source_id=left,
@@ -190,11 +211,11 @@ class Tieout(Application[UUID]):
         except IntegrityError:
             if candidate is None:
                 raise
-            # a request with the same key, saved concurrently a moment earlier
-            return self._same_request(candidate, (left, right, ruleset_version))
-        return job.id
+            # the key's job: requested before, or concurrently a moment earlier
+            return self._same_request(candidate, asked)
+        return job.id, REQUESTED
 
-    def _same_request(self, existing: UUID, asked: tuple[UUID, UUID, int]) -> UUID:
+    def _same_request(self, existing: UUID, asked: tuple[UUID, UUID, int]) -> tuple[UUID, str]:
         found = self.get_job(existing)
         first = (found.left_source_id, found.right_source_id, found.ruleset_version)
         if first != asked:
@@ -203,7 +224,7 @@ class Tieout(Application[UUID]):
                 f"sources {first[0]} and {first[1]}, ruleset {first[2]}; use another key"
             )
             raise ConflictError(msg)
-        return existing
+        return existing, found.status
 
     def get_job(self, job: UUID) -> Job:
         return self._get(Job, job, "job")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import polars as pl
 import psycopg
@@ -35,6 +35,7 @@ from engine.domain.job import (
     LeaseLostError,
 )
 from engine.domain.queue import QueueGuard
+from engine.errors import ConflictError, NotFoundError
 from engine.matching import decisions_hash
 from engine.ports import JobProgress, QueueEntry
 from engine.worker.loop import Worker
@@ -101,9 +102,29 @@ def test_queue_row_follows_every_transition(container: Container, inputs: Inputs
 
 
 def test_idempotency_key_names_one_job(container: Container, inputs: Inputs) -> None:
-    first = inputs.request(container, key="close-2024-01")
+    app = container.app
+    asked = (inputs.project_id, inputs.left_id, inputs.right_id, inputs.version, META)
+    first, status = app.request_job_status(*asked, "close-2024-01")
+    assert status == REQUESTED
+    app.cancel_job(first, "wrong period", META)
+    # The key's job, in its current status; nothing new in the queue.
+    assert app.request_job_status(*asked, "close-2024-01") == (first, CANCELLED)
     assert inputs.request(container, key="close-2024-01") == first
     assert len(container.queue.entries()) == 1
+
+
+def test_a_reused_key_is_a_conflict_before_the_body_is_checked(
+    container: Container, inputs: Inputs
+) -> None:
+    """The key decides first: a reused key with another body is a conflict, even when that
+    body names a source that does not exist."""
+    inputs.request(container, key="close-2024-02")
+    with pytest.raises(ConflictError, match="close-2024-02"):
+        container.app.request_job(
+            inputs.project_id, inputs.left_id, uuid4(), inputs.version, META, "close-2024-02"
+        )
+    with pytest.raises(NotFoundError):  # without the key, the body's error
+        container.app.request_job(inputs.project_id, inputs.left_id, uuid4(), inputs.version, META)
 
 
 def test_retry_after_a_crash_mid_recording_duplicates_nothing(
