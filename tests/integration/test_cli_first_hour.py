@@ -4,6 +4,7 @@ for bad input. Each test runs the real `tieout` command as a subprocess."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -156,6 +157,32 @@ def test_wait_without_a_worker_says_so_and_shows_the_id_first(
     assert lines[1].strip() == "requested: waiting for a worker"
     assert lines[2].startswith(f"no worker has claimed job {job_id} after 5s")
     assert "tieout worker" in lines[2]
+
+
+def test_ctrl_c_while_waiting_says_what_becomes_of_the_job(
+    inputs: Inputs, cli_env: dict[str, str]
+) -> None:
+    waiting = subprocess.Popen(
+        [TIEOUT, *run_args(inputs), "--wait"],
+        env=cli_env | FAST,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stderr is not None
+    try:
+        first = waiting.stderr.readline()
+        assert waiting.stderr.readline().strip() == "requested: waiting for a worker"
+        waiting.send_signal(signal.SIGINT)
+        _, rest = waiting.communicate(timeout=30)
+    finally:
+        waiting.kill()
+    job_id = first.split()[1]
+    assert waiting.returncode == 130
+    assert rest.strip() == (
+        f"stopped waiting for job {job_id}: it stays queued for the workers "
+        f"(`tieout jobs show {job_id}`)"
+    )
 
 
 @pytest.mark.parametrize("process", ["worker", "projector"])

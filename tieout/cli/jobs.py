@@ -140,12 +140,27 @@ def _say_who_runs_it(built: Container, job_id: UUID) -> None:
 
 
 def _wait(built: Container, job_id: UUID) -> Job:
-    """Wait for the job to end, progress on stderr; on the embedded default, run it here."""
-    if built.settings.database_url is None:
-        show = ProgressWatch(job_id, warn_after=None).show
-        return run_until_done(built, job_id, show, project_alongside=True)
-    watch = ProgressWatch(job_id, warn_after=time.monotonic() + NO_WORKER_SECONDS)
-    return wait_until_ended(built, job_id, watch.show, deadline=None)
+    """Wait for the job to end, progress on stderr; on the embedded default, run it here.
+
+    Ctrl-C stops the waiting (exit 130) and says what becomes of the job.
+    """
+    embedded = built.settings.database_url is None
+    try:
+        if embedded:
+            show = ProgressWatch(job_id, warn_after=None).show
+            return run_until_done(built, job_id, show, project_alongside=True)
+        watch = ProgressWatch(job_id, warn_after=time.monotonic() + NO_WORKER_SECONDS)
+        return wait_until_ended(built, job_id, watch.show, deadline=None)
+    except KeyboardInterrupt:
+        fate = (
+            "it is requeued when its lease expires, and `tieout worker` runs it then"
+            if embedded
+            else "it stays queued for the workers"
+        )
+        click.echo(
+            f"stopped waiting for job {job_id}: {fate} (`tieout jobs show {job_id}`)", err=True
+        )
+        sys.exit(130)
 
 
 class ProgressWatch:
