@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -170,6 +171,30 @@ class FencingContract(ABC):
         assert entry is not None
         assert (entry.phase, entry.rows_processed, entry.rows_total) == ("matching", 5, 10)
 
+    def test_an_entry_is_the_job_as_its_events_left_it(self, harness: Harness) -> None:
+        """docs/jobs.md: a claim starts the progress over at phase `claimed`; after the
+        attempt the phase is the job's status."""
+        app = harness.app
+        app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        assert harness.queue.heartbeat(harness.job_id, "lease-1", JobProgress("matching", 7, 9))
+        app.release_job(harness.job_id, "lease-1", "shutdown", META)
+        app.claim_job(harness.job_id, "w1", "lease-2", 100, META)
+        entry = harness.queue.entry(harness.job_id)
+        assert entry is not None
+        assert (entry.status, entry.phase, entry.rows_processed) == (RUNNING, "claimed", 0)
+        app.fail_job(harness.job_id, "lease-2", "disk full", POLICY, META)
+        entry = harness.queue.entry(harness.job_id)
+        assert entry is not None
+        assert entry.phase == FAILED
+        assert entry.project_id == app.get_job(harness.job_id).project_id
+        assert (entry.status, entry.attempts, entry.failures) == (FAILED, 2, 1)
+        assert (entry.worker, entry.last_error) == ("w1", "disk full")
+        assert entry.created_at.tzinfo is not None
+        assert entry.heartbeat_age_seconds is None  # heartbeated once, but no longer running
+
+    def test_recorded_names_the_streams_that_have_events(self, harness: Harness) -> None:
+        assert harness.queue.recorded([harness.job_id, uuid4()]) == {harness.job_id}
+
     def test_a_concurrent_save_of_the_same_version_is_a_conflict(self, harness: Harness) -> None:
         app = harness.app
         first, second = app.get_job(harness.job_id), app.get_job(harness.job_id)
@@ -205,6 +230,21 @@ class TestPostgresFencing(FencingContract):
     def app_and_queue(self, container: Container) -> tuple[Tieout, JobQueue]:
         self.url = container.database_url
         return container.app, container.queue
+
+    def test_a_claim_skips_a_row_another_save_holds(self, harness: Harness) -> None:
+        """Two workers picked the same job: the second claim gives up at once (SKIP LOCKED)
+        instead of queueing behind the first one's transaction."""
+        with psycopg.connect(self.url) as holder, ThreadPoolExecutor(1) as pool:
+            holder.execute(
+                "SELECT 1 FROM tieout_job_queue WHERE job_id = %s FOR UPDATE", (harness.job_id,)
+            )
+            claim = pool.submit(harness.app.claim_job, harness.job_id, "w2", "l2", 100, META)
+            try:
+                with pytest.raises(JobStateError, match="no longer requested"):
+                    claim.result(timeout=10)
+            finally:
+                holder.rollback()
+        assert harness.app.get_job(harness.job_id).status == REQUESTED
 
     def age_leases(self, harness: Harness, seconds: float) -> None:
         del harness

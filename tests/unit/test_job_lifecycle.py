@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 
+from engine.domain.base import TieoutAggregate
 from engine.domain.job import (
     CANCELLED,
     COMPLETED,
@@ -127,3 +128,66 @@ def test_queue_row_mirrors_the_aggregate() -> None:
     job.fail("t1", "boom", POLICY, META)
     row = QueueRow.of(job)
     assert (row.status, row.lease_token, row.available_in_seconds) == (FAILED, None, 2)
+
+
+def test_every_event_carries_the_metadata_of_its_command() -> None:
+    """Auditors filter on actor, request id and causation: no command drops them."""
+    metas = {name: event_meta("user:a@example.com", name, f"req-{name}") for name in "abcdefgh"}
+    job = Job(uuid4(), uuid4(), uuid4(), 1, "", meta=metas["a"])
+    job.claim("w1", "t1", 10, metas["b"])
+    job.fail("t1", "boom", POLICY, metas["c"])
+    job.retry(metas["d"])
+    job.claim("w1", "t2", 10, metas["e"])
+    job.fail("t2", "bad input", POLICY, metas["f"], permanent=True)  # failed + dead-lettered
+    job.redrive(metas["g"])
+    job.claim("w1", "t3", 10, metas["h"])
+    job.release("t3", "shutdown", metas["a"])
+    job.cancel("not needed", metas["b"])
+    other = claimed(new_job())
+    other.complete("t1", OUTCOME, metas["c"])
+    events = [*job.collect_events(), *other.collect_events()[2:]]
+    recorded = [event.meta for event in events if isinstance(event, TieoutAggregate.Event)]
+    assert [meta["causation"] for meta in recorded] == [*"abcdeffgh", "a", "b", "c"]
+    assert all(meta == metas[meta["causation"]] for meta in recorded)
+
+
+def test_every_requeue_and_cancel_says_why() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "disk full", POLICY, META)
+    job.retry(META)
+    claimed(job, "t2").fail("t2", "bad input", POLICY, META, permanent=True)
+    job.redrive(META)
+    job.cancel("superseded by a new upload", META)
+    reasons = [
+        event.reason
+        for event in job.collect_events()
+        if isinstance(event, Job.JobRequeued | Job.JobCancelled)
+    ]
+    assert len(reasons) == 3
+    assert "disk full" in reasons[0]
+    assert "redrive" in reasons[1]
+    assert reasons[2] == "superseded by a new upload"
+
+
+@pytest.mark.parametrize(
+    ("command", "state"),
+    [("claim", CANCELLED), ("retry", REQUESTED), ("redrive", FAILED), ("cancel", COMPLETED)],
+)
+def test_a_refused_command_says_which_and_why(command: str, state: str) -> None:
+    """The CLI prints this one line: it names the job, its state and the command."""
+    job = new_job()
+    if state == CANCELLED:
+        job.cancel("stop", META)
+    elif state == FAILED:
+        claimed(job).fail("t1", "boom", POLICY, META)
+    elif state == COMPLETED:
+        claimed(job).complete("t1", OUTCOME, META)
+    calls = {
+        "claim": lambda: job.claim("w", "t9", 10, META),
+        "retry": lambda: job.retry(META),
+        "redrive": lambda: job.redrive(META),
+        "cancel": lambda: job.cancel("again", META),
+    }
+    with pytest.raises(JobStateError) as refused:
+        calls[command]()
+    assert str(refused.value) == f"job {job.id} is {state}: cannot {command}"

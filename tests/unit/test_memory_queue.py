@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from engine.domain.job import COMPLETED, FAILED, REQUESTED, RUNNING, Job, JobStateError
+from engine.domain.job import (
+    COMPLETED,
+    DEAD_LETTERED,
+    FAILED,
+    REQUESTED,
+    RUNNING,
+    Job,
+    JobStateError,
+)
 from engine.domain.meta import event_meta
 from engine.domain.queue import QueueGuard, QueueRow, guard_error, guard_holds
 from engine.memory import InMemoryFencedRecorder, InMemoryJobQueue
@@ -39,6 +47,7 @@ def put(
     project: UUID = PROJECT,
     attempts: int = 0,
     failures: int = 0,
+    dead_letters: int = 0,
 ) -> UUID:
     job_id = uuid4()
     row = QueueRow(
@@ -48,7 +57,7 @@ def put(
         attempts=attempts,
         failures=failures,
         takeovers=failures // 2,
-        dead_letters=0,
+        dead_letters=dead_letters,
         lease_token="token" if status == RUNNING else None,
         worker="w",
         last_error="",
@@ -135,6 +144,48 @@ def test_stats_count_statuses_totals_durations_and_the_stalest_heartbeat() -> No
     assert stats.duration_bucket_counts == [0, 0, 1, 0]  # 5 s is in the bucket from 5 s
     assert stats.duration_sum_seconds == 5.0
     assert stats.oldest_heartbeat_age_seconds == 9.0  # of the two running: 9 s and 2 s
+
+
+def test_stats_sum_every_completed_job_and_ignore_heartbeats_of_ended_ones() -> None:
+    """Durations are finish minus claim, summed over every completed job wherever it sits
+    among the rows; a completed job's last heartbeat is not a running lease's."""
+    clock = Clock()
+    queue = queue_at(clock)
+    put(queue, REQUESTED)
+    clock.now = 1.0
+    fast, slow = put(queue, RUNNING, attempts=1), put(queue, RUNNING, attempts=1)
+    clock.now = 3.0
+    fast_done = QueueRow(fast, PROJECT, COMPLETED, 1, 0, 0, 0, None, "w", "", 0.0)
+    queue.recorder.insert_fenced([], row=fast_done)  # 2 s
+    clock.now = 21.0
+    slow_done = QueueRow(slow, PROJECT, COMPLETED, 1, 0, 0, 0, None, "w", "", 0.0)
+    queue.recorder.insert_fenced([], row=slow_done)  # 20 s
+    put(queue, DEAD_LETTERED, failures=3, dead_letters=1)
+    clock.now = 30.0
+    stats = queue.stats((1.0, 5.0, 10.0))
+    assert stats.duration_bucket_counts == [0, 1, 0, 1]
+    assert stats.duration_sum_seconds == 22.0
+    assert stats.dead_letters == 1
+    assert stats.oldest_heartbeat_age_seconds == 0.0  # nothing is running
+    clock.now = 40.0
+    put(queue, RUNNING)
+    clock.now = 44.0
+    unbounded = queue.stats(())
+    assert unbounded.duration_bucket_counts == [2]  # no bounds: one bucket, both jobs
+    assert unbounded.oldest_heartbeat_age_seconds == 4.0  # not the completed jobs' 43 s
+
+
+def test_due_retries_hand_out_at_most_the_limit() -> None:
+    queue = queue_at(Clock())
+    first, second = put(queue, FAILED), put(queue, FAILED)
+    assert queue.due_retries(1) == [first]
+    assert queue.due_retries(2) == [first, second]
+
+
+def test_entries_default_to_a_page_of_100() -> None:
+    queue = queue_at(Clock())
+    jobs = [put(queue, REQUESTED) for _ in range(101)]
+    assert [e.job_id for e in queue.entries()] == jobs[:0:-1]
 
 
 def test_a_release_records_its_reason() -> None:
