@@ -150,6 +150,8 @@ def copy_synthetic_decisions(url: str, job: UUID, rows: int) -> None:
                 .alias("status"),
                 pl.lit(None, dtype=pl.Float64).alias("left_amount"),
                 pl.lit(None, dtype=pl.Float64).alias("right_amount"),
+                pl.lit(None, dtype=pl.Date).alias("left_date"),
+                pl.lit(None, dtype=pl.Date).alias("right_date"),
             )
             stage(curs, DECISIONS, job, [frame.select(DECISIONS.copied)])
             conn.commit()

@@ -91,6 +91,8 @@ DECISIONS = JobTable(
         "status",
         "left_amount",
         "right_amount",
+        "left_date",
+        "right_date",
     ),
     reviewed=("review_status", "action_id", "reviewed_by", "reviewed_at"),
     order=("-confidence", "row_no"),  # the pages' key

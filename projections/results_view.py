@@ -49,7 +49,14 @@ from engine.matching.schemas import (
     STATUS,
     UNMATCHED_ID,
 )
-from engine.worker.details import AMOUNT, DATE, LEFT_AMOUNT, RIGHT_AMOUNT
+from engine.worker.details import (
+    AMOUNT,
+    DATE,
+    LEFT_AMOUNT,
+    LEFT_DATE,
+    RIGHT_AMOUNT,
+    RIGHT_DATE,
+)
 from projections.job_partitions import DECISIONS, UNMATCHED, JobTable, drop_all, publish, stage
 from projections.names import (
     JOBS_TABLE,
@@ -300,6 +307,8 @@ def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
     details = [
         _column(frame, LEFT_AMOUNT, pl.Float64),
         _column(frame, RIGHT_AMOUNT, pl.Float64),
+        _column(frame, LEFT_DATE, pl.Date),
+        _column(frame, RIGHT_DATE, pl.Date),
     ]
     batch.stage(
         DECISIONS,

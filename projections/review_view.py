@@ -11,8 +11,9 @@ batches and its reviews in one transaction applies the reviews to rows already t
   an n:m match pairs the ids in order, the shorter side repeating its last id, as a
   many-to-one group repeats its one side.
 - Items of a rejected or unmatched group become open rows of the unmatched table (reason
-  `rejected` or `unmatched`, no date: decisions do not record one); an item in a manual
-  match is `pending` or `matched` there, and `open` again when the match goes.
+  `rejected` or `unmatched`, with the amount and date recorded on the decision row); an
+  item in a manual match is `pending` or `matched` there, and `open` again when the match
+  goes.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ Statement = tuple[str, dict[str, Any]]
 Event = Any
 
 _GROUP_ITEMS = (
-    f"SELECT DISTINCT 'left' AS side, left_id AS item_id, left_amount AS amount "
-    f"FROM {DECISIONS_TABLE} WHERE job_id = %(job)s AND group_id = ANY(%(groups)s) "
-    f"UNION SELECT DISTINCT 'right', right_id, right_amount "
-    f"FROM {DECISIONS_TABLE} WHERE job_id = %(job)s AND group_id = ANY(%(groups)s)"
+    "SELECT DISTINCT 'left' AS side, left_id AS item_id, left_amount AS amount, "
+    f"left_date AS item_date FROM {DECISIONS_TABLE} "
+    "WHERE job_id = %(job)s AND group_id = ANY(%(groups)s) "
+    f"UNION SELECT DISTINCT 'right', right_id, right_amount, right_date FROM {DECISIONS_TABLE} "
+    "WHERE job_id = %(job)s AND group_id = ANY(%(groups)s)"
 )
 _SET_STATUS = (
     f"UPDATE {DECISIONS_TABLE} SET review_status = %(status)s, action_id = %(pending)s, "
@@ -52,7 +54,7 @@ _REOPEN_NEW = (
     f"INSERT INTO {UNMATCHED_TABLE} "
     "(job_id, row_no, side, item_id, reason, amount, item_date, state, own_partition) "
     "SELECT %(job)s, base.last + row_number() OVER (ORDER BY items.side, items.item_id), "
-    "items.side, items.item_id, %(reason)s, items.amount, NULL, 'open', "
+    "items.side, items.item_id, %(reason)s, items.amount, items.item_date, 'open', "
     "to_regclass(%(own_table)s) IS NOT NULL "  # in the job's own partition, if it has one
     f"FROM ({_NEW_ITEMS}) items, "
     f"(SELECT coalesce(max(row_no), -1) AS last FROM {UNMATCHED_TABLE} "

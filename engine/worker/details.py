@@ -2,8 +2,9 @@
 
 Analysts age open items and total what was matched; the read models need each row's
 amount and date for that, and they cannot read the inputs. So the worker records them in
-the batches, next to the matcher's columns: `left_amount` and `right_amount` for a
-decision row, `amount` and `date` for an unmatched row. Which input columns they are comes
+the batches, next to the matcher's columns: `left_amount`, `right_amount`, `left_date`
+and `right_date` for a decision row (the date ages an item that a review frees again),
+`amount` and `date` for an unmatched row. Which input columns they are comes
 from the ruleset: the amount is the first many-to-one `sum` or `within` condition (or an
 `equals` on numbers), the date the first `within_days` condition. A ruleset without one
 leaves the column null. The decisions hash is computed on the matcher's columns only, so
@@ -21,7 +22,8 @@ from engine.matching.ruleset import Equals, Ruleset, Within, WithinDays
 from engine.matching.schemas import LEFT_ID, RIGHT_ID, SIDE, UNMATCHED_ID
 
 LEFT_AMOUNT, RIGHT_AMOUNT, AMOUNT, DATE = "left_amount", "right_amount", "amount", "date"
-DETAIL_COLUMNS = (LEFT_AMOUNT, RIGHT_AMOUNT, AMOUNT, DATE)
+LEFT_DATE, RIGHT_DATE = "left_date", "right_date"
+DETAIL_COLUMNS = (LEFT_AMOUNT, RIGHT_AMOUNT, LEFT_DATE, RIGHT_DATE, AMOUNT, DATE)
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,20 @@ def with_details(
     left_values = _values(left, ruleset.left.id, columns.left_amount, columns.left_date)
     right_values = _values(right, ruleset.right.id, columns.right_amount, columns.right_date)
     matches = result.matches.join(
-        left_values.select(pl.col("key").alias(LEFT_ID), pl.col(AMOUNT).alias(LEFT_AMOUNT)),
+        left_values.select(
+            pl.col("key").alias(LEFT_ID),
+            pl.col(AMOUNT).alias(LEFT_AMOUNT),
+            pl.col(DATE).alias(LEFT_DATE),
+        ),
         on=LEFT_ID,
         how="left",
         maintain_order="left",
     ).join(
-        right_values.select(pl.col("key").alias(RIGHT_ID), pl.col(AMOUNT).alias(RIGHT_AMOUNT)),
+        right_values.select(
+            pl.col("key").alias(RIGHT_ID),
+            pl.col(AMOUNT).alias(RIGHT_AMOUNT),
+            pl.col(DATE).alias(RIGHT_DATE),
+        ),
         on=RIGHT_ID,
         how="left",
         maintain_order="left",

@@ -87,7 +87,8 @@ END $$;
 
 -- One row per decision row (a many-to-one group is several rows with one group_id).
 -- row_no is the row's position in the job's recorded decisions: unique, stable, and the
--- tie-break of every ordering. review_status: none, confirmed, rejected,
+-- tie-break of every ordering. The amounts and dates are the inputs' columns the ruleset
+-- names (engine/worker/details.py). review_status: none, confirmed, rejected,
 -- pending_approval, manual, unmatched; action_id: the action awaiting approval, if any.
 CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
     job_id        uuid             NOT NULL,
@@ -101,6 +102,8 @@ CREATE TABLE IF NOT EXISTS tieout_rm_decisions (
     review_status text COLLATE "C" NOT NULL DEFAULT 'none',
     left_amount   double precision,
     right_amount  double precision,
+    left_date     date,
+    right_date    date,
     action_id     text,
     reviewed_by   text,
     reviewed_at   timestamptz,

@@ -57,6 +57,8 @@ def decisions(job_id: UUID, rows: int) -> pl.DataFrame:
         pl.lit("matched").alias("status"),
         pl.lit(1.5).alias("left_amount"),
         pl.lit(1.5).alias("right_amount"),
+        pl.lit(None, dtype=pl.Date).alias("left_date"),
+        pl.lit(None, dtype=pl.Date).alias("right_date"),
     )
 
 

@@ -71,6 +71,8 @@ def fill(url: str, own_partition: bool) -> UUID:
             pl.lit("none").alias("review_status"),
             (pl.col("n").mod(500) + 0.5).alias("left_amount"),
             (pl.col("n").mod(500) + 0.5).alias("right_amount"),
+            pl.lit(date(2021, 11, 1)).alias("left_date"),
+            pl.lit(date(2021, 11, 2)).alias("right_date"),
         )
         for owner in owners
     )

@@ -256,6 +256,25 @@ def test_four_eyes_threshold_holds_big_actions_only(container: Container, job: R
     ]
 
 
+def test_items_freed_by_a_rejection_keep_their_amount_and_date(
+    container: Container, job: ReviewJob
+) -> None:
+    """They age in the exception queue like any open item (dates from review_helpers: the
+    left row on 2 Nov, its near match a day later; amounts 37 + 1000n, and 0.5 more)."""
+    Reviews(container.app).reject(job.job_id, "N1", "not the same invoice", ALICE)
+    assert catch_up(container.projections, 60) == 0
+    items = container.results.exception_queue(job.job_id, limit=1000).items
+    freed = {
+        (item["side"], item["id"]): (item["date"], item["amount"], item["reason"])
+        for item in items
+        if item["id"] in {"N1", "M1"}
+    }
+    assert freed == {
+        ("left", "N1"): ("2026-11-02", 1037.0, "rejected"),
+        ("right", "M1"): ("2026-11-03", 1037.5, "rejected"),
+    }
+
+
 def test_read_models_follow_reviews_and_a_rebuild_gives_the_same(
     container: Container, job: ReviewJob
 ) -> None:
