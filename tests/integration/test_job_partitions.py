@@ -121,11 +121,21 @@ def test_staged_rows_stay_invisible_until_the_job_is_published(container: Contai
         stage(curs, DECISIONS, job_id, [frame.slice(30, 20)])
     assert homes(url, job_id) == {}
     assert staged(url) == 1
+    assert options(url, DECISIONS.table_for(job_id)) == ["autovacuum_enabled=false"]
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         assert publish(curs, job_id, 50) == {"tieout_rm_decisions": 50}
         assert publish(curs, uuid4(), 50) == {}  # a job that recorded no rows
     assert homes(url, job_id) == {DECISIONS.table_for(job_id): 50}
     assert staged(url) == 0
+    assert options(url, DECISIONS.table_for(job_id)) is None  # autovacuum tends it now
+
+
+def options(url: str, table: str) -> list[str] | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (table,))
+        found = row.fetchone()
+    assert found is not None
+    return found[0]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("table", JOB_TABLES, ids=lambda table: table.parent)
