@@ -49,6 +49,7 @@ HASH_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it mixes without losing bit
 # entries (both sides) a partition of a rule's keys holds at most on average: what bounds
 # the memory of the entries, candidate pairs and strings made at once
 PARTITION_ENTRIES = 1 << 20
+MAX_PARTITIONS = 1 << 16  # a partition number is 16 bits
 
 
 @dataclass(frozen=True)
@@ -112,22 +113,34 @@ def partitions(
         ]
         yield Blocks(sides[0], sides[1], *_slices(sides[0].keys, sides[1].keys))
         return
-    shift = np.uint64(64 - (count.bit_length() - 1))
-    owners = [(side >> shift).astype(np.uint32) for side in hashes]
+    members = [_by_partition(side, count) for side in hashes]
     for part in range(count):
         sides = []
-        for frame, height, side, owner in zip(frames, copies, hashes, owners, strict=True):
-            chosen = np.flatnonzero(owner == part)
-            order, keys = sorted_keys(side[chosen], bits)
-            sides.append(_entries(frame, plans, height, chosen[order], keys))
+        for frame, height, side, (order, bounds) in zip(
+            frames, copies, hashes, members, strict=True
+        ):
+            chosen = order[bounds[part] : bounds[part + 1]]
+            ranked, keys = sorted_keys(side[chosen], bits)
+            sides.append(_entries(frame, plans, height, chosen[ranked], keys))
         yield Blocks(sides[0], sides[1], *_slices(sides[0].keys, sides[1].keys))
+
+
+def _by_partition(hashes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries ordered by partition (the top bits of the hash), each partition's in
+    ascending position, and where each partition starts (`count` + 1 bounds). One stable
+    sort of 16-bit numbers (a radix sort in numpy) instead of a pass per partition."""
+    shift = np.uint64(64 - (count.bit_length() - 1))
+    owners = (hashes >> shift).astype(np.uint16)
+    order = np.argsort(owners, kind="stable")
+    bounds = np.searchsorted(owners[order], np.arange(count + 1), side="left")
+    return order, bounds
 
 
 def partition_count(entries: int) -> int:
     """How many partitions `entries` entries (both sides) go in: the least power of two
-    that keeps each at PARTITION_ENTRIES or fewer on average."""
+    that keeps each at PARTITION_ENTRIES or fewer on average, MAX_PARTITIONS at most."""
     count = 1
-    while entries > count * PARTITION_ENTRIES:
+    while entries > count * PARTITION_ENTRIES and count < MAX_PARTITIONS:
         count *= 2
     return count
 
