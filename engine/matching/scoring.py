@@ -52,45 +52,65 @@ def scored_candidates(
 
     A rule with keys goes one partition of its keys at a time (`partitions`); only the
     candidates and each row's best near miss outlive a partition."""
+    book = _NearMissBook(plans, prepared)
     found: Iterable[pl.DataFrame]
     if all(isinstance(plan, TextPlan) for plan in plans):
-        found = [_text_only(rows, plans, prepared, reach)]
+        found = [book.take(_text_only(rows, plans, prepared, reach))]
     else:
-        found = (_keyed(part, plans, prepared, reach) for part in partitions(rows, plans, prepared))
-    parts = [_checked(frame, plans, prepared) for frame in found]
-    frame = pl.concat([pairs for pairs, _ in parts], how="diagonal")
-    near = [misses for _, misses in parts if misses is not None]
+        found = (
+            _keyed(part, plans, prepared, reach, book) for part in partitions(rows, plans, prepared)
+        )
+    frame = pl.concat([_checked(part, plans, prepared) for part in found], how="diagonal")
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
     names = [score_column(k) for k in range(len(plans))]
     frame = frame.with_columns(scores).select(L, R, *names)
-    return Scored(frame.with_columns(pl.mean_horizontal(names).alias(BASE)), _best(near))
+    return Scored(frame.with_columns(pl.mean_horizontal(names).alias(BASE)), book.best())
 
 
 NearMisses = tuple[pl.DataFrame, pl.DataFrame]
 
 
-def _checked(
-    frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues
-) -> tuple[pl.DataFrame, NearMisses | None]:
-    """The pairs that hold every condition (the other `similar` ones scored, the exact
-    values compared), without NEAR; and of those flagged NEAR, each row's best score."""
-    frame = same_keys(_score_text(frame, plans, prepared), plans, prepared, (L, R))
-    if NEAR not in frame.columns:
-        return frame, None
-    first = next(k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
-    near = frame.filter(NEAR).select(L, R, pl.col(score_column(first)).alias(NEAR))
-    return frame.filter(~pl.col(NEAR)).drop(NEAR), _best([(near, near)])
+def _checked(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -> pl.DataFrame:
+    """The pairs that hold every condition: the other `similar` ones scored, the exact
+    values compared (what a hash collision let through is dropped)."""
+    return same_keys(_score_text(frame, plans, prepared), plans, prepared, (L, R))
 
 
-def _best(parts: list[NearMisses]) -> NearMisses | None:
-    """Each left row's and each right row's best near-miss score over all `parts`."""
-    if not parts:
-        return None
+class _NearMissBook:
+    """Each row's best near-miss score, kept part by part: a part's near misses are
+    checked like candidates and reduced to their rows' best as soon as the part is made,
+    so they never pile up (on long text most pairs in range are near misses)."""
+
+    def __init__(self, plans: list[Plan], prepared: PreparedValues) -> None:
+        self._plans, self._prepared = plans, prepared
+        text = (k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
+        self._score = score_column(next(text, 0))
+        # appended to from the scoring thread and this one: list.append is atomic
+        self._parts: list[NearMisses] = []
+
+    def take(self, part: pl.DataFrame) -> pl.DataFrame:
+        """The part without its near misses (NEAR), whose rows' best scores are kept."""
+        if NEAR not in part.columns:
+            return part
+        near = _checked(part.filter(NEAR), self._plans, self._prepared)
+        if not near.is_empty():
+            scores = near.select(L, R, pl.col(self._score).alias(NEAR))
+            self._parts.append(_best_by_row([(scores, scores)]))
+        return part.filter(~pl.col(NEAR)).drop(NEAR)
+
+    def best(self) -> NearMisses | None:
+        """Each left row's and each right row's best near-miss score, None if none."""
+        return _best_by_row(self._parts) if self._parts else None
+
+
+def _best_by_row(parts: list[NearMisses]) -> NearMisses:
     return (
-        pl.concat([left for left, _ in parts]).group_by(L).agg(pl.col(NEAR).max()),
-        pl.concat([right for _, right in parts]).group_by(R).agg(pl.col(NEAR).max()),
+        pl.concat([left.select(L, NEAR) for left, _ in parts]).group_by(L).agg(pl.col(NEAR).max()),
+        pl.concat([right.select(R, NEAR) for _, right in parts])
+        .group_by(R)
+        .agg(pl.col(NEAR).max()),
     )
 
 
@@ -100,11 +120,15 @@ def _reaching(plan: TextPlan, reach: float) -> TextPlan:
 
 
 def _keyed(
-    found: Blocks, plans: list[Plan], prepared: PreparedValues, reach: float
+    found: Blocks,
+    plans: list[Plan],
+    prepared: PreparedValues,
+    reach: float,
+    book: _NearMissBook,
 ) -> pl.DataFrame:
     """The pairs of the blocks that pass the range tests and the first `similar` test,
     scored on those; big keys of a rule with text as matrices, the rest pair by pair.
-    With `reach`, the first `similar` test keeps the near misses too, flagged in NEAR.
+    With `reach`, the first `similar` test keeps the near misses too, for `book`.
 
     The matrices of the big keys score first (`score_big_blocks`: heavy keys on threads,
     as `cdist` releases the GIL, light ones on this thread meanwhile); the pairs of the
@@ -128,9 +152,9 @@ def _keyed(
     lefts, rights, scores = score_big_blocks(
         found, (starts, ends), lookups, _reaching(plan, reach), MATRIX_BUDGET, long_text=long_text
     )
-    parts = _pair_parts(found, plans, entries, lookups, text, reach=reach, overlap=long_text)
+    parts = _pair_parts(found, plans, entries, lookups, text, book, reach=reach, overlap=long_text)
     near = scores < plan.minimum if reach else None
-    parts.append(_in_range(found, plans, lefts, rights, {k: scores / 100.0}, near))
+    parts.append(book.take(_in_range(found, plans, lefts, rights, {k: scores / 100.0}, near)))
     return pl.concat([part.select(parts[-1].columns).drop("__le", "__re") for part in parts])
 
 
@@ -140,13 +164,14 @@ def _pair_parts(
     entries: np.ndarray,
     lookups: tuple[Lookup, Lookup],
     text: tuple[int, TextPlan],
+    book: _NearMissBook,
     *,
     reach: float,
     overlap: bool,
 ) -> list[pl.DataFrame]:
     """The pairs of the given left entries' blocks that pass the range tests and the text
     condition, scored, in slices of at most PAIR_BUDGET pairs, in order; with `reach`,
-    the near misses too, flagged in NEAR.
+    the near misses go to `book`.
 
     With `overlap` (long text, where `cpdist` works long with the GIL released), a slice
     is scored on a second thread while the next one is made here, at most AHEAD slices
@@ -165,7 +190,7 @@ def _pair_parts(
         columns = [pl.Series(score_column(k), found_scores / 100.0)]
         if reach:
             columns.append(pl.Series(NEAR, found_scores < plan.minimum))
-        return pairs.with_columns(columns).filter(pl.Series(found_scores >= lowest))
+        return book.take(pairs.with_columns(columns).filter(pl.Series(found_scores >= lowest)))
 
     chunks = _chunks(found, entries)
     if not overlap:
