@@ -73,6 +73,9 @@ def match(
     lframe, rframe = _collected(left), _collected(right)
     ruleset.check_columns(lframe.schema, rframe.schema)
     lside, rside = prepare_sides((lframe, rframe), (ruleset.left.id, ruleset.right.id))
+    # the sides are copies (sorted, one chunk a column): a caller that handed its frames
+    # over (`tieout match`) holds no other reference, so they are freed before the rules
+    del left, right, lframe, rframe
     state = _State(
         {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
         {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
@@ -90,8 +93,10 @@ def match(
     # is when memory peaks
     del prepared
     lside, rside = lside.select(ID), rside.select(ID)
+    rows = _in_output_order(decisions)
+    del decisions  # each rule's decisions are in `rows` now
     return MatchResult(
-        matches=_matches(decisions, lside, rside),
+        matches=_matches(rows, lside, rside),
         unmatched=_unmatched(lside, rside, state),
         left_rows=lside.height,
         right_rows=rside.height,
@@ -186,15 +191,19 @@ def _plans(rule: Rule, left: pl.Schema, right: pl.Schema) -> list[Plan]:
     return [plan_condition(c, left[c.left], right[c.right]) for c in rule.when]
 
 
-def _matches(
-    decisions: list[pl.DataFrame], lside: pl.DataFrame, rside: pl.DataFrame
-) -> pl.DataFrame:
+def _in_output_order(decisions: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """Every rule's decisions in one frame, by left row, then right row (None if no rule
+    ran). Sorted while the scores are still plain columns: sorting the list column cost
+    more than everything else in the outputs together."""
     if not decisions:
-        return pl.DataFrame(schema=MATCHES_SCHEMA)
-    # sorted while the scores are still plain columns: sorting the list column cost more
-    # than everything else here together
+        return None
     order = pl.col(L).cast(pl.UInt64) * (1 << 32) + pl.col(R).cast(pl.UInt64)
-    rows = pl.concat(decisions, how="diagonal").rechunk().sort(order)
+    return pl.concat(decisions, how="diagonal").rechunk().sort(order)
+
+
+def _matches(rows: pl.DataFrame | None, lside: pl.DataFrame, rside: pl.DataFrame) -> pl.DataFrame:
+    if rows is None:
+        return pl.DataFrame(schema=MATCHES_SCHEMA)
     left_ids = lside.get_column(ID).gather(rows.get_column(L))
     right_ids = rside.get_column(ID).gather(rows.get_column(R))
     groups = rows.get_column(GROUP)

@@ -54,9 +54,10 @@ def match_command(left: Path, right: Path, rules_path: Path, out_dir: Path) -> s
         ruleset = read_ruleset(rules_path)
         _check_out_dir(out_dir)
         scans = (scanning[0].result(), scanning[1].result())
-    left_frame, right_frame = _read_while_loading((left, right), scans, ruleset)
+    frames = list(_read_while_loading((left, right), scans, ruleset))
     with _progress() as report:
-        result = matching.match(left_frame, right_frame, ruleset, progress=report)
+        # handed over, not kept: the matcher frees them once it has its sorted copies
+        result = matching.match(frames.pop(0), frames.pop(0), ruleset, progress=report)
     summary = _summary(result, time.perf_counter() - started)
     write_outputs(result, summary, out_dir)
     click.echo(
