@@ -156,6 +156,10 @@ def test_a_bad_condition_names_its_field(condition: str, message: str) -> None:
             "rules[1].accept_at: Input should be less than or equal to 1",
         ),
         (
+            rules_with("{left: a, right: b, op: equals}", "    near_margin: -0.1\n"),
+            "rules[1].near_margin: Input should be greater than or equal to 0",
+        ),
+        (
             rules_with("{left: a, right: b, op: equals}", "    kind: many_to_one\n"),
             "rules[1]: a many_to_one rule needs 'sum'",
         ),
@@ -250,7 +254,7 @@ def test_defaults_are_documented_values() -> None:
         }
     )
     rule = ruleset.rules[0]
-    assert rule.accept_at == 0.5
+    assert (rule.accept_at, rule.margin, rule.near_margin) == (0.5, 0.1, 0.07)
     assert rule.sum is not None
     assert (rule.sum.tolerance, rule.sum.max_group_size, rule.sum.max_candidates) == (0, 3, 10)
 
