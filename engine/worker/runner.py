@@ -6,8 +6,11 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
+from typing import Any
+from uuid import UUID
 
 import polars as pl
 
@@ -20,7 +23,7 @@ from engine.domain.meta import EventMeta
 from engine.domain.queue import QueueGuard
 from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import load_source
-from engine.matching import decisions_hash, match
+from engine.matching import MatchResult, decisions_hash, match
 from engine.ports import JobQueue, ObjectStore
 from engine.worker.details import with_details
 from engine.worker.heartbeat import Lease, ShutdownRequestedError
@@ -117,7 +120,12 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     result = match(left, right, ruleset, progress=on_stage)
     lease.report("matched", total, total)
     context.on_rate(total / max(time.perf_counter() - started, 1e-9))
-    batches = record(context, job, lease, *with_details(result, left, right, ruleset))
+    # The hashes take seconds of CPU at a million decisions; the recording mostly waits on
+    # the database. So they are computed in a thread while the batches are written.
+    with ThreadPoolExecutor(1, thread_name_prefix="job-hashes") as pool:
+        hashes = pool.submit(_hashes, job.id, result, context.signer)
+        batches = record(context, job, lease, *with_details(result, left, right, ruleset))
+        decisions, commitment = hashes.result()
     digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
     inputs = f"{left_source.content_hash}:{right_source.content_hash}:{digest}"
     return JobOutcome(
@@ -125,11 +133,17 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
         inputs_hash=hashlib.sha256(inputs.encode()).hexdigest(),
         ruleset_version=job.ruleset_version,
         engine_version=version("tieout"),
-        decisions_hash=decisions_hash(result),
+        decisions_hash=decisions,
         decision_batches=batches[0],
         unmatched_batches=batches[1],
-        commitment=asdict(commit(job.id, result.matches, context.signer)) if context.signer else {},
+        commitment=commitment,
     )
+
+
+def _hashes(job_id: UUID, result: MatchResult, signer: Signer | None) -> tuple[str, dict[str, Any]]:
+    """The decisions hash and the signed commitment (none without a signer)."""
+    commitment = asdict(commit(job_id, result.matches, signer)) if signer else {}
+    return decisions_hash(result), commitment
 
 
 def record(
