@@ -8,9 +8,10 @@ without a server, so the rule is tested where it is cheapest and where it matter
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -192,6 +193,13 @@ class FencingContract(ABC):
         assert entry.created_at.tzinfo is not None
         assert entry.heartbeat_age_seconds is None  # heartbeated once, but no longer running
 
+    def test_a_completed_job_counts_in_the_durations(self, harness: Harness) -> None:
+        harness.app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        harness.app.complete_job(harness.job_id, "lease-1", OUTCOME, META)
+        stats = harness.queue.stats((3600.0,))
+        assert stats.duration_bucket_counts == [1, 0]
+        assert 0.0 <= stats.duration_sum_seconds < 3600.0
+
     def test_recorded_names_the_streams_that_have_events(self, harness: Harness) -> None:
         assert harness.queue.recorded([harness.job_id, uuid4()]) == {harness.job_id}
 
@@ -245,6 +253,37 @@ class TestPostgresFencing(FencingContract):
             finally:
                 holder.rollback()
         assert harness.app.get_job(harness.job_id).status == REQUESTED
+
+    def test_a_completion_waits_for_a_row_another_save_holds(self, harness: Harness) -> None:
+        """Only a claim skips a locked row: the lease holder's save waits its turn and then
+        goes through, rather than failing on a row a heartbeat or a picker holds a moment."""
+        harness.app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
+        with psycopg.connect(self.url) as holder, ThreadPoolExecutor(1) as pool:
+            holder.execute(
+                "SELECT 1 FROM tieout_job_queue WHERE job_id = %s FOR UPDATE", (harness.job_id,)
+            )
+            save = pool.submit(harness.app.complete_job, harness.job_id, "lease-1", OUTCOME, META)
+            try:
+                waited = self.wait_for_a_lock_wait(save)
+            finally:
+                holder.rollback()
+            save.result(timeout=10)
+        assert waited
+        assert harness.app.get_job(harness.job_id).status == COMPLETED
+
+    def wait_for_a_lock_wait(self, save: Future[None]) -> bool:
+        """Whether another session came to wait on a row lock before `save` ended."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            deadline = time.monotonic() + 10
+            while not save.done() and time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if row is not None and row[0] > 0:
+                    return True
+                time.sleep(0.02)
+        return False
 
     def age_leases(self, harness: Harness, seconds: float) -> None:
         del harness

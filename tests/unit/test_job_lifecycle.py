@@ -12,6 +12,7 @@ from engine.domain.job import (
     COMPLETED,
     DEAD_LETTERED,
     FAILED,
+    PERMANENT_ERROR,
     REQUESTED,
     RUNNING,
     Job,
@@ -19,6 +20,7 @@ from engine.domain.job import (
     JobStateError,
     LeaseLostError,
     RetryPolicy,
+    job_id,
 )
 from engine.domain.meta import event_meta
 from engine.domain.queue import QueueRow
@@ -191,3 +193,59 @@ def test_a_refused_command_says_which_and_why(command: str, state: str) -> None:
     with pytest.raises(JobStateError) as refused:
         calls[command]()
     assert str(refused.value) == f"job {job.id} is {state}: cannot {command}"
+
+
+def test_an_idempotency_key_names_one_job_per_project() -> None:
+    """A retried request (same project, same key) names the same job; no key, a new one."""
+    project, other = uuid4(), uuid4()
+    assert Job.create_id(project, "k1") == Job.create_id(project, "k1") == job_id(project, "k1")
+    assert len({Job.create_id(project, "k1"), Job.create_id(project, "k2")}) == 2
+    assert Job.create_id(project, "k1") != Job.create_id(other, "k1")
+    assert Job.create_id(project, "") != Job.create_id(project, "")
+
+
+def test_the_events_of_an_attempt_record_what_docs_events_md_lists() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "boom", POLICY, META)
+    job.retry(META)
+    lease = "t2"
+    claimed(job, lease).complete(lease, OUTCOME, META)
+    failed, completed = (
+        event
+        for event in job.collect_events()
+        if isinstance(event, Job.JobFailed | Job.JobCompleted)
+    )
+    assert isinstance(failed, Job.JobFailed)
+    assert (failed.error, failed.attempt, failed.lease_expired) == ("boom", 1, False)
+    assert failed.retry_in_seconds == POLICY.delay(1)
+    assert isinstance(completed, Job.JobCompleted)
+    assert completed.lease_token == lease  # which lease completed it, for the audit
+
+
+def test_an_ordinary_failure_is_no_takeover() -> None:
+    job = claimed(new_job())
+    job.fail("t1", "boom", POLICY, META)
+    assert (job.failures, job.takeovers) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("permanent", "attempts", "reason"), [(True, 1, PERMANENT_ERROR), (False, 3, "3 failed")]
+)
+def test_a_dead_letter_says_why_and_schedules_no_retry(
+    permanent: bool, attempts: int, reason: str
+) -> None:
+    job = new_job()
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            job.retry(META)
+        claimed(job, f"t{attempt}").fail(f"t{attempt}", "boom", POLICY, META, permanent=permanent)
+    assert job.status == DEAD_LETTERED
+    assert job.dead_letter_reason.startswith(reason)
+    assert job.retry_in_seconds == 0.0
+    assert QueueRow.of(job).available_in_seconds == 0.0
+
+
+def test_a_lost_lease_error_names_the_lease() -> None:
+    job = claimed(new_job())
+    with pytest.raises(LeaseLostError, match="lease someone-else is no longer held"):
+        job.complete("someone-else", OUTCOME, META)
