@@ -110,8 +110,8 @@ def score_big_blocks(
     long_text: bool = False,
 ) -> Found:
     """(left entry, right entry, score 0-100) of every cell of the big keys at or above
-    the plan's `min`, key by key (in the order of `spans`), each key's cells row-major;
-    `lookups` give each side's strings by row number.
+    the plan's `min`, in a fixed order (`_joined_parts`); `lookups` give each side's
+    strings by row number.
 
     The strings of every big key are looked up and listed once. Keys of at least
     HEAVY_KEY cells are scored in a few batches of about equal cells on a thread pool
@@ -171,16 +171,17 @@ def score_big_blocks(
         parts = score(light.tolist())
         for future in pending:
             parts += future.result()
-    return _in_key_order(parts)
+    return _joined_parts(parts)
 
 
-def _in_key_order(parts: list[KeyedCells]) -> Found:
-    """The parts' cells ordered by key; a key's cells keep their order (one part each)."""
+def _joined_parts(parts: list[KeyedCells]) -> Found:
+    """The parts' cells one after the other. Their order is fixed (the light keys', then
+    each batch of heavy keys' in the order submitted), and nothing downstream depends on
+    it: the resolution ranks every pair by its scores and ids."""
     if not parts:
         return joined([])
-    lpos, rpos, scores, keys = (np.concatenate(column) for column in zip(*parts, strict=True))
-    order = np.argsort(keys, kind="stable")
-    return lpos[order], rpos[order], scores[order]
+    lpos, rpos, scores, _ = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return lpos, rpos, scores
 
 
 def _batches(keys: np.ndarray, cells: np.ndarray, count: int) -> list[list[int]]:

@@ -7,6 +7,7 @@ confidence is the mean of its condition scores (see docs/matching.md).
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from engine.matching.similarity import all_pairs_above, pair_scores
 PAIR_BUDGET = 1 << 16
 AHEAD = 2  # slices of long text made ahead of the one being scored
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
+NEAR_BATCH = 1 << 20  # near misses checked and reduced to their rows' best at once
 
 
 @dataclass(frozen=True)
@@ -79,30 +81,48 @@ def _checked(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues) -
 
 
 class _NearMissBook:
-    """Each row's best near-miss score, kept part by part: a part's near misses are
-    checked like candidates and reduced to their rows' best as soon as the part is made,
-    so they never pile up (on long text most pairs in range are near misses)."""
+    """Each row's best near-miss score, kept part by part: a part's near misses are set
+    aside as soon as the part is made, and every NEAR_BATCH of them are checked like
+    candidates and reduced to their rows' best, so they never pile up (on long text most
+    pairs in range are near misses) and the checks run on batches, not slices."""
 
     def __init__(self, plans: list[Plan], prepared: PreparedValues) -> None:
         self._plans, self._prepared = plans, prepared
         text = (k for k, plan in enumerate(plans) if isinstance(plan, TextPlan))
         self._score = score_column(next(text, 0))
-        # appended to from the scoring thread and this one: list.append is atomic
+        # long text's parts come from the scoring thread as well as this one
+        self._lock = threading.Lock()
+        self._pending: list[pl.DataFrame] = []
+        self._held = 0
         self._parts: list[NearMisses] = []
 
     def take(self, part: pl.DataFrame) -> pl.DataFrame:
-        """The part without its near misses (NEAR), whose rows' best scores are kept."""
+        """The part without its near misses (NEAR), which are set aside."""
         if NEAR not in part.columns:
             return part
-        near = _checked(part.filter(NEAR), self._plans, self._prepared)
+        near = part.filter(NEAR).drop(NEAR)
         if not near.is_empty():
-            scores = near.select(L, R, pl.col(self._score).alias(NEAR))
-            self._parts.append(_best_by_row([(scores, scores)]))
+            with self._lock:
+                self._pending.append(near)
+                self._held += near.height
+                if self._held >= NEAR_BATCH:
+                    self._reduce()
         return part.filter(~pl.col(NEAR)).drop(NEAR)
 
     def best(self) -> NearMisses | None:
         """Each left row's and each right row's best near-miss score, None if none."""
-        return _best_by_row(self._parts) if self._parts else None
+        with self._lock:
+            self._reduce()
+            return _best_by_row(self._parts) if self._parts else None
+
+    def _reduce(self) -> None:
+        if not self._pending:
+            return
+        near = _checked(pl.concat(self._pending, how="diagonal"), self._plans, self._prepared)
+        self._pending, self._held = [], 0
+        if not near.is_empty():
+            scores = near.select(L, R, pl.col(self._score).alias(NEAR))
+            self._parts.append(_best_by_row([(scores, scores)]))
 
 
 def _best_by_row(parts: list[NearMisses]) -> NearMisses:
