@@ -43,9 +43,17 @@ lint: $(DEV_STAMP) ## ruff and mypy (strict)
 test: lint ## ruff, mypy (strict) and the test suite
 	$(BIN)/pytest -q
 
-test-deep: $(DEV_STAMP) ## nightly: properties with 20x the examples on fresh seeds; mutation run
+# `make test-deep`: mutants tested at once (MUTMUT_CHILDREN=1 leaves a core to the rest), and
+# their tests' database: TIEOUT_TEST_DATABASE_URL, else the server on 127.0.0.1:5432 when one
+# answers (as in .ci/run), else every mutant's tests start an embedded PostgreSQL of their own.
+MUTMUT_CHILDREN ?= 2
+DEEP_DATABASE_URL = $(or $(TIEOUT_TEST_DATABASE_URL),$(shell pg_isready -h 127.0.0.1 -p 5432 -q \
+	2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test))
+
+test-deep: $(DEV_STAMP) ## nightly: properties with 20x the examples on fresh seeds; mutation run and score
 	env -u CI TIEOUT_TEST_EXAMPLES_SCALE=20 $(BIN)/pytest -q -p no:cacheprovider tests/property
-	$(BIN)/mutmut run --max-children 2
+	TIEOUT_TEST_DATABASE_URL=$(DEEP_DATABASE_URL) $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN)
+	$(BIN)/python tests/mutation_score.py
 	$(BIN)/mutmut results
 
 bench: $(DEV_STAMP) ## the benchmarks: matcher vs DuckDB/pandas, decisions recorded (docs/performance.md)
