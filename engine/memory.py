@@ -2,7 +2,7 @@
 
 They apply the same fencing rule as PostgreSQL (`engine.domain.queue.guard_holds`), so the
 rule that keeps a job from being recorded twice is tested without a server, and the same
-contract tests run on both (tests/unit/test_fencing_contract.py). Everything happens under
+contract tests run on both (tests/integration/test_fencing_contract.py). Everything happens under
 the recorder's one lock, so a guarded save is atomic here too: the guard is checked, the
 row written and the events appended, or nothing is.
 """
