@@ -11,9 +11,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from engine.domain.job import COMPLETED
 from engine.domain.meta import event_meta
+from projections.projector import catch_up
+from projections.results_query import DecisionFilters, UnmatchedFilters
 from tieout.bootstrap import Container, bootstrap
 from tieout.settings import Settings
+from tieout.workers import run_until_done
 
 OPERATIONS = Path(__file__).parent.parent.parent / "docs" / "operations.md"
 PG17 = 170_000
@@ -26,34 +30,54 @@ rules:
 """
 
 
-def documented_grants(role: str, database: str, server_version: int) -> list[str]:
+def documented_grants(
+    roles: dict[str, str], database: str, server_version: int, block: int = 0
+) -> list[str]:
+    """The statements of the section's SQL block `block` (0: the app role's, 1: the
+    projector's), with the documented role names replaced by `roles`' values."""
     text = OPERATIONS.read_text(encoding="utf-8").split("## The least-privilege role", 1)[1]
-    block = re.search(r"```sql\n(.*?)```", text, re.DOTALL)
-    assert block is not None, "docs/operations.md has no SQL block for the role"
-    sql = block.group(1)
+    text = text.split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) == 2, "docs/operations.md has no SQL blocks for the two roles"
+    sql = blocks[block]
     if server_version < PG17:  # the documented replacement for PostgreSQL 16 and older
         sql = sql.replace("GRANT MAINTAIN ON tieout_events", "GRANT UPDATE ON tieout_events")
-    sql = sql.replace("tieout_app", role).replace("DATABASE tieout ", f'DATABASE "{database}" ')
+    for documented, role in roles.items():
+        sql = sql.replace(documented, role)
+    sql = sql.replace("DATABASE tieout ", f'DATABASE "{database}" ')
     lines = [line for line in sql.splitlines() if not line.startswith("--")]
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
 @pytest.fixture
-def app_role_url(container: Container, admin_database_url: str) -> Iterator[str]:
-    """The test database, reached as a freshly made role with the documented grants."""
-    role = f"tieout_app_{uuid.uuid4().hex[:8]}"
+def role_urls(container: Container, admin_database_url: str) -> Iterator[tuple[str, str]]:
+    """The test database, reached as two freshly made roles with the documented grants:
+    the app role's URL and the projector's."""
+    suffix = uuid.uuid4().hex[:8]
+    roles = {"tieout_app": f"tieout_app_{suffix}", "tieout_projector": f"tieout_proj_{suffix}"}
     parts = conninfo_to_dict(container.database_url)
     with psycopg.connect(container.database_url, autocommit=True) as conn:
         version = conn.info.server_version
-        for statement in documented_grants(role, str(parts["dbname"]), version):
-            conn.execute(statement.encode())
-    parts["user"], parts["password"] = role, "change-me"
-    yield make_conninfo("", **parts)
-    with psycopg.connect(admin_database_url, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{role}" CASCADE'.encode())
+        for block in (0, 1):
+            for statement in documented_grants(roles, str(parts["dbname"]), version, block):
+                conn.execute(statement.encode())
+    urls = [
+        make_conninfo("", **(parts | {"user": role, "password": "change-me"}))
+        for role in roles.values()
+    ]
+    yield urls[0], urls[1]
+    for url in (admin_database_url, container.database_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            for role in roles.values():
+                conn.execute(f'DROP OWNED BY "{role}" CASCADE'.encode())
     with psycopg.connect(container.database_url, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY "{role}" CASCADE'.encode())
-        conn.execute(f'DROP ROLE "{role}"'.encode())
+        for role in reversed(roles.values()):
+            conn.execute(f'DROP ROLE "{role}"'.encode())
+
+
+@pytest.fixture
+def app_role_url(role_urls: tuple[str, str]) -> str:
+    return role_urls[0]
 
 
 def test_the_app_role_does_the_work_and_cannot_change_the_log(
@@ -80,3 +104,47 @@ def test_the_app_role_does_the_work_and_cannot_change_the_log(
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(b"TRUNCATE tieout_events")
         assert conn.execute(b"SELECT count(*) FROM tieout_events").fetchone() == (5,)
+
+
+def test_the_projector_role_keeps_the_read_models_and_their_partitions(
+    role_urls: tuple[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    """The worker runs as the app role; the projector, as its own role, stages the job's
+    rows and attaches them as the job's partitions (a threshold of one row)."""
+    app_url, projector_url = role_urls
+    app = bootstrap(settings.model_copy(update={"database_url": app_url, "migrate": False}))
+    try:
+        meta = event_meta(actor="user:alice@example.com", causation="test")
+        project = app.app.create_project("p", meta)
+        version = app.app.publish_ruleset(project, RULES, meta)
+        left, right = tmp_path / "l.csv", tmp_path / "r.csv"
+        left.write_text("txn_id,ref\n1,A\n2,B\n", encoding="utf-8")
+        right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
+        sources = [app.app.register_source_file(project, path, meta) for path in (left, right)]
+        job = app.app.request_job(project, sources[0], sources[1], version, meta)
+        assert run_until_done(app, job, timeout_seconds=60).status == COMPLETED
+    finally:
+        app.close()
+    projector_settings = settings.model_copy(
+        update={"database_url": projector_url, "migrate": False, "own_partition_rows": 1}
+    )
+    projector = bootstrap(projector_settings)
+    try:
+        assert catch_up(projector.projections, 60) == 0
+        page = projector.results.decisions(job, DecisionFilters(), 10)
+        assert [(item["left_id"], item["right_id"]) for item in page.items] == [("1", "9")]
+        open_items = projector.results.unmatched(job, UnmatchedFilters(), 10).items
+        assert [(item["side"], item["id"]) for item in open_items] == [("left", "2")]
+    finally:
+        projector.close()
+    with psycopg.connect(projector_url) as conn:
+        owners = conn.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = ANY(%s::regclass[])",
+            (["tieout_rm_decisions_own", "tieout_rm_unmatched_own"],),
+        ).fetchall()
+    assert sorted(name for name, _ in owners) == [
+        f"tieout_rm_decisions_{job.hex}",
+        f"tieout_rm_unmatched_{job.hex}",
+    ]
+    assert {owner for _, owner in owners} == {conninfo_to_dict(projector_url)["user"]}
