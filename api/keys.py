@@ -24,3 +24,4 @@ OPENAPI = web.AppKey("openapi", dict)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
+CLIENT_GONE = web.RequestKey("client_gone", bool)  # the client closed the connection mid-answer

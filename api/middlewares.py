@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from api.auth import authenticate
-from api.keys import CONTAINER, HTTP_METRICS, LIMITS, PRINCIPAL, REQUEST_ID
+from api.keys import CLIENT_GONE, CONTAINER, HTTP_METRICS, LIMITS, PRINCIPAL, REQUEST_ID
 from api.logs import CURRENT_REQUEST_ID
 from api.problems import Problem, from_domain, from_http, from_validation, response
 from api.routes import BY_HANDLER, Handler
@@ -22,6 +22,7 @@ from engine.errors import TieoutError
 
 logger = logging.getLogger("tieout.api")
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+CLIENT_CLOSED = 499  # logged and counted for a client that left before its answer ended
 
 
 def request_id(request: web.Request) -> str:
@@ -40,7 +41,11 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     status = 500
     try:
         answer = await _answer(request, handler)
-        status = answer.status
+    except asyncio.CancelledError:  # the server cancels a handler whose client has gone
+        status = CLIENT_CLOSED
+        raise
+    else:
+        status = CLIENT_CLOSED if request.get(CLIENT_GONE) else answer.status
         if not answer.prepared:
             answer.headers["X-Request-ID"] = rid
         return answer

@@ -8,6 +8,7 @@ access check, without reading the results again.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 from aiohttp import web
 
 from api.handlers.common import answer, path_id, principal, query, run, text_body
-from api.keys import JOB_READS
+from api.keys import CLIENT_GONE, JOB_READS
 from api.results import strong_etag
 from api.schemas import (
     DiffQuery,
@@ -29,6 +30,8 @@ from api.schemas import (
     UnmatchedQuery,
 )
 from projections.results_query import EXPORT_SCHEMAS, DecisionFilters, UnmatchedFilters
+
+logger = logging.getLogger("tieout.api")
 
 FILE_CHUNK = 1 << 20
 CACHE_CONTROL = "private, no-cache"  # keep it, but ask again: a 304 costs no result read
@@ -85,11 +88,15 @@ async def export(request: web.Request) -> web.StreamResponse:
             **({"ETag": tag, "Cache-Control": CACHE_CONTROL} if tag else {}),
         }
     )
-    if parsed.format == "csv":
-        await stream_csv(request, response, pages, parsed.what)
-    else:
-        await stream_parquet(request, response, pages, parsed.what)
-    await response.write_eof()
+    try:
+        if parsed.format == "csv":
+            await stream_csv(request, response, pages, parsed.what)
+        else:
+            await stream_parquet(request, response, pages, parsed.what)
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away mid-stream: its choice, no fault
+        logger.info("export of job %s ended: the client closed the connection", job)
+        request[CLIENT_GONE] = True
     return response
 
 

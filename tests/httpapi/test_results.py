@@ -3,12 +3,20 @@ the proof of replay and a diff; strong ETags and 304 for what cannot change."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
+import time
 from datetime import UTC, datetime
+from uuid import UUID
 
 import polars as pl
+import psycopg
+import pytest
 from api_helpers import Client, build_world, completed_job, job_body
 
+from api.middlewares import CLIENT_CLOSED
+from projections.job_partitions import DECISIONS, publish, stage
 from projections.projector import catch_up
 from tieout.bootstrap import Container
 
@@ -84,3 +92,47 @@ async def test_a_running_job_has_no_etag(
     stats = await client.get(f"{J}/{job}/stats", headers=admin)
     assert stats.status == 200, await stats.text()
     assert "ETag" not in stats.headers
+
+
+async def test_a_client_leaving_mid_export_is_no_server_error(
+    client: Client, admin: dict[str, str], container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The export streams pages while the client reads; a client that closes the
+    connection part way ends it quietly, logged and counted as 499, never as an error.
+    (The test server cancels the handler; `tieout serve` does not, and the handler's next
+    write fails instead: the handler ends the export on that too.)"""
+    job = await completed_job(client, admin, container)
+    rows = 300_000  # far more than the socket buffers hold
+    n = pl.int_range(rows, dtype=pl.Int64, eager=True)
+    text = n.cast(pl.String)
+    frame = pl.DataFrame({"row_no": n}).select(
+        pl.lit(job).alias("job_id"),
+        pl.col("row_no"),
+        ("g" + text).alias("group_id"),
+        ("L" + text).alias("left_id"),
+        ("R" + text).alias("right_id"),
+        pl.lit("exact").alias("rule"),
+        pl.lit(1.0).alias("confidence"),
+        pl.lit("matched").alias("status"),
+        pl.lit(12.5).alias("left_amount"),
+        pl.lit(12.5).alias("right_amount"),
+        pl.lit(None, dtype=pl.Date).alias("left_date"),
+        pl.lit(None, dtype=pl.Date).alias("right_date"),
+    )
+    with psycopg.connect(container.database_url) as conn, conn.cursor() as curs:
+        curs.execute("DELETE FROM tieout_rm_decisions WHERE job_id = %s", (job,))
+        stage(curs, DECISIONS, UUID(job), [frame])
+        publish(curs, UUID(job), 1)
+    caplog.set_level(logging.INFO, logger="tieout.api")
+    export = await client.get(f"{J}/{job}/export?format=csv", headers=admin)
+    assert export.status == 200
+    assert (await export.content.read(1 << 16)).startswith(b"row_no,")
+    export.close()
+    deadline = time.monotonic() + 30
+    logged = f"GET /api/reconciliation/jobs/{{job_id}}/export {CLIENT_CLOSED}"
+    while not any(record.getMessage() == logged for record in caplog.records):
+        assert time.monotonic() < deadline, [record.getMessage() for record in caplog.records]
+        await asyncio.sleep(0.05)
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    health = await client.get("/api/health")
+    assert health.status == 200
