@@ -136,16 +136,21 @@ def test_an_idempotency_key_reused_with_other_parameters_is_a_conflict(
     assert first in line
 
 
-def test_wait_without_a_worker_says_so_and_shows_the_id_first(
-    inputs: Inputs, cli_env: dict[str, str]
-) -> None:
-    waiting = subprocess.Popen(
+def waiting_for_a_worker(inputs: Inputs, cli_env: dict[str, str]) -> subprocess.Popen[str]:
+    """`tieout jobs run --wait` against a server where no worker runs."""
+    return subprocess.Popen(
         [TIEOUT, *run_args(inputs), "--wait"],
         env=cli_env | FAST,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_wait_without_a_worker_says_so_and_shows_the_id_first(
+    inputs: Inputs, cli_env: dict[str, str]
+) -> None:
+    waiting = waiting_for_a_worker(inputs, cli_env)
     assert waiting.stderr is not None
     try:
         lines = [waiting.stderr.readline() for _ in range(3)]
@@ -162,13 +167,7 @@ def test_wait_without_a_worker_says_so_and_shows_the_id_first(
 def test_ctrl_c_while_waiting_says_what_becomes_of_the_job(
     inputs: Inputs, cli_env: dict[str, str]
 ) -> None:
-    waiting = subprocess.Popen(
-        [TIEOUT, *run_args(inputs), "--wait"],
-        env=cli_env | FAST,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    waiting = waiting_for_a_worker(inputs, cli_env)
     assert waiting.stderr is not None
     try:
         first = waiting.stderr.readline()

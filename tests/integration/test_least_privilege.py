@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -86,14 +87,7 @@ def test_the_app_role_does_the_work_and_cannot_change_the_log(
     limited = settings.model_copy(update={"database_url": app_role_url, "migrate": False})
     built = bootstrap(limited)
     try:
-        meta = event_meta(actor="user:alice@example.com", causation="test")
-        project = built.app.create_project("p", meta)
-        version = built.app.publish_ruleset(project, RULES, meta)
-        left, right = tmp_path / "l.csv", tmp_path / "r.csv"
-        left.write_text("txn_id,ref\n1,A\n", encoding="utf-8")
-        right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
-        sources = [built.app.register_source_file(project, path, meta) for path in (left, right)]
-        job = built.app.request_job(project, sources[0], sources[1], version, meta)
+        job = request_job(built, tmp_path, "txn_id,ref\n1,A\n")
         assert built.queue.entry(job) is not None
     finally:
         built.close()
@@ -114,14 +108,7 @@ def test_the_projector_role_keeps_the_read_models_and_their_partitions(
     app_url, projector_url = role_urls
     app = bootstrap(settings.model_copy(update={"database_url": app_url, "migrate": False}))
     try:
-        meta = event_meta(actor="user:alice@example.com", causation="test")
-        project = app.app.create_project("p", meta)
-        version = app.app.publish_ruleset(project, RULES, meta)
-        left, right = tmp_path / "l.csv", tmp_path / "r.csv"
-        left.write_text("txn_id,ref\n1,A\n2,B\n", encoding="utf-8")
-        right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
-        sources = [app.app.register_source_file(project, path, meta) for path in (left, right)]
-        job = app.app.request_job(project, sources[0], sources[1], version, meta)
+        job = request_job(app, tmp_path, "txn_id,ref\n1,A\n2,B\n")
         assert run_until_done(app, job, timeout_seconds=60).status == COMPLETED
     finally:
         app.close()
@@ -148,3 +135,16 @@ def test_the_projector_role_keeps_the_read_models_and_their_partitions(
         f"tieout_rm_unmatched_{job.hex}",
     ]
     assert {owner for _, owner in owners} == {conninfo_to_dict(projector_url)["user"]}
+
+
+def request_job(built: Container, directory: Path, left_csv: str) -> UUID:
+    """A project, its ruleset, a left source of `left_csv` and a right source of one row
+    (ref A), and a job on them: what a user of the app role does."""
+    meta = event_meta(actor="user:alice@example.com", causation="test")
+    project = built.app.create_project("p", meta)
+    version = built.app.publish_ruleset(project, RULES, meta)
+    left, right = directory / "l.csv", directory / "r.csv"
+    left.write_text(left_csv, encoding="utf-8")
+    right.write_text("entry_id,ref\n9,A\n", encoding="utf-8")
+    sources = [built.app.register_source_file(project, path, meta) for path in (left, right)]
+    return built.app.request_job(project, sources[0], sources[1], version, meta)
