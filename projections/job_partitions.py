@@ -42,15 +42,14 @@ BUILD_MEMORY = "256MB"
 """maintenance_work_mem of a partition's index builds: a million rows sort in memory."""
 
 
-@dataclass(frozen=True, eq=False)  # compared by identity: there are two
+@dataclass(frozen=True)
 class JobTable:
     """A read model partitioned by job: its columns, staging order and indexes."""
 
     parent: str
     copied: tuple[str, ...]  # the columns a batch fills
     reviewed: tuple[str, ...]  # the columns reviews fill later (defaults at first)
-    order: tuple[str, ...]  # rows are staged in the order most indexes share (SQL)
-    staging_order: tuple[pl.Expr, ...]  # the same order, for polars
+    order: tuple[str, ...]  # rows are staged in the order most indexes share ("-c": c desc)
     indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
 
@@ -61,6 +60,11 @@ class JobTable:
     @property
     def own(self) -> str:
         return f"{self.parent}_own"
+
+    @property
+    def staging_order(self) -> list[pl.Expr]:
+        """`order` for polars: "-column" is the column negated, as the indexes key it."""
+        return [pl.col(key[1:]).neg() if key.startswith("-") else pl.col(key) for key in self.order]
 
     def table_for(self, job_id: UUID) -> str:
         """The table of one job's rows: its staging table, then its own partition."""
@@ -96,7 +100,6 @@ DECISIONS = JobTable(
     ),
     reviewed=("review_status", "action_id", "reviewed_by", "reviewed_at"),
     order=("-confidence", "row_no"),  # the pages' key
-    staging_order=(pl.col("confidence").neg(), pl.col("row_no")),
     indexes=(
         ("row", "UNIQUE INDEX {name} ON {table} (row_no)"),
         ("confidence", "INDEX {name} ON {table} ((-confidence), row_no)"),
@@ -119,7 +122,6 @@ UNMATCHED = JobTable(
     copied=("job_id", "row_no", "side", "item_id", "reason", "amount", "item_date"),
     reviewed=("state", "reason_code", "note", "explained_by", "assignee"),
     order=("side", "item_date", "row_no"),
-    staging_order=(pl.col("side"), pl.col("item_date"), pl.col("row_no")),
     indexes=(
         ("row", "UNIQUE INDEX {name} ON {table} (row_no)"),
         ("side", "INDEX {name} ON {table} (side, row_no)"),
@@ -138,7 +140,7 @@ JOB_TABLES = (DECISIONS, UNMATCHED)
 def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.DataFrame]) -> None:
     """Copy rows of one job (frames of `table.copied`) into its staging table, made with
     the job's first batch."""
-    rows = pl.concat(frames).sort(list(table.staging_order))
+    rows = pl.concat(frames).sort(table.staging_order)
     name = table.table_for(job_id)
     found = curs.execute(
         f"INSERT INTO {STAGED_TABLE} AS s (table_name, job_id, rows) VALUES (%s, %s, %s) "
@@ -146,7 +148,7 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
         "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
         (name, job_id, rows.height),
     ).fetchone()
-    if found is None or _column(found, "first"):
+    if found is None or _value(found, "first"):
         curs.execute(_create_staging(table, job_id, name))
     columns = [column for column in table.copied if column != "job_id"]  # the default
     buffer = io.BytesIO()
@@ -166,7 +168,7 @@ def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
         ).fetchone()
         if found is None:
             continue
-        rows = int(_column(found, "rows"))
+        rows = int(_value(found, "rows"))
         if rows >= own_rows:
             _attach(curs, table, job_id, name)
         else:
@@ -183,13 +185,13 @@ def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
 def drop_all(curs: Cursor[Any]) -> None:
     """Drop every job partition and staging table (the read models are being rebuilt)."""
     found = curs.execute(
-        "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = ANY(%s::regclass[]) "
-        f"UNION ALL SELECT table_name FROM {STAGED_TABLE}",
+        "SELECT inhrelid::regclass::text AS name FROM pg_inherits "
+        f"WHERE inhparent = ANY(%s::regclass[]) UNION ALL SELECT table_name FROM {STAGED_TABLE}",
         ([table.own for table in JOB_TABLES],),
     ).fetchall()
     for row in found:
-        name = next(iter(row.values())) if isinstance(row, dict) else row[0]
-        curs.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(str(name))))
+        name = str(_value(row, "name"))
+        curs.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
     curs.execute(f"TRUNCATE {STAGED_TABLE}")
 
 
@@ -234,5 +236,6 @@ def _create_staging(table: JobTable, job_id: UUID, name: str) -> sql.Composed:
     )
 
 
-def _column(row: Any, name: str) -> Any:
+def _value(row: Any, name: str) -> Any:
+    """A one-column row's value: the view's cursors give mappings, plain cursors tuples."""
     return row[name] if isinstance(row, dict) else row[0]

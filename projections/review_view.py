@@ -42,23 +42,20 @@ _SET_STATUS = (
     "reviewed_by = %(by)s, reviewed_at = %(at)s "
     "WHERE job_id = %(job)s AND group_id = ANY(%(groups)s)"
 )
-_NEW_ITEMS = (
-    f"SELECT * FROM ({_GROUP_ITEMS}) g WHERE NOT EXISTS (SELECT 1 FROM {UNMATCHED_TABLE} u "
-    "WHERE u.job_id = %(job)s AND u.side = g.side AND u.item_id = g.item_id)"
-)
-_REOPEN_KNOWN = (
-    f"UPDATE {UNMATCHED_TABLE} SET state = 'open' "
-    f"WHERE job_id = %(job)s AND (side, item_id) IN (SELECT side, item_id FROM ({_GROUP_ITEMS}) g)"
-)
-_REOPEN_NEW = (
+_REOPEN = (
+    f"WITH items AS ({_GROUP_ITEMS}), "
+    f"known AS (UPDATE {UNMATCHED_TABLE} u SET state = 'open' FROM items i "
+    "WHERE u.job_id = %(job)s AND u.side = i.side AND u.item_id = i.item_id "
+    "RETURNING u.side, u.item_id) "
     f"INSERT INTO {UNMATCHED_TABLE} "
     "(job_id, row_no, side, item_id, reason, amount, item_date, state, own_partition) "
     "SELECT %(job)s, base.last + row_number() OVER (ORDER BY items.side, items.item_id), "
     "items.side, items.item_id, %(reason)s, items.amount, items.item_date, 'open', "
     "to_regclass(%(own_table)s) IS NOT NULL "  # in the job's own partition, if it has one
-    f"FROM ({_NEW_ITEMS}) items, "
+    "FROM items LEFT JOIN known USING (side, item_id), "
     f"(SELECT coalesce(max(row_no), -1) AS last FROM {UNMATCHED_TABLE} "
-    "WHERE job_id = %(job)s) base"
+    "WHERE job_id = %(job)s) base "
+    "WHERE known.side IS NULL"
 )
 _GROUP_IDS = (
     f"SELECT 'left', left_id FROM {DECISIONS_TABLE} "
@@ -111,11 +108,11 @@ def _status(event: Event, groups: list[str], status: str, pending: str | None = 
     return _SET_STATUS, _params(event, groups=groups, status=status, pending=pending)
 
 
-def _reopen(event: Event, groups: list[str], reason: str) -> list[Statement]:
-    """The groups' items open again: rows already there, and new rows for the others."""
+def _reopen(event: Event, groups: list[str], reason: str) -> Statement:
+    """The groups' items open again: rows already there, and new rows for the others (no
+    unique index spans the partitions, so no ON CONFLICT)."""
     own_table = UNMATCHED_ITEMS.table_for(event.job_id)
-    params = _params(event, groups=groups, reason=reason, own_table=own_table)
-    return [(_REOPEN_KNOWN, params), (_REOPEN_NEW, params)]
+    return _REOPEN, _params(event, groups=groups, reason=reason, own_table=own_table)
 
 
 def _items(event: Event, groups: list[str], state: str) -> Statement:
@@ -127,7 +124,7 @@ def confirmed(event: Review.MatchConfirmed) -> list[Statement]:
 
 
 def rejected(event: Review.MatchRejected) -> list[Statement]:
-    return [_status(event, event.group_ids, REJECTED), *_reopen(event, event.group_ids, REJECTED)]
+    return [_status(event, event.group_ids, REJECTED), _reopen(event, event.group_ids, REJECTED)]
 
 
 def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
@@ -151,7 +148,7 @@ def manual_matched(event: Review.ManualMatchCreated) -> list[Statement]:
 def _undone(event: Event, groups: list[str]) -> list[Statement]:
     if event.pending:
         return [_status(event, groups, PENDING, event.action_id)]
-    return [_status(event, groups, UNMATCHED), *_reopen(event, groups, UNMATCHED)]
+    return [_status(event, groups, UNMATCHED), _reopen(event, groups, UNMATCHED)]
 
 
 def unmatched(event: Review.MatchUnmatched) -> list[Statement]:
@@ -168,10 +165,7 @@ def approved(event: Review.ReviewApproved) -> list[Statement]:
             _status(event, event.group_ids, "manual"),
             _items(event, event.group_ids, "matched"),
         ]
-    return [
-        _status(event, event.group_ids, UNMATCHED),
-        *_reopen(event, event.group_ids, UNMATCHED),
-    ]
+    return [_status(event, event.group_ids, UNMATCHED), _reopen(event, event.group_ids, UNMATCHED)]
 
 
 def declined(event: Review.ReviewDeclined) -> list[Statement]:

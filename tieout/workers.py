@@ -69,13 +69,14 @@ def run_until_done(
     worker = build_worker(container, concurrency=1)
     thread = start_in_background(worker)
     stop_projector = threading.Event()
-    projector = threading.Thread(
-        target=run_projector,
-        args=(container.projections, stop_projector, PROGRESS_SECONDS, _no_report),
-        name="tieout-projector",
-        daemon=True,
-    )
+    projector = None
     if project_alongside:
+        projector = threading.Thread(
+            target=run_projector,
+            args=(container.projections, stop_projector, PROGRESS_SECONDS, _no_report),
+            name="tieout-projector",
+            daemon=True,
+        )
         projector.start()
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     try:
@@ -84,7 +85,7 @@ def run_until_done(
         worker.stop()
         thread.join()
         stop_projector.set()
-        if project_alongside:
+        if projector is not None:
             projector.join()
 
 
