@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.registry import CollectorRegistry
 
+from engine.threads import join_all
 from projections.registry import CatchUpView, Projections, ProjectionSpec, Runner
 from projections.tracking import ProjectionResetError
 
@@ -187,8 +188,7 @@ def run_projector(
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(threads)
 
 
 def run_projection(

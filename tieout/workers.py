@@ -12,6 +12,7 @@ from uuid import UUID
 
 from engine.domain.job import ENDED, Job, RetryPolicy
 from engine.ports import QueueEntry
+from engine.threads import join_all
 from engine.worker.loop import Worker, WorkerConfig
 from projections.projector import run_projector
 from tieout.bootstrap import Container
@@ -83,10 +84,9 @@ def run_until_done(
         return wait_until_ended(container, job_id, on_progress, deadline)
     finally:
         worker.stop()
-        thread.join()
+        join_all([thread])
         stop_projector.set()
-        if projector is not None:
-            projector.join()
+        join_all([] if projector is None else [projector])
 
 
 def _no_report(projection: str, position: int, lag: int) -> None:

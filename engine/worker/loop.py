@@ -15,6 +15,7 @@ from engine.domain.job import Job, RetryPolicy
 from engine.domain.meta import event_meta
 from engine.errors import ConflictError, NotFoundError
 from engine.ports import JobQueue, ObjectStore
+from engine.threads import join_all
 from engine.worker.heartbeat import Lease
 from engine.worker.runner import JobContext, run_claimed
 
@@ -72,8 +73,7 @@ class Worker:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        join_all(threads)
 
     def stop(self) -> None:
         self.stopping.set()

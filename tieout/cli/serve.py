@@ -11,6 +11,7 @@ from aiohttp import web
 from api.app import create_app
 from api.logs import use_json_logs
 from engine.errors import BadInputError
+from engine.threads import join_all
 from projections.projector import LagGauge, run_projector
 from tieout.backups import start_backup_schedule
 from tieout.bootstrap import Container
@@ -44,8 +45,7 @@ def serve(host: str, port: int) -> None:
             click.echo("tieout serve: stopping the worker after its jobs in hand", err=True)
             worker.stop()
             stop.set()
-            for thread in threads:
-                thread.join()
+            join_all(threads)
 
 
 def _run_app(built: Container, host: str, port: int) -> None:
