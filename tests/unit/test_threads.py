@@ -39,10 +39,12 @@ def test_a_signal_taken_by_another_thread_is_handled_while_joining() -> None:
 
 def test_join_all_returns_once_every_thread_has_ended() -> None:
     ended: list[int] = []
-    threads = [
-        threading.Thread(target=lambda n=n: (time.sleep(0.01 * n), ended.append(n)))
-        for n in range(4)
-    ]
+
+    def work(n: int) -> None:
+        time.sleep(0.01 * n)
+        ended.append(n)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     join_all(threads, tick=0.01)
