@@ -41,6 +41,65 @@ from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE
 BUILD_MEMORY = "256MB"
 """maintenance_work_mem of a partition's index builds: a million rows sort in memory."""
 
+MAX_VALUES = 8
+"""A column with more distinct values in one job keeps its one index led by the column."""
+
+
+@dataclass(frozen=True)
+class ByValue:
+    """An index led by a column of few values (status, rule, side), as a job's own
+    partition has it instead: a partial index on `rest` for each value the job recorded,
+    and one on (column, rest) for the values that reviews add later (`manual`).
+
+    Sorting a million rows on a text column first costs three to four times a sort on a
+    number, since nearly every comparison ties on the text and goes on to the next key; a
+    partial index sorts only its value's rows, on the number. Each costs a scan of the
+    table, which is why a column of more than `MAX_VALUES` values keeps its one index.
+    Values in `skip` get no index of their own: the unfiltered order serves them, as it
+    does `review_status = 'none'`, nearly every row of a job until it is reviewed.
+    """
+
+    suffix: str  # the entry of `JobTable.indexes` this replaces
+    column: str
+    rest: str  # the key after the column
+    include: str = ""
+    skip: tuple[str, ...] = ()
+    default: str = ""  # the value staged rows hold when batches do not carry the column
+
+    def statements(self, prefix: str, table: str, values: Sequence[str]) -> list[sql.Composed]:
+        """The partial indexes of a job partition whose rows hold `values`."""
+        include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
+        own = [value for value in sorted(values) if value not in self.skip]
+        made = [
+            sql.SQL(
+                "CREATE INDEX {name} ON {table} ({rest}){include} WHERE {column} = {value}"
+            ).format(
+                name=sql.Identifier(f"{prefix}_{self.suffix}_{number}"),
+                table=sql.Identifier(table),
+                rest=sql.SQL(self.rest),
+                include=include,
+                column=sql.Identifier(self.column),
+                value=sql.Literal(value),
+            )
+            for number, value in enumerate(own)
+        ]
+        made.append(
+            sql.SQL(
+                "CREATE INDEX {name} ON {table} ({column}, {rest}){include} "
+                "WHERE {column} <> ALL({values})"
+            ).format(
+                name=sql.Identifier(f"{prefix}_{self.suffix}_other"),
+                table=sql.Identifier(table),
+                rest=sql.SQL(self.rest),
+                include=include,
+                column=sql.Identifier(self.column),
+                values=sql.SQL("ARRAY[{}]::text[]").format(
+                    sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
+                ),
+            )
+        )
+        return made
+
 
 @dataclass(frozen=True)
 class JobTable:
@@ -52,6 +111,7 @@ class JobTable:
     order: tuple[str, ...]  # rows are staged in the order most indexes share ("-c": c desc)
     indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
+    by_value: tuple[ByValue, ...] = ()  # how a job's own partition splits some indexes
 
     @property
     def shared(self) -> str:
@@ -70,13 +130,38 @@ class JobTable:
         """The table of one job's rows: its staging table, then its own partition."""
         return f"{self.parent}_{job_id.hex}"
 
-    def index_statements(self, table: str) -> list[str]:
-        """CREATE INDEX statements of a job's partition named `table`."""
+    def index_statements(
+        self, table: str, values: dict[str, list[str]] | None = None
+    ) -> list[sql.Composed]:
+        """CREATE INDEX statements of a job's partition named `table`, whose rows hold
+        `values` of each `by_value` column: a column of known and few values gets its
+        partial indexes, any other its one index, as the shared partition has it."""
+        values = values or {}
         prefix = table.replace(self.parent, self.index_prefix, 1)
-        return [
-            "CREATE " + template.format(name=f"{prefix}_{suffix}", table=table)
-            for suffix, template in self.indexes
-        ]
+        split = {
+            index.suffix: index
+            for index in self.by_value
+            if 0 < len(values.get(index.column, ())) <= MAX_VALUES
+        }
+        made: list[sql.Composed] = []
+        for suffix, template in self.indexes:
+            if suffix in split:
+                made.extend(split[suffix].statements(prefix, table, values[split[suffix].column]))
+            else:
+                statement = "CREATE " + template.format(name=f"{prefix}_{suffix}", table=table)
+                made.append(sql.Composed([sql.SQL(statement)]))
+        return made
+
+    def key_values(self, rows: pl.DataFrame) -> list[str]:
+        """The `by_value` columns' distinct values in `rows`, as "column=value"."""
+        found: list[str] = []
+        for index in self.by_value:
+            if index.column in rows.columns:
+                values = rows.get_column(index.column).drop_nulls().unique().to_list()
+            else:
+                values = [index.default]
+            found.extend(f"{index.column}={value}" for value in values)
+        return found
 
 
 _QUEUED = "review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none')"
@@ -114,6 +199,11 @@ DECISIONS = JobTable(
         ("queue_amount", f"INDEX {{name}} ON {{table}} ({_AMOUNT}, row_no) WHERE {_QUEUED}"),
     ),
     index_prefix="tieout_rmd",
+    by_value=(
+        ByValue("status", "status", "(-confidence), row_no"),
+        ByValue("rule", "rule", "(-confidence), row_no"),
+        ByValue("review", "review_status", "(-confidence), row_no", skip=("none",), default="none"),
+    ),
 )
 """One row per decision row; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -131,6 +221,10 @@ UNMATCHED = JobTable(
         ("open", "INDEX {name} ON {table} (item_date, row_no) WHERE state = 'open'"),
     ),
     index_prefix="tieout_rmu",
+    by_value=(
+        ByValue("side", "side", "row_no"),
+        ByValue("side_age", "side", "item_date, row_no", include="amount"),
+    ),
 )
 """One row per open item; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -143,10 +237,12 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
     rows = pl.concat(frames).sort(table.staging_order)
     name = table.table_for(job_id)
     found = curs.execute(
-        f"INSERT INTO {STAGED_TABLE} AS s (table_name, job_id, rows) VALUES (%s, %s, %s) "
-        "ON CONFLICT (table_name) DO UPDATE SET rows = s.rows + EXCLUDED.rows "
+        f"INSERT INTO {STAGED_TABLE} AS s (table_name, job_id, rows, key_values) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (table_name) DO UPDATE SET "
+        "rows = s.rows + EXCLUDED.rows, "
+        "key_values = ARRAY(SELECT DISTINCT unnest(s.key_values || EXCLUDED.key_values)) "
         "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
-        (name, job_id, rows.height),
+        (name, job_id, rows.height, table.key_values(rows)),
     ).fetchone()
     if found is None or _value(found, "first"):
         curs.execute(_create_staging(table, job_id, name))
@@ -164,13 +260,14 @@ def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
     for table in JOB_TABLES:
         name = table.table_for(job_id)
         found = curs.execute(
-            f"DELETE FROM {STAGED_TABLE} WHERE table_name = %s RETURNING rows", (name,)
+            f"DELETE FROM {STAGED_TABLE} WHERE table_name = %s RETURNING rows, key_values",
+            (name,),
         ).fetchone()
         if found is None:
             continue
         rows = int(_value(found, "rows"))
         if rows >= own_rows:
-            _attach(curs, table, job_id, name)
+            _attach(curs, table, job_id, name, _by_column(_value(found, "key_values", 1)))
         else:
             columns = ", ".join((*table.copied, *table.reviewed))
             curs.execute(
@@ -195,9 +292,20 @@ def drop_all(curs: Cursor[Any]) -> None:
     curs.execute(f"TRUNCATE {STAGED_TABLE}")
 
 
-def _attach(curs: Cursor[Any], table: JobTable, job_id: UUID, name: str) -> None:
+def _by_column(key_values: Sequence[str]) -> dict[str, list[str]]:
+    """{"column": [values]} from the staged "column=value" strings."""
+    found: dict[str, list[str]] = {}
+    for pair in key_values:
+        column, _, value = pair.partition("=")
+        found.setdefault(column, []).append(value)
+    return found
+
+
+def _attach(
+    curs: Cursor[Any], table: JobTable, job_id: UUID, name: str, values: dict[str, list[str]]
+) -> None:
     curs.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-    for statement in table.index_statements(name):
+    for statement in table.index_statements(name, values):
         curs.execute(statement)
     # Statistics for the planner's choice among the partition's indexes: the few values of
     # status, rule and review status; a small sample says as much as the default's.
@@ -236,6 +344,6 @@ def _create_staging(table: JobTable, job_id: UUID, name: str) -> sql.Composed:
     )
 
 
-def _value(row: Any, name: str) -> Any:
-    """A one-column row's value: the view's cursors give mappings, plain cursors tuples."""
-    return row[name] if isinstance(row, dict) else row[0]
+def _value(row: Any, name: str, position: int = 0) -> Any:
+    """A row's value: the view's cursors give mappings, plain cursors tuples."""
+    return row[name] if isinstance(row, dict) else row[position]

@@ -570,7 +570,11 @@ class ResultQueries:
 
     def _fetch(self, sql: str, params: Any) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql.encode(), params)
+            # Never a prepared statement: each query is planned for its own values, so
+            # that a job's own partition and its partial indexes for the filter's value are
+            # chosen (projections/job_partitions.py), where a generic plan could choose
+            # neither.
+            curs.execute(sql.encode(), params, prepare=False)
             return [dict(row) for row in curs.fetchall()]
 
     def _open(self, scope: str, cursor: str) -> list[Any]:

@@ -115,7 +115,8 @@ CREATE TABLE IF NOT EXISTS tieout_rm_decisions_own
     PARTITION OF tieout_rm_decisions FOR VALUES IN (true) PARTITION BY LIST (job_id);
 
 -- The shared partitions' indexes. A job's own partition has the same ones without the
--- leading job_id (JobTable.indexes in projections/job_partitions.py; a test compares).
+-- leading job_id (JobTable.indexes in projections/job_partitions.py; a test compares),
+-- those led by a column of few values split into partial indexes by value (ADR 0016).
 CREATE UNIQUE INDEX IF NOT EXISTS tieout_rm_decisions_shared_row
     ON tieout_rm_decisions_shared (job_id, row_no);
 -- Pages are ordered by confidence, highest first, then row_no. The key is indexed as
@@ -171,6 +172,9 @@ CREATE TABLE IF NOT EXISTS tieout_rm_staged (
     job_id     uuid   NOT NULL,
     rows       bigint NOT NULL
 );
+-- The distinct values ("column=value") of the columns whose indexes a job's own partition
+-- splits by value (ByValue in projections/job_partitions.py).
+ALTER TABLE tieout_rm_staged ADD COLUMN IF NOT EXISTS key_values text[] NOT NULL DEFAULT '{}';
 
 -- The key that signs pagination cursors, made once per database so that every process
 -- (API, CLI) accepts the cursors of the others, and a cursor cannot be forged or moved to

@@ -14,7 +14,15 @@ from review_helpers import META, register
 
 from engine.reviews import Reviews
 from projections.database import migrate
-from projections.job_partitions import DECISIONS, JOB_TABLES, UNMATCHED, JobTable, publish, stage
+from projections.job_partitions import (
+    DECISIONS,
+    JOB_TABLES,
+    MAX_VALUES,
+    UNMATCHED,
+    JobTable,
+    publish,
+    stage,
+)
 from projections.projector import catch_up, rebuild
 from projections.results_query import DecisionFilters
 from tieout.bootstrap import Container
@@ -138,34 +146,120 @@ def options(url: str, table: str) -> list[str] | None:
     return found[0]  # type: ignore[no-any-return]
 
 
+def two_sided(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decision rows as unmatched items, half of them on each side."""
+    return frame.select(
+        "job_id",
+        "row_no",
+        pl.when(pl.col("row_no").mod(2) == 0)
+        .then(pl.lit("left"))
+        .otherwise(pl.lit("right"))
+        .alias("side"),
+        pl.col("left_id").alias("item_id"),
+        pl.lit("no_candidate").alias("reason"),
+        pl.col("left_amount").alias("amount"),
+        pl.lit(None, dtype=pl.Date).alias("item_date"),
+    )
+
+
+def published_indexes(
+    url: str, table: JobTable, frames: list[pl.DataFrame]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(shared, own) index shapes by suffix, of a job staged as `frames` and published."""
+    job_id = uuid4()
+    with psycopg.connect(url) as conn, conn.cursor() as curs:
+        for frame in frames:
+            stage(curs, table, job_id, [frame])
+        publish(curs, job_id, 1)
+        rows = curs.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)",
+            ([table.shared, table.table_for(job_id)],),
+        ).fetchall()
+    shared = {
+        index.removeprefix(f"{table.shared}_"): _shape(defn.replace("job_id, ", ""))
+        for name, index, defn in rows
+        if name == table.shared
+    }
+    prefix = f"{table.index_prefix}_{job_id.hex}_"
+    own = {
+        index.removeprefix(prefix): _shape(defn)
+        for name, index, defn in rows
+        if name != table.shared
+    }
+    return shared, own
+
+
 @pytest.mark.parametrize("table", JOB_TABLES, ids=lambda table: table.parent)
 def test_a_job_partition_has_the_shared_indexes_less_the_job(
     container: Container, table: JobTable
 ) -> None:
-    """The two index sets are written in two places (migrations, JobTable.indexes): equal."""
-    job_id = uuid4()
-    frame = decisions(job_id, 5)
+    """The two index sets are written in two places (migrations, JobTable.indexes): equal,
+    where the job's own partition splits an index by value (`ByValue`), as its partial
+    indexes: one per value the job recorded, and one for any other value."""
+    frame = decisions(uuid4(), 6).with_columns(
+        pl.when(pl.col("row_no") < 2).then(pl.lit("fuzzy")).otherwise(pl.lit("exact")).alias("rule")
+    )
     if table is UNMATCHED:
-        frame = frame.select(
-            "job_id",
-            "row_no",
-            pl.lit("left").alias("side"),
-            pl.col("left_id").alias("item_id"),
-            pl.lit("no_candidate").alias("reason"),
-            pl.col("left_amount").alias("amount"),
-            pl.lit(None, dtype=pl.Date).alias("item_date"),
-        )
-    with psycopg.connect(container.database_url) as conn, conn.cursor() as curs:
-        stage(curs, table, job_id, [frame])
+        frame = two_sided(frame)
+    shared, own = published_indexes(container.database_url, table, [frame.head(3), frame.tail(3)])
+    assert set(shared) == {suffix for suffix, _ in table.indexes}
+    split = {index.suffix: index for index in table.by_value}
+    assert {k: v for k, v in own.items() if k in shared} == {
+        k: v for k, v in shared.items() if k not in split
+    }
+    values = {"status": ["matched"], "rule": ["exact", "fuzzy"], "side": ["left", "right"]}
+    for suffix, index in split.items():
+        recorded = sorted(values.get(index.column, [index.default]))
+        wanted = [value for value in recorded if value not in index.skip]
+        partial = {k: v for k, v in own.items() if re.fullmatch(rf"{suffix}_(\d+|other)", k)}
+        assert sorted(partial) == sorted(
+            [f"{suffix}_{n}" for n in range(len(wanted))] + [f"{suffix}_other"]
+        ), own
+        for number, value in enumerate(wanted):
+            assert partial[f"{suffix}_{number}"].endswith(
+                f"WHERE ({index.column} = '{value}'::text)"
+            )
+        assert f"{index.column} <> ALL (ARRAY[" in partial[f"{suffix}_other"]
+        assert all(f"'{value}'::text" in partial[f"{suffix}_other"] for value in recorded)
+    assert len(own) == len(shared) - len(split) + sum(
+        len([v for v in values.get(i.column, [i.default]) if v not in i.skip]) + 1
+        for i in table.by_value
+    )
+
+
+def test_a_column_of_many_values_keeps_its_one_index(container: Container) -> None:
+    """Past MAX_VALUES rules, the partition has the rule index the shared one has."""
+    frame = decisions(uuid4(), MAX_VALUES + 1).with_columns(
+        ("rule-" + pl.col("row_no").cast(pl.String)).alias("rule")
+    )
+    shared, own = published_indexes(container.database_url, DECISIONS, [frame])
+    assert own["rule"] == shared["rule"]
+    assert not [suffix for suffix in own if suffix.startswith("rule_")]
+    assert "status_0" in own  # one status: split as ever
+
+
+def test_a_reviewed_row_of_another_value_is_found_by_its_filter(container: Container) -> None:
+    """A value the job did not record (a manual match's `manual`) is in the `_other`
+    partial index, and its filter finds it."""
+    url = container.database_url
+    job_id = uuid4()
+    with psycopg.connect(url) as conn, conn.cursor() as curs:
+        stage(curs, DECISIONS, job_id, [decisions(job_id, 40)])
         publish(curs, job_id, 1)
-        rows = curs.execute(
-            "SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s)",
-            ([table.shared, table.table_for(job_id)],),
-        ).fetchall()
-    shared = {_shape(defn.replace("job_id, ", "")) for name, defn in rows if name == table.shared}
-    own = {_shape(defn) for name, defn in rows if name != table.shared}
-    assert len(shared) == len(table.indexes)
-    assert own == shared
+        curs.execute(
+            f"UPDATE {DECISIONS.parent} SET status = 'manual', rule = 'manual', "
+            "review_status = 'confirmed' WHERE job_id = %s AND row_no = 7",
+            (job_id,),
+        )
+    for filters in (
+        DecisionFilters(status="manual"),
+        DecisionFilters(rule="manual"),
+        DecisionFilters(review_status="confirmed"),
+    ):
+        page = container.results.decisions(job_id, filters, 10)
+        assert [item["row_no"] for item in page.items] == [7], filters
+    page = container.results.decisions(job_id, DecisionFilters(review_status="none"), 100)
+    assert len(page.items) == 39
 
 
 def _shape(definition: str) -> str:
