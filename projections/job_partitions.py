@@ -154,14 +154,14 @@ class JobTable:
 
     def key_values(self, rows: pl.DataFrame) -> list[str]:
         """The `by_value` columns' distinct values in `rows`, as "column=value"."""
-        found: list[str] = []
+        found: dict[str, None] = {}  # two indexes may split by one column: each pair once
         for index in self.by_value:
             if index.column in rows.columns:
                 values = rows.get_column(index.column).drop_nulls().unique().to_list()
             else:
                 values = [index.default]
-            found.extend(f"{index.column}={value}" for value in values)
-        return found
+            found |= dict.fromkeys(f"{index.column}={value}" for value in values)
+        return list(found)
 
 
 _QUEUED = "review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none')"
@@ -295,7 +295,7 @@ def drop_all(curs: Cursor[Any]) -> None:
 def _by_column(key_values: Sequence[str]) -> dict[str, list[str]]:
     """{"column": [values]} from the staged "column=value" strings."""
     found: dict[str, list[str]] = {}
-    for pair in key_values:
+    for pair in dict.fromkeys(key_values):
         column, _, value = pair.partition("=")
         found.setdefault(column, []).append(value)
     return found
