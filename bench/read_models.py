@@ -10,8 +10,8 @@ In one process, on a fresh database (TIEOUT_DATABASE_URL, or the embedded server
    requested, run by an in-process worker (decisions recorded as events) with the
    projector alongside, then the read models caught up: what `tieout jobs run --wait`
    followed by `tieout results` costs;
-3. `projection`: of that, the catch-up left when the job has ended (JobCompleted to
-   queryable);
+3. `projection`: of that, the time from the job's `JobCompleted` event to its rows being
+   queryable (the projector alongside may publish them before the wait returns);
 4. `rebuild`: every read model emptied and replayed, in events/s and decisions/s;
 5. `pages`: a job of `--pages-rows` synthetic decisions copied in, then random pages of
    100 with every filter and cursors at random depths; p50/p95/p99 latency.
@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -94,11 +95,13 @@ def time_job(container: Container, left: Path, right: Path) -> tuple[UUID, float
     started = time.perf_counter()
     job_id = app.request_job(project, left_id, right_id, version, META)
     job = run_until_done(container, job_id, project_alongside=True)  # as `jobs run --wait`
-    projecting = time.perf_counter()
     behind = catch_up(container.projections, 600)
-    done = time.perf_counter()
+    done, queryable = time.perf_counter(), datetime.now(UTC)
     if behind:
         raise SystemExit(f"the read models are still {behind} events behind")
+    # From the moment JobCompleted was made (a few ms before its commit; same clock): the
+    # projector alongside may have published the rows before the job's wait returned.
+    projecting = done - (queryable - job.modified_on).total_seconds()
     decisions = container.results.stats(job_id)["by_rule"]
     rows = sum(row["rows"] for row in decisions)
     print(f"  job status {job.status}, {rows:,} decision rows queryable")
@@ -197,10 +200,7 @@ def job_figures(container: Container, scratch: Path, rows: int) -> None:
         f"job + catch-up:             {job_seconds:8.2f} s  "
         f"({job_seconds / match_seconds:.2f}x match)"
     )
-    print(
-        f"JobCompleted to queryable:  {projection_seconds:8.2f} s  "
-        "(the catch-up left after the job)"
-    )
+    print(f"JobCompleted to queryable:  {projection_seconds:8.2f} s  (from the JobCompleted event)")
     started = time.perf_counter()
     reports = rebuild(container.projections)
     seconds = time.perf_counter() - started
