@@ -28,18 +28,28 @@ job records only the batches its earlier attempts did not.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import polars as pl
-from psycopg import Cursor, sql
+import psycopg
+from psycopg import Connection, Cursor, sql
 
-from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE
+from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE, Lock
+
+logger = logging.getLogger(__name__)
 
 BUILD_MEMORY = "256MB"
 """maintenance_work_mem of a partition's index builds: a million rows sort in memory."""
+
+BUILDERS = 2
+"""Index builds of one job partition side by side, each on a connection of its own."""
 
 MAX_VALUES = 8
 """A column with more distinct values in one job keeps its one index led by the column."""
@@ -72,7 +82,8 @@ class ByValue:
         own = [value for value in sorted(values) if value not in self.skip]
         made = [
             sql.SQL(
-                "CREATE INDEX {name} ON {table} ({rest}){include} WHERE {column} = {value}"
+                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({rest}){include} "
+                "WHERE {column} = {value}"
             ).format(
                 name=sql.Identifier(f"{prefix}_{self.suffix}_{number}"),
                 table=sql.Identifier(table),
@@ -85,7 +96,7 @@ class ByValue:
         ]
         made.append(
             sql.SQL(
-                "CREATE INDEX {name} ON {table} ({column}, {rest}){include} "
+                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({column}, {rest}){include} "
                 "WHERE {column} <> ALL({values})"
             ).format(
                 name=sql.Identifier(f"{prefix}_{self.suffix}_other"),
@@ -148,7 +159,8 @@ class JobTable:
             if suffix in split:
                 made.extend(split[suffix].statements(prefix, table, values[split[suffix].column]))
             else:
-                statement = "CREATE " + template.format(name=f"{prefix}_{suffix}", table=table)
+                named = template.replace("INDEX {name}", "INDEX IF NOT EXISTS {name}")
+                statement = "CREATE " + named.format(name=f"{prefix}_{suffix}", table=table)
                 made.append(sql.Composed([sql.SQL(statement)]))
         return made
 
@@ -277,6 +289,68 @@ def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
             curs.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
         published[table.parent] = rows
     return published
+
+
+def build_indexes(
+    connection: Callable[[], AbstractContextManager[Connection[Any]]],
+    job_id: UUID,
+    own_rows: int,
+    builders: int = BUILDERS,
+) -> int:
+    """Build the indexes of a completed job's staging tables that will be its own
+    partitions, `builders` at a time on connections of their own; returns those built.
+
+    Called before the transaction of the job's `JobCompleted`, once every batch of the job
+    is committed: the builds then share the cores instead of running one after another
+    inside that transaction, which finds them made (`IF NOT EXISTS`) and attaches. Each
+    build holds the read models' write lock shared, so it never runs beside a writer, and
+    first checks that the table is still staged: a rebuild or another projector may have
+    published or dropped it meanwhile. A build that fails is left to the publication,
+    which builds whatever is missing.
+    """
+    statements: list[tuple[str, str]] = []
+    with connection() as conn:
+        rows = conn.execute(
+            f"SELECT table_name, rows, key_values FROM {STAGED_TABLE} WHERE job_id = %s",
+            (job_id,),
+        ).fetchall()
+        staged = {str(_value(row, "table_name")): row for row in rows}
+        for table in JOB_TABLES:
+            name = table.table_for(job_id)
+            found = staged.get(name)
+            if found is not None and int(_value(found, "rows", 1)) >= own_rows:
+                values = _by_column(_value(found, "key_values", 2))
+                made = table.index_statements(name, values)
+                statements += [(name, statement.as_string(conn)) for statement in made]
+    # Whole-table indexes first: the long sorts start together, the short partial ones
+    # fill in after.
+    queue = deque(sorted(statements, key=lambda item: " WHERE " in item[1]))
+
+    def build() -> int:
+        built = 0
+        while True:
+            try:
+                name, statement = queue.popleft()
+            except IndexError:
+                return built
+            try:
+                with connection() as conn, conn.transaction():
+                    conn.execute(f"SELECT pg_advisory_xact_lock_shared({int(Lock.RESULTS_WRITE)})")
+                    still = conn.execute(
+                        f"SELECT 1 FROM {STAGED_TABLE} WHERE table_name = %s", (name,)
+                    ).fetchone()
+                    if still is None:
+                        return built
+                    conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+                    conn.execute(statement.encode())
+                    built += 1
+            except psycopg.Error as error:
+                logger.warning("index build on %s left to the publication: %s", name, error)
+
+    if not queue:
+        return 0
+    with ThreadPoolExecutor(builders, thread_name_prefix="index-build") as pool:
+        return sum(pool.map(lambda _: build(), range(builders)))
 
 
 def drop_all(curs: Cursor[Any]) -> None:

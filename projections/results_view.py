@@ -57,7 +57,16 @@ from engine.worker.details import (
     RIGHT_AMOUNT,
     RIGHT_DATE,
 )
-from projections.job_partitions import DECISIONS, UNMATCHED, JobTable, drop_all, publish, stage
+from projections.job_partitions import (
+    BUILDERS,
+    DECISIONS,
+    UNMATCHED,
+    JobTable,
+    build_indexes,
+    drop_all,
+    publish,
+    stage,
+)
 from projections.names import (
     JOBS_TABLE,
     PROJECTS_TABLE,
@@ -104,10 +113,32 @@ class ResultsView(PostgresTrackingRecorder):
     def use_own_partition_rows(self, rows: int) -> None:
         self.own_partition_rows = rows
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    index_builders = BUILDERS
+    """A large job's partition indexes built side by side before its publication."""
+
     def project(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
-        """Apply consecutive (event, notification id) pairs and record `tracking`, or
-        nothing; events at or before the view's position are skipped. Returns rows written."""
+        """Apply consecutive (event, notification id) pairs and record `tracking`; events
+        at or before the view's position are skipped. Returns rows written.
+
+        Each `JobCompleted` opens a transaction of its own: the job's batches before it
+        are committed first, then its partition's indexes are built side by side
+        (`build_indexes`), and the transaction that publishes the job finds them made.
+        Every transaction holds its events and the tracking of its last, or nothing.
+        """
+        written = 0
+        for part, through, completing in _cut_at_completions(events, tracking):
+            if completing is not None:
+                build_indexes(
+                    self.datastore.get_connection,
+                    completing,
+                    self.own_partition_rows,
+                    self.index_builders,
+                )
+            written += self._write(part, through)
+        return written
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _write(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(begin_write(Lock.RESULTS_WRITE), prepare=False)
             position = checked_position(
@@ -149,6 +180,23 @@ class ResultsView(PostgresTrackingRecorder):
     def position(self, application: str) -> int:
         """The last event the read models hold (0: none)."""
         return self.max_tracking_id(application) or 0
+
+
+def _cut_at_completions(
+    events: Sequence[tuple[Event, int]], tracking: Tracking
+) -> list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | None]]:
+    """`events` cut before each `JobCompleted`: (part, tracking of its last event, the job
+    whose completion opens it, if one does)."""
+    parts: list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | None]] = []
+    start, opening = 0, None
+    for index, (event, _) in enumerate(events):
+        if isinstance(event, Job.JobCompleted):
+            if index > start:
+                through = Tracking(tracking.application_name, events[index - 1][1])
+                parts.append((events[start:index], through, opening))
+            start, opening = index, event.originator_id
+    parts.append((events[start:], tracking, opening))
+    return parts
 
 
 class ResultsProjection(Projection[ResultsView]):

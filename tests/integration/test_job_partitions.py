@@ -4,14 +4,17 @@ arrive, then published whole, into the job's own partitions or the shared ones."
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import polars as pl
 import psycopg
 import pytest
+from eventsourcing.persistence import Tracking
 from review_helpers import META, register
 
+from engine.domain.job import Job
 from engine.reviews import Reviews
 from projections.database import migrate
 from projections.job_partitions import (
@@ -20,11 +23,14 @@ from projections.job_partitions import (
     MAX_VALUES,
     UNMATCHED,
     JobTable,
+    build_indexes,
     publish,
     stage,
 )
+from projections.names import Lock
 from projections.projector import catch_up, rebuild
 from projections.results_query import DecisionFilters
+from projections.results_view import _cut_at_completions
 from tieout.bootstrap import Container
 from tieout.settings import Settings
 
@@ -297,3 +303,77 @@ def test_a_database_with_plain_read_model_tables_is_converted_and_rebuilt(
         ).fetchone()
     assert kinds == [("tieout_rm_decisions", "p"), ("tieout_rm_unmatched", "p")]
     assert left == (0, 0)
+
+
+def index_names(url: str, table: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
+        return {str(row[0]) for row in rows.fetchall()}
+
+
+def test_indexes_built_side_by_side_are_the_ones_publication_makes(container: Container) -> None:
+    """`build_indexes` makes every index of a job's large staging tables before the
+    publication, which then finds them made and attaches: the same set as built in one
+    transaction, each exactly once."""
+    url = container.database_url
+    built_first, in_one_go = uuid4(), uuid4()
+    for job_id in (built_first, in_one_go):
+        with psycopg.connect(url) as conn, conn.cursor() as curs:
+            stage(curs, DECISIONS, job_id, [decisions(job_id, 40)])
+            stage(curs, UNMATCHED, job_id, [two_sided(decisions(job_id, 40))])
+    connect = container.results.datastore.get_connection
+    made = build_indexes(connect, built_first, own_rows=1, builders=2)
+    prebuilt = index_names(url, DECISIONS.table_for(built_first))
+    assert made == len(prebuilt) + len(index_names(url, UNMATCHED.table_for(built_first)))
+    assert len(prebuilt) == 10  # five whole, status and rule each one + other, review other
+    assert homes(url, built_first) == {}  # built, not published: still invisible
+    with psycopg.connect(url) as conn, conn.cursor() as curs:
+        publish(curs, built_first, 1)
+        publish(curs, in_one_go, 1)
+    assert index_names(url, DECISIONS.table_for(built_first)) == prebuilt
+    assert {name.replace(built_first.hex, "") for name in prebuilt} == {
+        name.replace(in_one_go.hex, "") for name in index_names(url, DECISIONS.table_for(in_one_go))
+    }
+    assert homes(url, built_first) == {DECISIONS.table_for(built_first): 40}
+    assert build_indexes(connect, built_first, own_rows=1) == 0  # published: nothing to do
+
+
+def test_small_jobs_and_writers_are_left_alone(container: Container) -> None:
+    """Nothing is built for a job under the threshold, and no build runs while a writer
+    of the read models holds their lock."""
+    url = container.database_url
+    small, large = uuid4(), uuid4()
+    with psycopg.connect(url) as conn, conn.cursor() as curs:
+        stage(curs, DECISIONS, small, [decisions(small, 10)])
+        stage(curs, DECISIONS, large, [decisions(large, 40)])
+    connect = container.results.datastore.get_connection
+    assert build_indexes(connect, small, own_rows=20) == 0
+    assert index_names(url, DECISIONS.table_for(small)) == set()
+    done: list[int] = []
+    with psycopg.connect(url) as writer:
+        writer.execute("SELECT pg_advisory_xact_lock(%s)", (int(Lock.RESULTS_WRITE),))
+        builder = threading.Thread(target=lambda: done.append(build_indexes(connect, large, 20)))
+        builder.start()
+        builder.join(timeout=1.0)
+        assert builder.is_alive()
+        assert index_names(url, DECISIONS.table_for(large)) == set()
+    builder.join(timeout=60)  # the writer committed: the builds go ahead
+    assert done == [len(index_names(url, DECISIONS.table_for(large)))]
+    assert done[0] > 0
+
+
+def test_a_completion_opens_a_transaction_of_its_own() -> None:
+    """The view cuts its events before each JobCompleted, each part with its own tracking."""
+    job_a, job_b = uuid4(), uuid4()
+    completed = {job: Job.JobCompleted.__new__(Job.JobCompleted) for job in (job_a, job_b)}
+    for job, event in completed.items():
+        object.__setattr__(event, "originator_id", job)
+    other = object()
+    events = [(other, 1), (completed[job_a], 2), (other, 3), (completed[job_b], 4)]
+    parts = _cut_at_completions(events, Tracking("Tieout", 4))
+    found = [([n for _, n in part], through.notification_id, job) for part, through, job in parts]
+    assert found == [([1], 1, None), ([2, 3], 3, job_a), ([4], 4, job_b)]
+    only = _cut_at_completions([(completed[job_a], 9)], Tracking("Tieout", 9))
+    assert [(len(part), through.notification_id, job) for part, through, job in only] == [
+        (1, 9, job_a)
+    ]
