@@ -173,7 +173,7 @@ class JobTable:
             else:
                 values = [index.default]
             found |= dict.fromkeys(f"{index.column}={value}" for value in values)
-        return list(found)
+        return sorted(found)
 
 
 _QUEUED = "review_status = 'pending_approval' OR (status = 'suggested' AND review_status = 'none')"
@@ -252,7 +252,8 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
         f"INSERT INTO {STAGED_TABLE} AS s (table_name, job_id, rows, key_values) "
         "VALUES (%s, %s, %s, %s) ON CONFLICT (table_name) DO UPDATE SET "
         "rows = s.rows + EXCLUDED.rows, "
-        "key_values = ARRAY(SELECT DISTINCT unnest(s.key_values || EXCLUDED.key_values)) "
+        "key_values = ARRAY(SELECT DISTINCT v FROM unnest(s.key_values || EXCLUDED.key_values) "
+        "v ORDER BY v) "  # in order: a rebuilt read model equals the one it replaces
         "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
         (name, job_id, rows.height, table.key_values(rows)),
     ).fetchone()
