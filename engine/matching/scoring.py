@@ -162,9 +162,11 @@ def _keyed(
         parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
         return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
     k, plan = text
+    # only rows that meet a partner are ever scored (on the matrix's data about half of a
+    # partition's left rows in the first text rule): only theirs become Python strings
     lookups = (
-        prepared.string_lookup("left", plan.left, found.left.rows),
-        prepared.string_lookup("right", plan.right, found.right.rows),
+        prepared.string_lookup("left", plan.left, found.left.rows[found.counts > 0]),
+        prepared.string_lookup("right", plan.right, found.right.rows[_met(found)]),
     )
     ranged = any(isinstance(p, RangePlan) for p in plans)
     long_text = long_text_plan(found, plan, prepared)
@@ -224,6 +226,16 @@ def _pair_parts(
                 parts.append(pending.popleft().result())
         parts += [future.result() for future in pending]
     return parts
+
+
+def _met(found: Blocks) -> np.ndarray:
+    """Per right entry, whether it is in some left entry's block."""
+    size = found.right.rows.size + 1
+    meets = found.counts > 0
+    opened = np.bincount(found.lo[meets], minlength=size)
+    closed = np.bincount(found.lo[meets] + found.counts[meets], minlength=size)
+    met: np.ndarray = np.cumsum(opened - closed)[:-1] > 0
+    return met
 
 
 def _in_range(
