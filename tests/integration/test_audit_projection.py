@@ -25,6 +25,7 @@ from engine.domain.job import Job
 from engine.domain.meta import event_meta
 from engine.domain.project import Project
 from engine.errors import BadInputError
+from projections import projector
 from projections.audit import AuditIndexView
 from projections.audit_query import AuditFilters, parse_filters
 from projections.audit_rows import event_entry
@@ -356,3 +357,25 @@ def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_batch_reads_the_states_that_fit_its_budget(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up batch holds the leading events whose stored states fit BATCH_BYTES, at
+    least one, and reads no state beyond them."""
+    for number in range(6):
+        container.app.create_project(f"b{number}", ALICE)
+    with psycopg.connect(container.database_url) as conn:
+        sizes = conn.execute(
+            "SELECT notification_id, octet_length(state) FROM tieout_events "
+            "ORDER BY notification_id"
+        ).fetchall()
+    with audit_index(container) as (log, _):
+        monkeypatch.setattr(projector, "BATCH_BYTES", sum(size for _, size in sizes[:3]))
+        assert [item.id for item in projector.next_batch(log, 0)] == [n for n, _ in sizes[:3]]
+        after = sizes[2][0]
+        assert [item.id for item in projector.next_batch(log, after)] == [n for n, _ in sizes[3:6]]
+        monkeypatch.setattr(projector, "BATCH_BYTES", 1)  # one event exceeds it: still one
+        assert [item.id for item in projector.next_batch(log, 0)] == [sizes[0][0]]
+        assert projector.next_batch(log, sizes[-1][0]) == []
