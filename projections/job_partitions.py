@@ -78,38 +78,33 @@ class ByValue:
 
     def statements(self, prefix: str, table: str, values: Sequence[str]) -> list[sql.Composed]:
         """The partial indexes of a job partition whose rows hold `values`."""
-        include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
+        column, rest = sql.Identifier(self.column), sql.SQL(self.rest)
+        listed = sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
         own = [value for value in sorted(values) if value not in self.skip]
-        made = [
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({rest}){include} "
-                "WHERE {column} = {value}"
-            ).format(
-                name=sql.Identifier(f"{prefix}_{self.suffix}_{number}"),
-                table=sql.Identifier(table),
-                rest=sql.SQL(self.rest),
-                include=include,
-                column=sql.Identifier(self.column),
-                value=sql.Literal(value),
-            )
+        wanted: list[tuple[str, sql.Composable, sql.Composable]] = [
+            (str(number), rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
             for number, value in enumerate(own)
         ]
-        made.append(
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({column}, {rest}){include} "
-                "WHERE {column} <> ALL({values})"
-            ).format(
-                name=sql.Identifier(f"{prefix}_{self.suffix}_other"),
-                table=sql.Identifier(table),
-                rest=sql.SQL(self.rest),
-                include=include,
-                column=sql.Identifier(self.column),
-                values=sql.SQL("ARRAY[{}]::text[]").format(
-                    sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
-                ),
+        wanted.append(
+            (
+                "other",
+                sql.SQL("{}, {}").format(column, rest),
+                sql.SQL("{} <> ALL(ARRAY[{}]::text[])").format(column, listed),
             )
         )
-        return made
+        include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
+        return [
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
+            ).format(
+                name=sql.Identifier(f"{prefix}_{self.suffix}_{tag}"),
+                table=sql.Identifier(table),
+                key=key,
+                include=include,
+                where=where,
+            )
+            for tag, key, where in wanted
+        ]
 
 
 @dataclass(frozen=True)
@@ -323,6 +318,8 @@ def build_indexes(
                 values = _by_column(_value(found, "key_values", 2))
                 made = table.index_statements(name, values)
                 statements += [(name, statement.as_string(conn)) for statement in made]
+    if not statements:
+        return 0
     # Whole-table indexes first: the long sorts start together, the short partial ones
     # fill in after.
     queue = deque(sorted(statements, key=lambda item: " WHERE " in item[1]))
@@ -348,8 +345,6 @@ def build_indexes(
             except psycopg.Error as error:
                 logger.warning("index build on %s left to the publication: %s", name, error)
 
-    if not queue:
-        return 0
     with ThreadPoolExecutor(builders, thread_name_prefix="index-build") as pool:
         return sum(pool.map(lambda _: build(), range(builders)))
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
     OperationalError,
     Tracking,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.registry import CollectorRegistry
 from psycopg import sql
@@ -91,17 +92,13 @@ def next_batch(log: Log, position: int) -> Sequence[Notification]:
     """The notifications after `position` that fit in BATCH_BYTES of stored state (at
     least one), with no state read past them.
 
-    The sizes come first, from the row headers: a decision batch event is hundreds of
-    kilobytes, and reading a thousand of them to keep the first twenty-eight made most of
-    a catch-up's reads. A recorder without the sizes query reads and cuts.
+    A batch of decisions is one event of hundreds of kilobytes; a thousand of them in one
+    transaction would hold gigabytes and make a crash redo all of it. The sizes come
+    first, from the row headers: reading a thousand states to keep the first twenty-eight
+    made most of a catch-up's reads.
     """
-    recorder: Any = log.recorder
-    datastore = getattr(recorder, "datastore", None)
-    if datastore is None:
-        found: Sequence[Notification] = recorder.select_notifications(
-            start=position, limit=BATCH_SIZE, inclusive_of_start=False
-        )
-        return within_budget(found, BATCH_BYTES)
+    recorder = cast("PostgresApplicationRecorder", log.recorder)  # projections are PostgreSQL's
+    datastore = recorder.datastore
     table = sql.Identifier(datastore.schema, recorder.events_table_name)
     with datastore.get_connection() as conn:
         sizes = conn.execute(
@@ -113,30 +110,24 @@ def next_batch(log: Log, position: int) -> Sequence[Notification]:
         ).fetchall()
     if not sizes:
         return []
-    total, last = 0, sizes[0]["notification_id"]
-    for row in sizes:
-        total += row["size"]
-        if total > BATCH_BYTES:
-            break
-        last = row["notification_id"]
-    cut: Sequence[Notification] = recorder.select_notifications(
-        start=position, limit=BATCH_SIZE, stop=last, inclusive_of_start=False
+    count = fitting([row["size"] for row in sizes], BATCH_BYTES)
+    found: Sequence[Notification] = recorder.select_notifications(
+        start=position,
+        limit=count,
+        stop=sizes[count - 1]["notification_id"],
+        inclusive_of_start=False,
     )
-    return cut
-
-
-def within_budget(found: Sequence[Notification], budget: int) -> Sequence[Notification]:
-    """The leading notifications whose states fit in `budget` bytes (at least one).
-
-    A batch of decisions is one event of hundreds of kilobytes; a thousand of them in one
-    transaction would hold gigabytes and make a crash redo all of it.
-    """
-    total = 0
-    for count, item in enumerate(found):
-        total += len(item.state)
-        if total > budget and count:
-            return found[:count]
     return found
+
+
+def fitting(sizes: Sequence[int], budget: int) -> int:
+    """How many leading `sizes` fit in `budget` (at least one)."""
+    total = 0
+    for count, size in enumerate(sizes):
+        total += size
+        if total > budget and count:
+            return count
+    return len(sizes)
 
 
 def lag(log: Log, view: CatchUpView) -> int:
