@@ -21,7 +21,7 @@ from api.keys import (
     SERVICES,
 )
 from api.metrics import HttpMetrics
-from api.middlewares import envelope, guard
+from api.middlewares import envelope, guard, stamp_headers
 from api.openapi import openapi_document
 from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, RedisLimiter, parse_tiers
 from api.results import JobReads
@@ -49,6 +49,7 @@ def create_app(
     app[JOB_REVIEWS] = JobReviews(container)
     app[OPENAPI] = openapi_document()
     app[LIMITS] = RateLimits(tiers, limiter or MemoryLimiter())
+    app.on_response_prepare.append(stamp_headers)
     app.cleanup_ctx.append(bounded_executor)
     if limiter is None and container.settings.redis_url:
         app.cleanup_ctx.append(redis_limits)

@@ -25,3 +25,4 @@ OPENAPI = web.AppKey("openapi", dict)
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
 CLIENT_GONE = web.RequestKey("client_gone", bool)  # the client closed the connection mid-answer
+RATE_LIMIT = web.RequestKey("rate_limit", dict)  # the X-RateLimit-* headers of its tier

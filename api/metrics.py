@@ -27,8 +27,8 @@ class HttpMetrics:
         )
         self.latency = Histogram(
             "tieout_http_request_duration_seconds",
-            "API request handling time, by method and route template.",
-            ["method", "route"],
+            "API request handling time, by method, route template and status.",
+            ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )

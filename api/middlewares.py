@@ -1,6 +1,7 @@
 """The request pipeline: `envelope` (request id, problem+json errors, metrics, one JSON
 access log line) around `guard` (credentials, rate tier, request timeout) around the
-handler."""
+handler; and `stamp_headers`, which gives every answer its `X-Request-ID` and rate-limit
+headers as it is prepared, streamed answers (prepared inside the handler) included."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from api.auth import authenticate
-from api.keys import CLIENT_GONE, CONTAINER, HTTP_METRICS, LIMITS, PRINCIPAL, REQUEST_ID
+from api.keys import (
+    CLIENT_GONE,
+    CONTAINER,
+    HTTP_METRICS,
+    LIMITS,
+    PRINCIPAL,
+    RATE_LIMIT,
+    REQUEST_ID,
+)
 from api.logs import CURRENT_REQUEST_ID
 from api.problems import Problem, from_domain, from_http, from_validation, response
 from api.routes import BY_HANDLER, Handler
@@ -46,15 +55,13 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     else:
         status = CLIENT_CLOSED if request.get(CLIENT_GONE) else answer.status
-        if not answer.prepared:
-            answer.headers["X-Request-ID"] = rid
         return answer
     finally:
         elapsed = time.perf_counter() - started
         route = _template(request)
         metrics.in_flight.dec()
         metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
         principal = request.get(PRINCIPAL)
         fields = {
             "method": request.method,
@@ -100,14 +107,21 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     decision = await request.app[LIMITS].take(route.tier, f"{principal.kind}:{principal.id}")
     if not decision.allowed:
         raise Problem(429, "Too Many Requests", f"{route.tier} limit reached", decision.headers())
+    request[RATE_LIMIT] = decision.headers()
     if route.streamed:
-        answer = await handler(request)
-    else:
-        async with asyncio.timeout(request.app[CONTAINER].settings.request_timeout_seconds):
-            answer = await handler(request)
-    if not answer.prepared:
-        answer.headers.update(decision.headers())
-    return answer
+        return await handler(request)
+    async with asyncio.timeout(request.app[CONTAINER].settings.request_timeout_seconds):
+        return await handler(request)
+
+
+async def stamp_headers(request: web.Request, answer: web.StreamResponse) -> None:
+    """On every answer as it is prepared (`on_response_prepare`): a handler that streams
+    prepares its answer before the middlewares see it, so they cannot add headers."""
+    rid = request.get(REQUEST_ID)
+    if rid is not None:
+        answer.headers.setdefault("X-Request-ID", rid)
+    for name, value in request.get(RATE_LIMIT, {}).items():
+        answer.headers.setdefault(name, value)
 
 
 def _template(request: web.Request) -> str:

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from api_helpers import Client, build_world, completed_job, job_body
 
+from api.keys import METRICS
 from api.middlewares import CLIENT_CLOSED
 from projections.job_partitions import DECISIONS, publish, stage
 from projections.projector import catch_up
@@ -57,11 +58,18 @@ async def test_export_history_rerun_and_diff(
     client: Client, admin: dict[str, str], container: Container
 ) -> None:
     job = await completed_job(client, admin, container)
-    csv = await client.get(f"{J}/{job}/export?format=csv", headers=admin)
+    csv = await client.get(f"{J}/{job}/export?format=csv", headers=admin | {"X-Request-ID": "e-1"})
     assert csv.status == 200
+    assert (csv.content_type, csv.headers["X-Request-ID"]) == ("text/csv", "e-1")
     frame = pl.read_csv(io.BytesIO(await csv.read()))
     assert frame.height == 2
     parquet = await client.get(f"{J}/{job}/export?format=parquet&what=unmatched", headers=admin)
+    assert parquet.content_type == "application/x-parquet"
+    assert len(parquet.headers["X-Request-ID"]) == 32  # streamed answers get an id too
+    for streamed in (csv, parquet):
+        assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
+            streamed.headers
+        )
     assert pl.read_parquet(io.BytesIO(await parquet.read())).height == 1
     tag = csv.headers["ETag"]
     cached = await client.get(
@@ -134,5 +142,9 @@ async def test_a_client_leaving_mid_export_is_no_server_error(
         assert time.monotonic() < deadline, [record.getMessage() for record in caplog.records]
         await asyncio.sleep(0.05)
     assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    left = {"method": "GET", "route": f"{J}/{{job_id}}/export", "status": str(CLIENT_CLOSED)}
+    registry = client.app[METRICS]
+    assert registry.get_sample_value("tieout_http_requests_total", left) == 1
+    assert registry.get_sample_value("tieout_http_request_duration_seconds_count", left) == 1
     health = await client.get("/api/health")
     assert health.status == 200

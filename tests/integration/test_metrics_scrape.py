@@ -108,6 +108,9 @@ def test_every_queried_metric_is_exported_by_a_scraped_process(
             scrape(url, log)  # up: now give labelled series their first sample
             if job == "tieout-api":
                 assert get(url.replace("/metrics", "/api/health"))[0] == 200
+                timed = 'tieout_http_request_duration_seconds_count{method="GET",'
+                timed += 'route="/api/health",status="200"}'
+                assert timed in scrape(url, log), "latency is labelled by route and status"
         # A labelled series appears with its first sample (the projector's lag after its
         # first poll): scrape again until every queried name is there, or the deadline.
         deadline = time.monotonic() + 60
