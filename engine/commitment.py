@@ -93,8 +93,13 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     if not leaves:
         return hashlib.sha256(b"").digest()
     level = list(leaves)
+    sha256 = hashlib.sha256
     while len(level) > 1:
-        paired = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        pairs = iter(level)  # one iterator zipped with itself: (0, 1), (2, 3), ...
+        paired = [
+            sha256(NODE_PREFIX + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)  # the odd one out: below
+        ]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

@@ -12,6 +12,7 @@ each with its sibling path, the root and the signature: it verifies with nothing
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from uuid import UUID
 import polars as pl
 
 from engine.commitment import (
+    LEAF_PREFIX,
     Signer,
     Verifier,
     merkle_climb,
@@ -33,6 +35,8 @@ from engine.matching.schemas import CONFIDENCE, GROUP_ID, LEFT_ID, RIGHT_ID, RUL
 
 PROOF_FORMAT = "tieout-proof/1"
 FIELDS = ("index", GROUP_ID, LEFT_ID, RIGHT_ID, RULE, "confidence_millionths", STATUS)
+LEAF_COLUMNS = [GROUP_ID, LEFT_ID, RIGHT_ID, RULE, CONFIDENCE, STATUS]
+"""The decision columns the leaves read."""
 
 
 class ProofInvalidError(BadInputError):
@@ -50,11 +54,8 @@ class Commitment:
     signature: str
 
 
-def canonical_rows(matches: pl.DataFrame) -> list[str]:
-    """Each decision row as the compact JSON object its leaf hashes, keys in FIELDS order
-    (polars encodes a million rows in a fraction of what Python's json takes)."""
-    if matches.is_empty():
-        return []
+def _canonical(matches: pl.DataFrame) -> pl.Series:
+    """Each decision row as the compact JSON object its leaf hashes, keys in FIELDS order."""
     row = pl.struct(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("index"),
         pl.col(GROUP_ID).cast(pl.String),
@@ -64,7 +65,15 @@ def canonical_rows(matches: pl.DataFrame) -> list[str]:
         (pl.col(CONFIDENCE) * 1_000_000).round().cast(pl.Int64).alias("confidence_millionths"),
         pl.col(STATUS).cast(pl.String),
     )
-    return matches.select(row.struct.json_encode().alias("row")).get_column("row").to_list()
+    return matches.select(row.struct.json_encode().alias("row")).get_column("row")
+
+
+def canonical_rows(matches: pl.DataFrame) -> list[str]:
+    """Each decision row as the compact JSON object its leaf hashes (polars encodes a
+    million rows in a fraction of what Python's json takes)."""
+    if matches.is_empty():
+        return []
+    return _canonical(matches).to_list()
 
 
 def leaf_of(row: dict[str, Any]) -> bytes:
@@ -74,16 +83,31 @@ def leaf_of(row: dict[str, Any]) -> bytes:
 
 
 def leaves_of(matches: pl.DataFrame) -> list[bytes]:
-    return [merkle_leaf(text.encode()) for text in canonical_rows(matches)]
+    """The leaf of every decision row: polars prefixes and encodes the rows, so Python makes
+    one call per row, the hash's own (`merkle_leaf` of each canonical row)."""
+    if matches.is_empty():
+        return []
+    prefixed = (LEAF_PREFIX.decode() + _canonical(matches)).cast(pl.Binary)
+    sha256 = hashlib.sha256
+    return [sha256(message).digest() for message in prefixed.to_list()]
+
+
+def root_of(matches: pl.DataFrame) -> tuple[bytes, int]:
+    """The Merkle root over a job's decisions and the number of its leaves."""
+    leaves = leaves_of(matches)
+    return merkle_root(leaves), len(leaves)
+
+
+def sign_root(job_id: UUID, root: bytes, leaves: int, signer: Signer) -> Commitment:
+    """The commitment to a root computed by `root_of`, signed."""
+    verifier = signer.verifier
+    signature = signer.sign(root_message(job_id, leaves, root))
+    return Commitment(root.hex(), leaves, verifier.key_id, verifier.text, signature.hex())
 
 
 def commit(job_id: UUID, matches: pl.DataFrame, signer: Signer) -> Commitment:
     """The signed Merkle root over a job's decisions."""
-    leaves = leaves_of(matches)
-    root = merkle_root(leaves)
-    verifier = signer.verifier
-    signature = signer.sign(root_message(job_id, len(leaves), root))
-    return Commitment(root.hex(), len(leaves), verifier.key_id, verifier.text, signature.hex())
+    return sign_root(job_id, *root_of(matches), signer)
 
 
 def prove(

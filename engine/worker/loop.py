@@ -73,7 +73,10 @@ class Worker:
         ]
         for thread in threads:
             thread.start()
-        join_all(threads)
+        try:
+            join_all(threads)
+        finally:
+            self.context.roots.close()
 
     def stop(self) -> None:
         self.stopping.set()

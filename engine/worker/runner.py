@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from typing import Any
 from uuid import UUID
@@ -16,7 +16,7 @@ import polars as pl
 
 from engine.application import Tieout
 from engine.commitment import Signer
-from engine.decision_proofs import commit
+from engine.decision_proofs import sign_root
 from engine.domain.decisions import DECISIONS, UNMATCHED
 from engine.domain.job import Job, JobOutcome, LeaseLostError, RetryPolicy
 from engine.domain.meta import EventMeta
@@ -28,6 +28,7 @@ from engine.ports import JobQueue, ObjectStore
 from engine.worker.details import with_details
 from engine.worker.heartbeat import Lease, ShutdownRequestedError
 from engine.worker.recording import Recorder
+from engine.worker.roots import RootHasher
 
 logger = logging.getLogger(__name__)
 ERROR_CHARS = 2000
@@ -52,6 +53,8 @@ class JobContext:
     """Told the matcher's rows per second after each match (a metric)."""
     signer: Signer | None = None
     """Signs the Merkle root over the decisions that JobCompleted carries."""
+    roots: RootHasher = field(default_factory=RootHasher)
+    """Hashes that root, a large job's in a process of its own (engine/worker/roots.py)."""
 
 
 def run_claimed(context: JobContext, job: Job, lease: Lease) -> str:
@@ -112,6 +115,8 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     right = load_source(context.store, right_source.location)
     ruleset = app.get_ruleset(job.project_id, job.ruleset_version)
     total = left.height + right.height
+    if context.signer is not None:
+        context.roots.warm(max(left.height, right.height))
 
     def on_stage(stage: str, done: int, rules: int) -> None:
         lease.report(f"matching: {stage} ({done}/{rules} rules)", 0, total)
@@ -123,7 +128,7 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     # The hashes take seconds of CPU at a million decisions; the recording mostly waits on
     # the database. So they are computed in a thread while the batches are written.
     with ThreadPoolExecutor(1, thread_name_prefix="job-hashes") as pool:
-        hashes = pool.submit(_hashes, job.id, result, context.signer)
+        hashes = pool.submit(_hashes, job.id, result, context.signer, context.roots)
         batches = record(context, job, lease, *with_details(result, left, right, ruleset))
         decisions, commitment = hashes.result()
     digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
@@ -140,10 +145,16 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     )
 
 
-def _hashes(job_id: UUID, result: MatchResult, signer: Signer | None) -> tuple[str, dict[str, Any]]:
-    """The decisions hash and the signed commitment (none without a signer)."""
-    commitment = asdict(commit(job_id, result.matches, signer)) if signer else {}
-    return decisions_hash(result), commitment
+def _hashes(
+    job_id: UUID, result: MatchResult, signer: Signer | None, roots: RootHasher
+) -> tuple[str, dict[str, Any]]:
+    """The decisions hash and the signed commitment (none without a signer); the root is
+    hashed meanwhile, in the hasher's process for a large job."""
+    if signer is None:
+        return decisions_hash(result), {}
+    root = roots.start(result.matches)
+    decisions = decisions_hash(result)
+    return decisions, asdict(sign_root(job_id, *root(), signer))
 
 
 def record(
