@@ -6,6 +6,10 @@ requested -> running (claimed under a lease) -> completed
                         never succeed) -> requested again only by an operator's redrive
 any state but completed/cancelled -> cancelled (by a user)
 
+The events a worker records for a job (claims, failures, retries, completion, and the
+decision batches recorded beside them) carry the request id of the request that asked for
+the job (`for_request`), so an auditor finds everything one API request caused by its id.
+
 Decisions are not recorded on this stream (see engine.domain.decisions), so commands on a
 job never decode them.
 """
@@ -19,7 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import event
 
 from engine.domain.base import TieoutAggregate
-from engine.domain.meta import EventMeta
+from engine.domain.meta import EventMeta, on_behalf_of
 from engine.errors import ConflictError
 
 REQUESTED = "requested"
@@ -146,7 +150,8 @@ class Job(TieoutAggregate):
         idempotency_key: str,
         meta: EventMeta,
     ) -> None:
-        del meta
+        self.request_id = meta.get("request_id", "")
+        """The X-Request-ID of the request that asked for the job (empty from the CLI)."""
         self.project_id = project_id
         self.left_source_id = left_source_id
         self.right_source_id = right_source_id
@@ -166,7 +171,13 @@ class Job(TieoutAggregate):
         self.decision_batch_size = 0
         self.outcome: JobOutcome | None = None
 
-    # Commands. Each checks its precondition, then records one or two events.
+    def for_request(self, meta: EventMeta) -> EventMeta:
+        """The metadata of work done for the job's request: `meta`'s actor and causation,
+        the requesting request's id (unless `meta` names a request of its own)."""
+        return on_behalf_of(meta, self.request_id)
+
+    # Commands. Each checks its precondition, then records one or two events. The worker's
+    # commands (claim, complete, fail, release, retry) record `for_request(meta)`.
 
     def claim(self, worker: str, lease_token: str, batch_size: int, meta: EventMeta) -> None:
         """Take the job under a new lease. The first claim fixes the decision batch size,
@@ -177,7 +188,7 @@ class Job(TieoutAggregate):
             lease_token=lease_token,
             attempt=self.attempts + 1,
             decision_batch_size=self.decision_batch_size or batch_size,
-            meta=meta,
+            meta=self.for_request(meta),
         )
 
     def complete(self, lease_token: str, outcome: JobOutcome, meta: EventMeta) -> None:
@@ -192,7 +203,7 @@ class Job(TieoutAggregate):
             decision_batches=outcome.decision_batches,
             unmatched_batches=outcome.unmatched_batches,
             commitment=outcome.commitment,
-            meta=meta,
+            meta=self.for_request(meta),
         )
 
     def fail(
@@ -207,6 +218,7 @@ class Job(TieoutAggregate):
     ) -> None:
         """Record a failed attempt; dead-letter when attempts are exhausted or it can't work."""
         self.check_lease(lease_token)
+        meta = self.for_request(meta)
         failures = self.failures - self.failures_before_redrive + 1
         exhausted = permanent or failures >= policy.max_attempts
         delay = 0.0 if exhausted else policy.delay(failures)
@@ -224,11 +236,11 @@ class Job(TieoutAggregate):
     def release(self, lease_token: str, reason: str, meta: EventMeta) -> None:
         """Give the job back without counting a failure (a worker shutting down)."""
         self.check_lease(lease_token)
-        self._requeued(reason=reason, meta=meta)
+        self._requeued(reason=reason, meta=self.for_request(meta))
 
     def retry(self, meta: EventMeta) -> None:
         self._require(FAILED, "retry")
-        self._requeued(reason=f"retry after: {self.last_error}", meta=meta)
+        self._requeued(reason=f"retry after: {self.last_error}", meta=self.for_request(meta))
 
     def redrive(self, meta: EventMeta) -> None:
         self._require(DEAD_LETTERED, "redrive")

@@ -23,3 +23,12 @@ class EventMeta(TypedDict):
 def event_meta(actor: str, causation: str, request_id: str = "") -> EventMeta:
     """Metadata for the events one command causes."""
     return EventMeta(actor=actor, request_id=request_id, causation=causation)
+
+
+def on_behalf_of(meta: EventMeta, request_id: str) -> EventMeta:
+    """`meta` for work that carries on a request's command, such as a worker running the job
+    an API request asked for: it keeps its own actor and causation, and names the original
+    request unless it has a request of its own (a user's cancel is its own request)."""
+    if meta["request_id"] or not request_id:
+        return meta
+    return EventMeta(actor=meta["actor"], request_id=request_id, causation=meta["causation"])

@@ -162,7 +162,8 @@ def record(
 ) -> tuple[int, int]:
     """Record the decisions and unmatched rows (with their details) under the lease."""
     guard = QueueGuard(job.id, "running", lease.token)
-    recorder = Recorder(context.app, context.queue, guard, job.decision_batch_size, context.meta)
+    meta = job.for_request(context.meta)
+    recorder = Recorder(context.app, context.queue, guard, job.decision_batch_size, meta)
     total = matches.height + unmatched.height
     written = 0
 
