@@ -13,7 +13,7 @@ from uuid import UUID
 
 from engine.cache import TtlCache
 from engine.domain.meta import EventMeta
-from engine.domain.org import Operation, Role
+from engine.domain.org import Operation, Role, audits_organization
 from engine.errors import NotFoundError
 from engine.ingest import open_upload
 from engine.tenancy import Principal
@@ -192,7 +192,8 @@ class ApiServices:
         self, principal: Principal, filters: AuditFilters, page: AuditPage
     ) -> list[dict[str, Any]]:
         projects = self._readable(principal, filters.project_id, Operation.AUDIT)
-        return [row.as_json() for row in self.catalog.audit_page(projects, page)]
+        org = principal.org_id if audits_organization(principal.role) else None
+        return [row.as_json() for row in self.catalog.audit_page(projects, page, org)]
 
     def health(self) -> dict[str, Any]:
         """Jobs by status now, and the day's counts (pending, running, completed and failed

@@ -36,14 +36,18 @@ WRITE_LOCK = int(Lock.AUDIT_INDEX_WRITE)
 INSERT = f"""
 INSERT INTO {VIEW_TABLE} (
     notification_id, originator_id, originator_version, event_type, topic,
-    actor, request_id, causation, occurred_at, project_id)
+    actor, request_id, causation, occurred_at, project_id, org_id)
 VALUES (
     %(notification_id)s, %(originator_id)s, %(originator_version)s, %(event_type)s, %(topic)s,
     %(actor)s, %(request_id)s, %(causation)s, %(occurred_at)s,
     coalesce(%(project_id)s::uuid, (
         SELECT project_id FROM {VIEW_TABLE}
         WHERE originator_id IN (%(originator_id)s, %(parent_id)s) AND project_id IS NOT NULL
-        ORDER BY notification_id LIMIT 1)))
+        ORDER BY notification_id LIMIT 1)),
+    coalesce(%(org_id)s::uuid, (
+        SELECT org_id FROM {VIEW_TABLE}
+        WHERE originator_id = %(originator_id)s AND originator_version = 1
+          AND %(project_id)s::uuid IS NULL AND %(parent_id)s::uuid IS NULL)))
 """
 
 
@@ -144,4 +148,5 @@ def _params(entry: AuditEntry) -> dict[str, Any]:
         "occurred_at": row.occurred_at,
         "project_id": row.project_id,
         "parent_id": entry.parent_id,
+        "org_id": entry.org_id,
     }

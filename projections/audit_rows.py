@@ -19,6 +19,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from engine.domain.org import Organization
 from engine.domain.project import Project
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,17 @@ class AuditRow:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """A row to write, and the stream it may inherit its project from (e.g. a job's)."""
+    """A row to write, the stream it may inherit its project from (e.g. a job's), and the
+    organization it belongs to when it belongs to no project.
+
+    An organization's own events name it as their stream, a user's or API key's first
+    event names it (`org_id`), and the later events of those streams inherit it from their
+    stream's first row. Events of a project are reached through the project instead.
+    """
 
     row: AuditRow
     parent_id: UUID | None
+    org_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,9 @@ def event_entry(event: DomainEventProtocol[UUID], notification_id: int) -> Audit
         occurred_at=occurred_at if isinstance(occurred_at, datetime) else None,
         project_id=event.originator_id if in_project else _uuid(fields, "project_id"),
     )
-    return AuditEntry(row=row, parent_id=_uuid(fields, "job_id"))
+    in_org = isinstance(event, Organization.Event)
+    org_id = event.originator_id if in_org else _uuid(fields, "org_id")
+    return AuditEntry(row=row, parent_id=_uuid(fields, "job_id"), org_id=org_id)
 
 
 def event_type(topic: str) -> str:

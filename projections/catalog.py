@@ -85,11 +85,19 @@ class Catalog:
             curs.execute(JOB_PAGE, params)
             return [QueueEntry(*row) for row in curs.fetchall()]
 
-    def audit_page(self, projects: list[UUID], page: AuditPage) -> list[AuditRow]:
-        """Indexed events of these projects matching the filters, newest first."""
+    def audit_page(
+        self, projects: list[UUID], page: AuditPage, org: UUID | None = None
+    ) -> list[AuditRow]:
+        """Indexed events of these projects matching the filters, newest first; with `org`,
+        also that organization's events that belong to no project (its users, API keys and
+        its own stream), unless the filters name a project."""
         filters = page.filters
+        org = None if filters.project_id else org
+        scope = "project_id = ANY(%(projects)s)"
+        if org is not None:
+            scope = f"({scope} OR (project_id IS NULL AND org_id = %(org)s))"
         conditions = {
-            "project_id = ANY(%(projects)s)": projects,
+            scope: projects,
             "actor = %(actor)s": filters.actor,
             "event_type = %(event_type)s": filters.event_type,
             "request_id = %(request_id)s": filters.request_id,
@@ -106,6 +114,7 @@ class Catalog:
         )
         params: dict[str, Any] = {
             "projects": projects,
+            "org": org,
             "actor": filters.actor,
             "event_type": filters.event_type,
             "request_id": filters.request_id,

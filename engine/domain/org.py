@@ -52,6 +52,13 @@ ORG_WIDE = frozenset({Role.ADMIN, Role.AUDITOR})
 """Roles that see every project of their organization without being members."""
 
 
+def audits_organization(role: Role) -> bool:
+    """Whether an organization-wide role reads its organization's own events (users, API
+    keys, the organization's stream) beside its projects': admins and auditors. A user who
+    administers a project as its member audits that project only."""
+    return role in ORG_WIDE and Operation.AUDIT in ALLOWED[role]
+
+
 class ForbiddenError(TieoutError):
     """The caller can see the object but its role does not allow the operation."""
 
