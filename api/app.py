@@ -16,6 +16,7 @@ from api.keys import (
     JOB_READS,
     JOB_REVIEWS,
     LIMITS,
+    LONG_CALLS,
     METRICS,
     OPENAPI,
     SERVICES,
@@ -49,12 +50,21 @@ def create_app(
     app[JOB_REVIEWS] = JobReviews(container)
     app[OPENAPI] = openapi_document()
     app[LIMITS] = RateLimits(tiers, limiter or MemoryLimiter())
+    app[LONG_CALLS] = asyncio.Semaphore(long_call_slots(container.settings.db_pool_size))
     app.on_response_prepare.append(stamp_headers)
     app.cleanup_ctx.append(bounded_executor)
     if limiter is None and container.settings.redis_url:
         app.cleanup_ctx.append(redis_limits)
     add_routes(app)
     return app
+
+
+def long_call_slots(pool_size: int) -> int:
+    """Reruns and diffs (seconds to minutes each) may take at most half the API's threads,
+    so reads always find one. A thread cannot be stopped: one whose request timed out
+    (503) keeps its slot until it ends, and further reruns wait for a slot within their
+    own request timeout."""
+    return max(1, pool_size // 2)
 
 
 async def bounded_executor(app: web.Application) -> AsyncIterator[None]:

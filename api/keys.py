@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
 
@@ -21,6 +23,7 @@ JOB_READS = web.AppKey("job_reads", JobReads)
 JOB_REVIEWS = web.AppKey("job_reviews", JobReviews)
 LIMITS = web.AppKey("limits", RateLimits)
 OPENAPI = web.AppKey("openapi", dict)
+LONG_CALLS = web.AppKey("long_calls", asyncio.Semaphore)  # reruns and diffs running at once
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

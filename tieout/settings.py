@@ -171,6 +171,20 @@ class Settings(BaseSettings):
         gt=0,
         description="An upload whose next chunk does not arrive within this is cut off (408).",
     )
+    export_idle_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An export whose client reads nothing for this long is cut off, so a "
+        "client that stops reading holds no handler.",
+    )
+    header_timeout_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="A connection to `tieout serve` must send a whole request head within "
+        "this of opening or of its previous answer, else it is closed (slow clients); "
+        "also how long an idle keep-alive connection is kept. Behind a load balancer, "
+        "keep it above the balancer's idle timeout.",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -8,18 +8,21 @@ access check, without reading the results again.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
 from aiohttp import web
 
 from api.handlers.common import answer, path_id, principal, query, run, text_body
-from api.keys import CLIENT_GONE, JOB_READS
+from api.keys import CLIENT_GONE, CONTAINER, JOB_READS, LONG_CALLS
 from api.results import strong_etag
 from api.schemas import (
     DiffQuery,
@@ -32,6 +35,7 @@ from api.schemas import (
 from projections.results_query import EXPORT_SCHEMAS, DecisionFilters, UnmatchedFilters
 
 logger = logging.getLogger("tieout.api")
+ResultT = TypeVar("ResultT")
 
 FILE_CHUNK = 1 << 20
 CACHE_CONTROL = "private, no-cache"  # keep it, but ask again: a 304 costs no result read
@@ -97,6 +101,11 @@ async def export(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:  # the client went away mid-stream: its choice, no fault
         logger.info("export of job %s ended: the client closed the connection", job)
         request[CLIENT_GONE] = True
+    except ClientStalledError:
+        logger.info("export of job %s cut off: the client stopped reading", job)
+        request[CLIENT_GONE] = True
+        if request.transport is not None:
+            request.transport.abort()  # what it has not read is dropped, not sent later
     return response
 
 
@@ -109,14 +118,28 @@ async def history(request: web.Request) -> web.Response:
 
 async def rerun(request: web.Request) -> web.Response:
     job = path_id(request, "job_id")
-    return answer(await run(request.app[JOB_READS].rerun, principal(request), job))
+    return answer(await run_long(request, request.app[JOB_READS].rerun, principal(request), job))
 
 
 async def diff(request: web.Request) -> web.Response:
     job = path_id(request, "job_id")
     limit = query(request, DiffQuery).limit
     text = await text_body(request)
-    return answer(await run(request.app[JOB_READS].diff, principal(request), job, text, limit))
+    reads = request.app[JOB_READS]
+    return answer(await run_long(request, reads.diff, principal(request), job, text, limit))
+
+
+async def run_long(request: web.Request, call: Callable[..., ResultT], *args: Any) -> ResultT:
+    """`run` within the app's slots for long calls (`long_call_slots`). The slot is held
+    until the thread ends, not until the request does: a request that times out answers
+    503 at once, while its thread finishes (and frees the slot) on its own."""
+    slots = request.app[LONG_CALLS]
+    await slots.acquire()
+    context = contextvars.copy_context()  # the request id, for the thread's log lines
+    call_in_context = functools.partial(context.run, call, *args)
+    done = asyncio.get_running_loop().run_in_executor(None, call_in_context)
+    done.add_done_callback(lambda _: slots.release())
+    return await asyncio.shield(done)
 
 
 # Conditional reads
@@ -155,17 +178,33 @@ def not_modified(tag: str) -> web.Response:
 # Export writers: one page of rows in memory at a time.
 
 
+class ClientStalledError(Exception):
+    """The client read nothing of the export for TIEOUT_EXPORT_IDLE_SECONDS."""
+
+
+async def send(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """Write `data`, waiting for the client to read at most TIEOUT_EXPORT_IDLE_SECONDS: a
+    write waits only while the socket's buffers are full, so a client that stops reading
+    would otherwise hold this handler for as long as it keeps the connection open."""
+    idle = request.app[CONTAINER].settings.export_idle_seconds
+    try:
+        async with asyncio.timeout(idle):
+            await response.write(data)
+    except TimeoutError:
+        raise ClientStalledError from None
+
+
 async def stream_csv(
     request: web.Request, response: web.StreamResponse, pages: Iterator[pl.DataFrame], what: str
 ) -> None:
     await response.prepare(request)
     header = True
     while (frame := await run(next, pages, None)) is not None:
-        await response.write(frame.write_csv(include_header=header).encode())
+        await send(request, response, frame.write_csv(include_header=header).encode())
         header = False
     if header:  # no rows: the header alone
         empty = pl.DataFrame(schema=EXPORT_SCHEMAS[what])
-        await response.write(empty.write_csv(include_header=True).encode())
+        await send(request, response, empty.write_csv(include_header=True).encode())
 
 
 async def stream_parquet(
@@ -178,7 +217,7 @@ async def stream_parquet(
         await response.prepare(request)
         with path.open("rb") as handle:
             while chunk := handle.read(FILE_CHUNK):
-                await response.write(chunk)
+                await send(request, response, chunk)
 
 
 def write_parquet(pages: Iterator[pl.DataFrame], path: Path, what: str) -> None:

@@ -4,11 +4,14 @@ truncated, stalled and malformed bodies, bad queries, paths and media types."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from api_helpers import Client, World, build_world
+from api_helpers import Client, World, build_world, completed_job
 
+from api.app import long_call_slots
+from api.keys import LONG_CALLS
 from tieout.bootstrap import Container
 
 PROBLEM = "application/problem+json"
@@ -115,3 +118,35 @@ async def test_slow_requests_answer_503(
 ) -> None:
     container.settings.request_timeout_seconds = 1e-6
     await problem(await client.get("/api/projects", headers=admin), 503)
+
+
+async def test_reruns_past_the_timeout_answer_503_and_hold_a_slot_until_they_end(
+    client: Client, admin: dict[str, str], container: Container
+) -> None:
+    """A thread cannot be stopped: a rerun whose request times out answers 503 at once and
+    runs to its end in the background, in one of the long-call slots; a rerun asked for
+    while every slot is taken waits for one within its own timeout, then answers 503."""
+    job = await completed_job(client, admin, container)
+    slots = client.app[LONG_CALLS]
+    assert long_call_slots(container.settings.db_pool_size) == 2
+    rerun = f"/api/reconciliation/jobs/{job}/rerun"
+    container.settings.request_timeout_seconds = 0.001
+    answers = await asyncio.gather(*(client.post(rerun, headers=admin) for _ in range(3)))
+    for answer in answers:
+        found = await problem(answer, 503)
+        assert found["detail"] == "the request took too long"
+    deadline = time.monotonic() + 60
+    while slots._value < 2:  # every slot comes back once its thread ends
+        assert time.monotonic() < deadline, "a timed-out rerun never gave its slot back"
+        await asyncio.sleep(0.05)
+
+    container.settings.request_timeout_seconds = 0.2
+    for _ in range(2):  # what two long reruns in flight hold
+        await slots.acquire()
+    await problem(await client.post(rerun, headers=admin), 503)
+    container.settings.request_timeout_seconds = 60
+    slots.release()
+    proof = await client.post(rerun, headers=admin)
+    assert proof.status == 200, await proof.text()
+    assert (await proof.json())["identical"] is True
+    slots.release()

@@ -8,16 +8,14 @@ import io
 import logging
 import time
 from datetime import UTC, datetime
-from uuid import UUID
 
 import polars as pl
-import psycopg
 import pytest
 from api_helpers import Client, build_world, completed_job, job_body
+from export_helpers import make_export_large
 
 from api.keys import METRICS
 from api.middlewares import CLIENT_CLOSED
-from projections.job_partitions import DECISIONS, publish, stage
 from projections.projector import catch_up
 from tieout.bootstrap import Container
 
@@ -107,30 +105,10 @@ async def test_a_client_leaving_mid_export_is_no_server_error(
 ) -> None:
     """The export streams pages while the client reads; a client that closes the
     connection part way ends it quietly, logged and counted as 499, never as an error.
-    (The test server cancels the handler; `tieout serve` does not, and the handler's next
-    write fails instead: the handler ends the export on that too.)"""
+    (The server cancels the handler, `server_options`; were it not to, the handler's next
+    write would fail instead, and the handler ends the export on that too.)"""
     job = await completed_job(client, admin, container)
-    rows = 300_000  # far more than the socket buffers hold
-    n = pl.int_range(rows, dtype=pl.Int64, eager=True)
-    text = n.cast(pl.String)
-    frame = pl.DataFrame({"row_no": n}).select(
-        pl.lit(job).alias("job_id"),
-        pl.col("row_no"),
-        ("g" + text).alias("group_id"),
-        ("L" + text).alias("left_id"),
-        ("R" + text).alias("right_id"),
-        pl.lit("exact").alias("rule"),
-        pl.lit(1.0).alias("confidence"),
-        pl.lit("matched").alias("status"),
-        pl.lit(12.5).alias("left_amount"),
-        pl.lit(12.5).alias("right_amount"),
-        pl.lit(None, dtype=pl.Date).alias("left_date"),
-        pl.lit(None, dtype=pl.Date).alias("right_date"),
-    )
-    with psycopg.connect(container.database_url) as conn, conn.cursor() as curs:
-        curs.execute("DELETE FROM tieout_rm_decisions WHERE job_id = %s", (job,))
-        stage(curs, DECISIONS, UUID(job), [frame])
-        publish(curs, UUID(job), 1)
+    make_export_large(container, job)
     caplog.set_level(logging.INFO, logger="tieout.api")
     export = await client.get(f"{J}/{job}/export?format=csv", headers=admin)
     assert export.status == 200

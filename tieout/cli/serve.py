@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import click
 from aiohttp import web
@@ -19,6 +20,7 @@ from tieout.cli.context import container
 from tieout.cli.display import safe_url
 from tieout.cli.root import cli
 from tieout.metrics import register_queue_metrics, register_worker_metrics
+from tieout.settings import Settings
 from tieout.workers import build_worker, start_in_background
 
 
@@ -57,10 +59,24 @@ def _run_app(built: Container, host: str, port: int) -> None:
             port=port,
             print=_announcer(built, host, port),
             access_log=None,  # the API logs each request itself, as JSON with its request id
+            **server_options(built.settings),
         )
     except OSError as error:
         msg = f"{host}:{port}: {error.strerror or error}; choose another with --host/--port"
         raise BadInputError(msg) from None
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the server treats slow and departed clients.
+
+    aiohttp has no timeout of its own for reading a request head, but its keep-alive timer
+    starts when a connection opens (and again after each answer) and closes a connection
+    still waiting for a complete request when it fires: with TIEOUT_HEADER_TIMEOUT_SECONDS
+    as that timer, a client trickling its headers is cut off within it. Handler
+    cancellation stops the handler of a client that has gone, so it holds no thread slot
+    waiting to write an answer nobody reads (a call already running in a thread ends on
+    its own)."""
+    return {"keepalive_timeout": settings.header_timeout_seconds, "handler_cancellation": True}
 
 
 def _announcer(built: Container, host: str, port: int) -> Callable[[str], None]:
