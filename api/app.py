@@ -24,7 +24,7 @@ from api.keys import (
 from api.metrics import HttpMetrics
 from api.middlewares import envelope, guard, stamp_headers
 from api.openapi import openapi_document
-from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, RedisLimiter, parse_tiers
+from api.ratelimit import MemoryLimiter, RateLimiter, RateLimits, parse_tiers, shared_limiter
 from api.results import JobReads
 from api.reviews import JobReviews
 from api.routes import add_routes
@@ -77,14 +77,12 @@ async def bounded_executor(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_limits(app: web.Application) -> AsyncIterator[None]:
-    """Rate-limit buckets shared through Redis (TIEOUT_REDIS_URL), opened with the app."""
-    from redis.asyncio import Redis  # noqa: PLC0415 - only when configured
-
+    """Rate-limit buckets shared through Redis (TIEOUT_REDIS_URL), opened with the app. The
+    API starts and stays up without Redis: it limits in process meanwhile (`FallbackLimiter`)."""
     url = app[CONTAINER].settings.redis_url
     assert url is not None  # noqa: S101 - added only when set
-    client = Redis.from_url(url)
-    await client.ping()
+    limiter = shared_limiter(url, app[METRICS])
     limits = app[LIMITS]
-    app[LIMITS] = RateLimits(limits.tiers, RedisLimiter(client))
+    app[LIMITS] = RateLimits(limits.tiers, limiter)
     yield
-    await client.aclose()
+    await limiter.close()

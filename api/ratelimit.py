@@ -3,19 +3,27 @@
 A tier allows `count` requests per `seconds`, refilled continuously, with bursts up to
 `count`. In process by default (`MemoryLimiter`); with TIEOUT_REDIS_URL every API process
 shares the buckets through one Lua script (`RedisLimiter`), which reads and writes a
-bucket atomically. Both take the time from a clock they are given, so tests control it.
+bucket atomically, and falls back to its own buckets while Redis fails
+(`FallbackLimiter`). Each takes the time from a clock it is given, so tests control it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import Counter
+from prometheus_client.registry import CollectorRegistry
+
 from engine.errors import BadInputError
+
+logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 TIERS = ("login", "jobs", "uploads", "reads", "writes")
@@ -172,6 +180,118 @@ class RedisLimiter:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+REDIS_TIMEOUT_SECONDS = 0.5
+"""Redis runs a bucket's script in well under a millisecond: a connection or an answer
+slower than this is, for limiting, an outage (the request is limited in process)."""
+RETRY_SHARED_SECONDS = 5.0
+"""How long a process limits on its own after the shared store failed, before asking it
+again: an outage costs one failed attempt per period, not one per request."""
+
+
+class FallbackLimiter:
+    """The shared buckets (Redis), or this process's own while the shared store fails.
+
+    A rate limiter must not take the API down with it: answering every request with an
+    error while Redis is unreachable would turn a limiter's outage into the API's. Letting
+    every request through would drop the limits when they may matter most. So the process
+    limits with its own buckets meanwhile (each client then gets a tier's budget per API
+    process instead of one across them), logs a warning when it falls back and when the
+    shared store answers again, and counts the requests it decided alone
+    (`tieout_rate_limit_fallbacks_total`).
+    """
+
+    def __init__(
+        self,
+        shared: RateLimiter,
+        local: RateLimiter,
+        errors: tuple[type[Exception], ...],
+        fallbacks: Counter,
+        clock: Clock = time.monotonic,
+        retry_seconds: float = RETRY_SHARED_SECONDS,
+    ) -> None:
+        self.shared = shared
+        self.local = local
+        self.errors = errors
+        self.fallbacks = fallbacks
+        self.clock = clock
+        self.retry_seconds = retry_seconds
+        self._retry_at: float | None = None
+        """While falling back: when to ask the shared store again. None: it answers."""
+
+    @property
+    def falling_back(self) -> bool:
+        return self._retry_at is not None
+
+    async def take(self, tier: Tier, key: str) -> Decision:
+        if self._retry_at is None or self.clock() >= self._retry_at:
+            try:
+                decision = await self.shared.take(tier, key)
+            except self.errors as exc:
+                self._fall_back(exc)
+            else:
+                if self._retry_at is not None:
+                    logger.warning("rate limits: the shared store answers again; using it")
+                    self._retry_at = None
+                return decision
+        self.fallbacks.inc()
+        return await self.local.take(tier, key)
+
+    async def close(self) -> None:
+        await self.local.close()
+        await self.shared.close()
+
+    def _fall_back(self, exc: Exception) -> None:
+        if self._retry_at is None:
+            logger.warning(
+                "rate limits: the shared store failed (%s: %s); limiting in this process, "
+                "asking it again every %g s",
+                type(exc).__name__,
+                exc,
+                self.retry_seconds,
+            )
+        self._retry_at = self.clock() + self.retry_seconds
+
+
+def shared_limiter(
+    url: str, registry: CollectorRegistry, clock: Clock | None = None
+) -> FallbackLimiter:
+    """Buckets shared through the Redis at `url` (TIEOUT_REDIS_URL), this process's own
+    while it fails. One quick retry (a pooled connection Redis closed), then fall back.
+    `clock` replaces every clock (tests); by default buckets in Redis use wall time."""
+    from redis.asyncio import Redis  # noqa: PLC0415 - only when configured
+    from redis.asyncio.retry import Retry  # noqa: PLC0415
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.exceptions import RedisError  # noqa: PLC0415
+
+    client = Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1),
+    )
+    errors, counter = (RedisError, OSError), fallback_counter(registry)
+    if clock is None:
+        return FallbackLimiter(RedisLimiter(client), MemoryLimiter(), errors, counter)
+    shared, local = RedisLimiter(client, clock), MemoryLimiter(clock)
+    return FallbackLimiter(shared, local, errors, counter, clock)
+
+
+_FALLBACKS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+
+def fallback_counter(registry: CollectorRegistry) -> Counter:
+    """`tieout_rate_limit_fallbacks_total`, once per registry (apps may share one)."""
+    found = _FALLBACKS.get(registry)
+    if found is None:
+        found = _FALLBACKS[registry] = Counter(
+            "tieout_rate_limit_fallbacks_total",
+            "API requests whose rate limit this process decided alone because the shared "
+            "store (Redis) failed.",
+            registry=registry,
+        )
+    return found
 
 
 class RateLimits:
