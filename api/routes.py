@@ -43,6 +43,7 @@ from api.schemas import (
     ResultsQuery,
     RevertAuto,
     ReviewQueueQuery,
+    RulesetEntry,
     RulesetOut,
     RulesetVersion,
     SourceOut,
@@ -124,7 +125,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", f"{P}/rulesets", rulesets.list_rulesets, "A project's ruleset versions", "reads",
-        query=PageQuery, answer=Page[RulesetVersion],
+        query=PageQuery, answer=Page[RulesetEntry],
     ),
     Route(
         "GET", f"{P}/rulesets/{{version}}", rulesets.get_ruleset, "One ruleset version", "reads",

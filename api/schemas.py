@@ -149,10 +149,14 @@ class Created(BaseModel):
 
 
 class ProjectOut(BaseModel):
-    id: UUID
+    """A project as `tieout projects list --json` prints it, with the caller's view."""
+
+    project_id: UUID
     name: str
+    created_at: datetime
+    id: UUID = Field(description="The same as project_id.")
     latest_ruleset_version: int
-    role: RoleName
+    role: RoleName = Field(description="The caller's role in this project.")
 
 
 class MemberOut(BaseModel):
@@ -177,6 +181,14 @@ class RulesetVersion(BaseModel):
 
 class RulesetOut(RulesetVersion):
     ruleset: dict[str, Any]
+
+
+class RulesetEntry(RulesetVersion):
+    """A ruleset version as `tieout rulesets list --json` prints it."""
+
+    project_id: UUID
+    published_at: datetime
+    published_by: str
 
 
 class JobAccepted(BaseModel):

@@ -51,11 +51,16 @@ class ApiServices:
         ]
 
     def project(self, principal: Principal, project_id: UUID) -> dict[str, Any]:
+        """The project as `tieout projects list --json` shows it (`project_id`, `name`,
+        `created_at`), with `id` (the same as `project_id`), its latest ruleset version and
+        the caller's role in it."""
         role = self.tenancy.authorize(principal, project_id, Operation.READ)
         project = self.app.get_project(project_id)
         return {
-            "id": project.id,
+            "project_id": project.id,
             "name": project.name,
+            "created_at": project.created_on.isoformat(),
+            "id": project.id,
             "latest_ruleset_version": project.latest_ruleset_version,
             "role": role.value,
         }
@@ -120,12 +125,10 @@ class ApiServices:
         return self.app.publish_ruleset(project_id, text, meta)
 
     def rulesets(self, principal: Principal, project_id: UUID) -> list[dict[str, Any]]:
+        """The project's ruleset versions, oldest first, as `tieout rulesets list --json`
+        (from the read models, like the sources)."""
         self.tenancy.authorize(principal, project_id, Operation.READ)
-        project = self.app.get_project(project_id)
-        return [
-            {"version": version, "digest": project.ruleset_digests[version]}
-            for version in sorted(project.rulesets)
-        ]
+        return self.container.results.rulesets(project_id)
 
     def ruleset(self, principal: Principal, project_id: UUID, version: int) -> dict[str, Any]:
         self.tenancy.authorize(principal, project_id, Operation.READ)
