@@ -34,11 +34,31 @@ PROBLEMS = {
     "401": "No valid credentials",
     "403": "The caller's role does not allow this",
     "404": "No such object, or not visible to the caller",
+    "408": "The upload stalled: no chunk within TIEOUT_UPLOAD_IDLE_SECONDS",
     "409": "Conflicts with the current state",
     "413": "Body too large",
     "415": "Unsupported media type",
     "422": "Invalid input; `errors` names each field",
     "429": "Rate limit reached; see Retry-After",
+    "503": "Took longer than TIEOUT_REQUEST_TIMEOUT_SECONDS",
+}
+HEADERS = {
+    "X-Request-ID": "The request's id: the client's when sane, else a new one.",
+    "X-RateLimit-Limit": "Requests the route's rate tier allows in a burst.",
+    "X-RateLimit-Remaining": "Requests left in the bucket.",
+    "X-RateLimit-Reset": "Seconds until the bucket is full again.",
+    "Retry-After": "Seconds until one more request would be allowed.",
+    "ETag": "Strong: a completed job's reads never change except through review events. "
+    "Absent while the job can still change.",
+    "Cache-Control": "`private, no-cache`: keep the answer, ask again with If-None-Match.",
+}
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag this route answered: 304, without the body, while it is current.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]{0,998}[\\x21-\\x7e])?$"},
 }
 
 
@@ -62,6 +82,10 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "headers": {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in HEADERS.items()
+            },
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
@@ -107,6 +131,8 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
             "required": True,
             "content": dict.fromkeys(route.content, media),
         }
+    if route.cached:
+        operation["parameters"].append(IF_NONE_MATCH)
     if route.path.endswith("/reconciliation/jobs") and route.method == "POST":
         operation["parameters"].append(
             {
@@ -150,12 +176,46 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
 
 
 def _responses(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]:
-    content: dict[str, Any] = {"description": route.summary}
+    success: dict[str, Any] = {"description": route.summary}
     if isinstance(route.answer, type) and issubclass(route.answer, BaseModel):
-        content["content"] = {"application/json": {"schema": refs[route.answer]}}
-    responses: dict[str, Any] = {str(route.status): content}
+        success["content"] = {"application/json": {"schema": refs[route.answer]}}
+    elif route.produces:
+        success["content"] = {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in route.produces
+        }
+    rated = RATE_HEADERS if route.tier is not None else ()
+    cached = ("ETag", "Cache-Control") if route.cached else ()
+    success["headers"] = _headers("X-Request-ID", *rated, *cached)
+    responses: dict[str, Any] = {str(route.status): success}
+    if route.cached:
+        responses["304"] = {
+            "description": "Not modified: the If-None-Match given is current",
+            "headers": _headers("X-Request-ID", *rated, *cached),
+        }
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
-    codes = PROBLEMS if route.tier is not None else {}
-    for code, description in codes.items():
-        responses[code] = {"description": description, "content": problem}
+    for code in _problems(route):
+        extra = ("Retry-After",) if code == "429" else ()
+        responses[code] = {
+            "description": PROBLEMS[code],
+            "content": problem,
+            "headers": _headers("X-Request-ID", *rated, *extra),
+        }
     return responses
+
+
+def _problems(route: Route) -> list[str]:
+    """The problem statuses this route can answer."""
+    if route.tier is None:
+        return []
+    found = ["401", "403", "404", "409", "422", "429"]
+    if route.body is not None or route.content:
+        found.append("413")
+    if route.streamed and route.content:  # an upload: its media type, its idle timeout
+        found += ["408", "415"]
+    if not route.streamed:
+        found.append("503")
+    return sorted(found)
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}

@@ -73,7 +73,11 @@ class Route:
     """Media types of a body that is not JSON (uploads, rulesets)."""
     answer: Any = None
     streamed: bool = False
-    """Reads its body as a stream: no request timeout (the idle timeout applies)."""
+    """Streams its body or its answer: no request timeout (an idle timeout applies)."""
+    cached: bool = False
+    """A completed job's read: a strong ETag, and 304 for `If-None-Match`."""
+    produces: tuple[str, ...] = ()
+    """Media types of an answer that is not JSON (exports)."""
 
     @property
     def operation_id(self) -> str:
@@ -146,19 +150,20 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", f"{J}/{{job_id}}/results", results.results, "A job's decisions, a page",
-        "reads", query=ResultsQuery, answer=Page[dict[str, Any]],
+        "reads", query=ResultsQuery, answer=Page[dict[str, Any]], cached=True,
     ),
     Route(
         "GET", f"{J}/{{job_id}}/unmatched", results.unmatched, "A job's unmatched items",
-        "reads", query=UnmatchedQuery, answer=Page[dict[str, Any]],
+        "reads", query=UnmatchedQuery, answer=Page[dict[str, Any]], cached=True,
     ),
     Route(
         "GET", f"{J}/{{job_id}}/stats", results.stats, "Counts, amounts, open items by age",
-        "reads", query=StatsQuery, answer=Stats,
+        "reads", query=StatsQuery, answer=Stats, cached=True,
     ),
     Route(
         "GET", f"{J}/{{job_id}}/export", results.export, "The decisions as CSV or Parquet",
-        "reads", query=ExportQuery, streamed=True,
+        "reads", query=ExportQuery, streamed=True, cached=True,
+        produces=("text/csv", "application/x-parquet"),
     ),
     Route(
         "GET", f"{J}/{{job_id}}/history", results.history, "The job as of a moment, from the log",

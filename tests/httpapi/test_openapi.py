@@ -27,7 +27,9 @@ from api.app import create_app
 from api.openapi import openapi_path
 from api.routes import ROUTES
 from engine.domain.org import Role, user_id
+from projections.projector import catch_up
 from tieout.bootstrap import Container
+from tieout.workers import build_worker
 
 EXAMPLES = 12  # per operation: about 250 requests in all
 
@@ -46,6 +48,34 @@ async def test_every_route_is_documented_and_the_page_is_self_contained(client: 
     assert "http://" not in text
     assert "https://" not in text
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+async def test_conditional_reads_problems_and_media_types_are_documented(
+    client: Client,
+) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    paths = document["paths"]
+    job = "/api/reconciliation/jobs/{job_id}"
+    for read in ("results", "unmatched", "stats", "export"):
+        operation = paths[f"{job}/{read}"]["get"]
+        assert "If-None-Match" in {parameter["name"] for parameter in operation["parameters"]}
+        assert {"ETag", "Cache-Control"} <= set(operation["responses"]["200"]["headers"])
+        assert "ETag" in operation["responses"]["304"]["headers"]
+    export = paths[f"{job}/export"]["get"]["responses"]
+    assert set(export["200"]["content"]) == {"text/csv", "application/x-parquet"}
+    assert "503" not in export  # streamed: an idle timeout, not the request timeout
+    upload = paths["/api/projects/{project_id}/sources"]["post"]["responses"]
+    assert {"408", "413", "415", "429"} <= set(upload)
+    create = paths["/api/reconciliation/jobs"]["post"]["responses"]
+    assert {"413", "429", "503"} <= set(create)
+    assert "Retry-After" in create["429"]["headers"]
+    listing = paths["/api/projects"]["get"]["responses"]
+    assert {"429", "503"} <= set(listing)
+    assert not {"408", "413", "415", "304"} & set(listing)
+    for item in paths.values():
+        for operation in item.values():
+            for answer in operation["responses"].values():
+                assert "X-Request-ID" in answer["headers"], operation["operationId"]
 
 
 @pytest.fixture
@@ -77,6 +107,8 @@ def world(container: Container, tmp_path: Path) -> dict[str, Any]:
         path.write_bytes(data)
         ids.append(container.app.register_source_file(project, path, OPERATOR))
     job = container.app.request_job(project, ids[0], ids[1], 1, OPERATOR)
+    assert build_worker(container).tick()  # completed: its reads carry ETags, answer 304
+    catch_up(container.projections, timeout_seconds=60)
     return {"token": token, "project_id": str(project), "job_id": str(job)}
 
 
