@@ -147,11 +147,17 @@ class Tieout(Application[UUID]):
             return self.register_source(project_id, upload, meta)
 
     def get_source(self, project_id: UUID, source: UUID) -> Source:
-        found: Source = self._immutable.get(
-            ("source", source), lambda: self._get(Source, source, "source")
-        )
+        """The project's source. Another project's source is not found in the very words
+        of one that does not exist, so that naming it tells the caller nothing."""
+        missing = NotFoundError(f"source {source} not found in project {project_id}")
+        try:
+            found: Source = self._immutable.get(
+                ("source", source), lambda: self._get(Source, source, "source")
+            )
+        except NotFoundError:
+            raise missing from None
         if found.project_id != project_id:
-            raise NotFoundError(f"source {source} not found in project {project_id}")
+            raise missing
         return found
 
     # Jobs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -96,3 +97,22 @@ def test_viewers_cannot_create_projects(tenancy: Tenancy) -> None:
     viewer = user(tenancy, "vic@acme.test", Role.VIEWER)
     with pytest.raises(ForbiddenError):
         tenancy.create_project(viewer, "Nope", META)
+
+
+def test_another_projects_source_is_not_found_in_the_words_of_a_missing_one(
+    tenancy: Tenancy, tmp_path: Path
+) -> None:
+    ours = tenancy.create_project(user(tenancy, "boss@acme.test", Role.ADMIN), "Bank", META)
+    evil = user(tenancy, "eve@evil.test", Role.ADMIN, org="evil")
+    theirs = tenancy.create_project(evil, "Loot", META)
+    csv = tmp_path / "loot.csv"
+    csv.write_text("txn_id,amount\n1,5\n", encoding="utf-8")
+    source = tenancy.app.register_source_file(theirs, csv, META)
+    with pytest.raises(NotFoundError) as foreign:
+        tenancy.app.get_source(ours, source)
+    nowhere = uuid4()
+    with pytest.raises(NotFoundError) as missing:
+        tenancy.app.get_source(ours, nowhere)
+    assert str(foreign.value).replace(str(source), "X") == str(missing.value).replace(
+        str(nowhere), "X"
+    )
