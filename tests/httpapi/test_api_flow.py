@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 
+import polars as pl
 from api_helpers import LEFT_CSV, OPERATOR, Client, World, build_world, job_body
 
 from api.logs import JsonFormatter, RequestIdFilter
@@ -172,3 +174,34 @@ async def test_each_request_is_one_json_log_line_with_its_request_id(
         ("trace-7", "/api/projects", 200)
     ]
     assert found[0]["actor"] == "user:boss@acme.test"
+
+
+async def test_parquet_and_ndjson_uploads_answer_rows_and_sha256(
+    client: Client, admin: dict[str, str]
+) -> None:
+    world = await build_world(client, admin)
+    url = f"/api/projects/{world.project}/sources"
+    frame = pl.DataFrame({"txn_id": ["p1", "p2"], "amount": [1.5, 2.0]})
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    ndjson = b'{"txn_id": "n1", "amount": 3}\n{"txn_id": "n2", "amount": 4.5}\n{"txn_id": "n3"}\n'
+    for name, media, data, rows in (
+        ("p.parquet", "application/x-parquet", buffer.getvalue(), 2),
+        ("n.ndjson", "application/x-ndjson", ndjson, 3),
+    ):
+        answer = await client.post(
+            f"{url}?name={name}", data=data, headers=admin | {"Content-Type": media}
+        )
+        assert answer.status == 201, await answer.text()
+        source = await answer.json()
+        assert (source["name"], source["rows"]) == (name, rows)
+        assert source["sha256"] == hashlib.sha256(data).hexdigest()
+    broken = b'{"txn_id": "b1", "amount": 1}\n{"txn_id": "b2", "amount": 2}\n{"txn_id": "b3", \n'
+    refused = await client.post(
+        f"{url}?name=b.ndjson",
+        data=broken,
+        headers=admin | {"Content-Type": "application/x-ndjson"},
+    )
+    assert refused.status == 422
+    assert refused.content_type == "application/problem+json"
+    assert "line 3" in (await refused.json())["detail"]

@@ -4,10 +4,13 @@ matches, reverting automatic matches, explanations; roles and foreign ids; the E
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
+from uuid import UUID
 
 from api_helpers import JOBS, OPERATOR, Client, bearer, completed_job, user_token
 
 from engine.domain.org import Role
+from engine.reviews import Reviews
 from projections.projector import catch_up
 from tieout.bootstrap import Container
 
@@ -57,3 +60,43 @@ async def test_review_workflow(
     assert (await client.post(confirm, headers=auditor)).status == 403
     assert (await client.post(confirm, headers=outsider)).status == 404
     assert (await client.get(f"{JOBS}/{job}/review-queue", headers=outsider)).status == 404
+
+
+async def test_four_eyes_approvals_over_the_api(
+    client: Client, admin: dict[str, str], container: Container
+) -> None:
+    """Above the project's threshold an action waits for a second person: another admin
+    approves or declines it; its proposer approving it is 409."""
+    job = await completed_job(client, admin, container)
+    project = (await (await client.get(f"{JOBS}/{job}", headers=admin)).json())["project_id"]
+    Reviews(container.app).configure_four_eyes(UUID(project), Decimal(0), OPERATOR)
+    container.tenancy.create_user("ann@acme.test", Role.ADMIN, "acme", OPERATOR)
+    second = bearer(user_token(container, "ann@acme.test", Role.ADMIN))
+    results = await (await client.get(f"{JOBS}/{job}/results", headers=admin)).json()
+    groups = {item["left_id"]: item["group_id"] for item in results["items"]}
+
+    async def propose(left_id: str) -> str:
+        url = f"{JOBS}/{job}/decisions/{groups[left_id]}/unmatch"
+        proposed = await client.post(url, json={"comment": "wrong pair"}, headers=admin)
+        assert proposed.status == 201, await proposed.text()
+        action: str = (await proposed.json())["action_id"]
+        return action
+
+    first, other = await propose("1"), await propose("2")
+    approvals = f"{JOBS}/{job}/approvals"
+    own = await client.post(f"{approvals}/{first}/approve", headers=admin)
+    assert own.status == 409
+    assert own.content_type == "application/problem+json"
+    assert "cannot approve" in (await own.json())["detail"]
+    approved = await client.post(
+        f"{approvals}/{first}/approve", json={"comment": "checked"}, headers=second
+    )
+    assert approved.status == 201, await approved.text()
+    declined = await client.post(f"{approvals}/{other}/decline", headers=second)
+    assert declined.status == 201, await declined.text()
+    assert (await declined.json())["action_id"] != (await approved.json())["action_id"]
+    settled = await client.post(f"{approvals}/{other}/approve", headers=second)
+    assert settled.status == 409  # declined: nothing is pending any more
+
+    state = Reviews(container.app).state(UUID(job))
+    assert (state.status_of(groups["1"]), state.status_of(groups["2"])) == ("unmatched", "none")
