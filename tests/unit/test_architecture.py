@@ -134,6 +134,40 @@ def test_the_api_does_not_reach_into_the_cli(path: Path) -> None:
     assert not any(name.startswith("tieout.cli") for name in imported_modules(path))
 
 
+FORBIDDEN_IN_API = {"psycopg", "psycopg_pool", "sqlalchemy", "asyncpg"}
+SQL = re.compile(
+    r"\b(SELECT\b[\s\S]*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM"
+    r"|CREATE\s+(TABLE|INDEX)|ALTER\s+TABLE|TRUNCATE\s+\w+)\b"
+)
+"""SQL as this code base writes it (keywords in capitals), in any string of a module."""
+
+
+def sql_strings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "api").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_api_writes_no_sql(path: Path) -> None:
+    """`api` calls application services and query functions; the SQL lives in
+    `projections` (docs/architecture.md), and no database driver is imported here."""
+    assert not imported_roots(path) & FORBIDDEN_IN_API
+    assert sql_strings(path) == []
+
+
+def test_the_sql_check_sees_what_it_looks_for() -> None:
+    assert sql_strings(ROOT / "projections" / "catalog.py")
+    assert sql_strings(ROOT / "projections" / "audit.py")
+    assert "psycopg" in imported_roots(ROOT / "projections" / "catalog.py")
+    assert not SQL.search("Select the rows the caller may see, from the read models")
+
+
 def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
