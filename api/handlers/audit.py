@@ -1,4 +1,5 @@
-"""The audit log of the caller's projects (admins and auditors)."""
+"""The audit log of the projects the caller may audit; for an organization's admins and
+auditors also the organization's events that belong to no project (users, API keys)."""
 
 from __future__ import annotations
 
