@@ -22,6 +22,21 @@ HASH_DECIMALS = 9  # confidence and scores are hashed rounded to this many decim
 
 
 @dataclass(frozen=True)
+class Carried:
+    """Input columns carried beside a result at the caller's request (`match(carry=...)`),
+    as the inputs hold them: `matches_left` and `matches_right` give, for each row of
+    `matches`, its left and its right row's values; `unmatched_left` and
+    `unmatched_right` give those of the unmatched rows of each side, in the order
+    `unmatched` lists them (the left side's first). They are not part of the result's
+    bytes: the decisions hash and the outputs never see them."""
+
+    matches_left: pl.DataFrame
+    matches_right: pl.DataFrame
+    unmatched_left: pl.DataFrame
+    unmatched_right: pl.DataFrame
+
+
+@dataclass(frozen=True)
 class MatchResult:
     """matches: one row per (left, right) pair in a decision; unmatched: one row per id."""
 
@@ -30,6 +45,7 @@ class MatchResult:
     left_rows: int
     right_rows: int
     rules: tuple[str, ...] = field(default=())
+    carried: Carried | None = None
 
     def summary(self) -> dict[str, Any]:
         """Counts; `matched`/`suggested` count rows of `matches` (a group counts each row)."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from engine.errors import BadInputError
 from engine.matching.conditions import Plan, TextPlan, plan_condition
 from engine.matching.many_to_one import resolve_groups
 from engine.matching.prepared import PreparedValues
 from engine.matching.resolve import resolve_one_to_one
-from engine.matching.result import MatchResult
+from engine.matching.result import Carried, MatchResult
 from engine.matching.ruleset import Rule, Ruleset
 from engine.matching.schemas import (
     BASE,
@@ -67,11 +68,26 @@ class _State:
 
 
 def match(
-    left: Frame, right: Frame, ruleset: Ruleset, *, progress: Progress | None = None
+    left: Frame,
+    right: Frame,
+    ruleset: Ruleset,
+    *,
+    progress: Progress | None = None,
+    carry: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> MatchResult:
-    """Match two frames with a ruleset; pure: same inputs, same bytes out."""
+    """Match two frames with a ruleset; pure: same inputs, same bytes out.
+
+    `carry` names input columns, left's and right's, to hand back beside the decisions
+    and unmatched rows (`MatchResult.carried`): taken by row number while the sides are
+    at hand, which costs a gather where a caller would otherwise join on the ids."""
     lframe, rframe = _collected(left), _collected(right)
     ruleset.check_columns(lframe.schema, rframe.schema)
+    for columns, frame, side in zip(
+        carry or ((), ()), (lframe, rframe), ("left", "right"), strict=True
+    ):
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            raise BadInputError(f"{side}: no column {missing[0]!r} to carry")
     lside, rside = prepare_sides((lframe, rframe), (ruleset.left.id, ruleset.right.id))
     # the sides are copies (sorted, one chunk a column): a caller that handed its frames
     # over (`tieout match`) holds no other reference, so they are freed before the rules
@@ -92,15 +108,17 @@ def match(
     # columns other than the id are done with: freed before the outputs are built, which
     # is when memory peaks
     del prepared
-    lside, rside = lside.select(ID), rside.select(ID)
     rows = _in_output_order(decisions)
     del decisions  # each rule's decisions are in `rows` now
+    carried = None if carry is None else _carried(rows, lside, rside, state, carry)
+    lside, rside = lside.select(ID), rside.select(ID)
     return MatchResult(
         matches=_matches(rows, lside, rside),
         unmatched=_unmatched(lside, rside, state),
         left_rows=lside.height,
         right_rows=rside.height,
         rules=tuple(rule.name for rule in ruleset.rules),
+        carried=carried,
     )
 
 
@@ -228,6 +246,32 @@ def _matches(rows: pl.DataFrame | None, lside: pl.DataFrame, rside: pl.DataFrame
         )
         .select(MATCHES_SCHEMA.names())
         .cast(MATCHES_SCHEMA)
+    )
+
+
+def _carried(
+    rows: pl.DataFrame | None,
+    lside: pl.DataFrame,
+    rside: pl.DataFrame,
+    state: _State,
+    carry: tuple[Sequence[str], Sequence[str]],
+) -> Carried:
+    """The `carry` columns of each decision row's left and right rows (in `_matches`'
+    order) and of each unmatched row (in `_unmatched`'s)."""
+
+    def taken(side: pl.DataFrame, columns: Sequence[str], rows: pl.Series | None) -> pl.DataFrame:
+        if not columns:  # a frame of no columns has no rows either: the caller knows none
+            return pl.DataFrame()
+        values = side.select(columns)
+        return values.clear() if rows is None else values.select(pl.all().gather(rows))
+
+    left_rows = None if rows is None else rows.get_column(L)
+    right_rows = None if rows is None else rows.get_column(R)
+    return Carried(
+        matches_left=taken(lside, carry[0], left_rows),
+        matches_right=taken(rside, carry[1], right_rows),
+        unmatched_left=taken(lside, carry[0], pl.Series(np.flatnonzero(~state.taken["left"]))),
+        unmatched_right=taken(rside, carry[1], pl.Series(np.flatnonzero(~state.taken["right"]))),
     )
 
 

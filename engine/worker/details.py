@@ -19,7 +19,7 @@ import polars as pl
 
 from engine.matching.result import MatchResult
 from engine.matching.ruleset import Equals, Ruleset, Within, WithinDays
-from engine.matching.schemas import LEFT_ID, RIGHT_ID, SIDE, UNMATCHED_ID
+from engine.matching.schemas import SIDE
 
 LEFT_AMOUNT, RIGHT_AMOUNT, AMOUNT, DATE = "left_amount", "right_amount", "amount", "date"
 LEFT_DATE, RIGHT_DATE = "left_date", "right_date"
@@ -57,55 +57,54 @@ def detail_columns(ruleset: Ruleset, left: pl.Schema, right: pl.Schema) -> Detai
     )
 
 
-def with_details(
-    result: MatchResult, left: pl.DataFrame, right: pl.DataFrame, ruleset: Ruleset
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The result's matches and unmatched rows, each with its detail columns added."""
-    columns = detail_columns(ruleset, left.schema, right.schema)
-    left_values = _values(left, ruleset.left.id, columns.left_amount, columns.left_date)
-    right_values = _values(right, ruleset.right.id, columns.right_amount, columns.right_date)
-    matches = result.matches.join(
-        left_values.select(
-            pl.col("key").alias(LEFT_ID),
-            pl.col(AMOUNT).alias(LEFT_AMOUNT),
-            pl.col(DATE).alias(LEFT_DATE),
-        ),
-        on=LEFT_ID,
-        how="left",
-        maintain_order="left",
-    ).join(
-        right_values.select(
-            pl.col("key").alias(RIGHT_ID),
-            pl.col(AMOUNT).alias(RIGHT_AMOUNT),
-            pl.col(DATE).alias(RIGHT_DATE),
-        ),
-        on=RIGHT_ID,
-        how="left",
-        maintain_order="left",
+def carried_columns(columns: DetailColumns) -> tuple[list[str], list[str]]:
+    """The input columns `match(carry=...)` is to hand back for `with_details`."""
+    left = [name for name in (columns.left_amount, columns.left_date) if name]
+    right = [name for name in (columns.right_amount, columns.right_date) if name]
+    return list(dict.fromkeys(left)), list(dict.fromkeys(right))
+
+
+def with_details(result: MatchResult, columns: DetailColumns) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The result's matches and unmatched rows, each with its detail columns added, from
+    the columns the matcher carried (`carried_columns`)."""
+    carried = result.carried
+    if carried is None:
+        raise ValueError("with_details needs a result matched with carry=carried_columns(...)")
+    rows = result.matches.height
+    matches = result.matches.with_columns(
+        _amount(carried.matches_left, columns.left_amount, rows).alias(LEFT_AMOUNT),
+        _amount(carried.matches_right, columns.right_amount, rows).alias(RIGHT_AMOUNT),
+        _date(carried.matches_left, columns.left_date, rows).alias(LEFT_DATE),
+        _date(carried.matches_right, columns.right_date, rows).alias(RIGHT_DATE),
     )
-    both = pl.concat(
+    sides = result.unmatched.get_column(SIDE)
+    opened = (int((sides == "left").sum()), int((sides == "right").sum()))
+    amounts = pl.concat(
         [
-            left_values.with_columns(pl.lit("left").alias(SIDE)),
-            right_values.with_columns(pl.lit("right").alias(SIDE)),
+            _amount(carried.unmatched_left, columns.left_amount, opened[0]),
+            _amount(carried.unmatched_right, columns.right_amount, opened[1]),
         ]
-    ).rename({"key": UNMATCHED_ID})
-    unmatched = result.unmatched.join(
-        both, on=[SIDE, UNMATCHED_ID], how="left", maintain_order="left"
     )
+    dates = pl.concat(
+        [
+            _date(carried.unmatched_left, columns.left_date, opened[0]),
+            _date(carried.unmatched_right, columns.right_date, opened[1]),
+        ]
+    )
+    unmatched = result.unmatched.with_columns(amounts.alias(AMOUNT), dates.alias(DATE))
     return matches, unmatched
 
 
-def _values(
-    frame: pl.DataFrame, id_column: str, amount: str | None, date: str | None
-) -> pl.DataFrame:
-    """One row per input id: the id as text (as the outputs carry it), amount and date."""
-    return frame.select(
-        pl.col(id_column).cast(pl.String).alias("key"),
-        (
-            pl.col(amount).cast(pl.Float64, strict=False) if amount else pl.lit(None, pl.Float64)
-        ).alias(AMOUNT),
-        (_as_date(frame, date) if date else pl.lit(None, pl.Date)).alias(DATE),
-    )
+def _amount(values: pl.DataFrame, column: str | None, rows: int) -> pl.Series:
+    if column is None:
+        return pl.repeat(None, rows, dtype=pl.Float64, eager=True)
+    return values.get_column(column).cast(pl.Float64, strict=False)
+
+
+def _date(values: pl.DataFrame, column: str | None, rows: int) -> pl.Series:
+    if column is None:
+        return pl.repeat(None, rows, dtype=pl.Date, eager=True)
+    return values.select(_as_date(values, column)).to_series()
 
 
 def _as_date(frame: pl.DataFrame, column: str) -> pl.Expr:

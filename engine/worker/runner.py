@@ -25,7 +25,7 @@ from engine.errors import BadInputError, ConflictError, NotFoundError
 from engine.ingest import load_source
 from engine.matching import MatchResult, decisions_hash, match
 from engine.ports import JobQueue, ObjectStore
-from engine.worker.details import with_details
+from engine.worker.details import carried_columns, detail_columns, with_details
 from engine.worker.heartbeat import Lease, ShutdownRequestedError
 from engine.worker.recording import Recorder
 from engine.worker.roots import RootHasher
@@ -121,21 +121,26 @@ def execute(context: JobContext, job: Job, lease: Lease) -> JobOutcome:
     def on_stage(stage: str, done: int, rules: int) -> None:
         lease.report(f"matching: {stage} ({done}/{rules} rules)", 0, total)
 
+    details = detail_columns(ruleset, left.schema, right.schema)
+    inputs = [left, right]
+    del left, right  # handed over: the matcher frees them once it has its sorted copies
     started = time.perf_counter()
-    result = match(left, right, ruleset, progress=on_stage)
+    result = match(
+        inputs.pop(0), inputs.pop(0), ruleset, progress=on_stage, carry=carried_columns(details)
+    )
     lease.report("matched", total, total)
     context.on_rate(total / max(time.perf_counter() - started, 1e-9))
     # The hashes take seconds of CPU at a million decisions; the recording mostly waits on
     # the database. So they are computed in a thread while the batches are written.
     with ThreadPoolExecutor(1, thread_name_prefix="job-hashes") as pool:
         hashes = pool.submit(_hashes, job.id, result, context.signer, context.roots)
-        batches = record(context, job, lease, *with_details(result, left, right, ruleset))
+        batches = record(context, job, lease, *with_details(result, details))
         decisions, commitment = hashes.result()
     digest = app.get_project(job.project_id).ruleset_digests[job.ruleset_version]
-    inputs = f"{left_source.content_hash}:{right_source.content_hash}:{digest}"
+    hashed = f"{left_source.content_hash}:{right_source.content_hash}:{digest}"
     return JobOutcome(
         counts=result.summary(),
-        inputs_hash=hashlib.sha256(inputs.encode()).hexdigest(),
+        inputs_hash=hashlib.sha256(hashed.encode()).hexdigest(),
         ruleset_version=job.ruleset_version,
         engine_version=version("tieout"),
         decisions_hash=decisions,
