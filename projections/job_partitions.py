@@ -27,7 +27,6 @@ job records only the batches its earlier attempts did not.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ import polars as pl
 import psycopg
 from psycopg import Connection, Cursor, sql
 
+from projections.copy_binary import binary_copy
 from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE, Lock
 
 logger = logging.getLogger(__name__)
@@ -255,10 +255,9 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
     if found is None or _value(found, "first"):
         curs.execute(_create_staging(table, job_id, name))
     columns = [column for column in table.copied if column != "job_id"]  # the default
-    buffer = io.BytesIO()
-    rows.select(columns).write_csv(buffer, include_header=False, null_value="")
-    with curs.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getbuffer())
+    with curs.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+        for part in binary_copy(rows.select(columns)):
+            copy.write(part)
 
 
 def publish(curs: Cursor[Any], job_id: UUID, own_rows: int) -> dict[str, int]:
