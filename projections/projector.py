@@ -73,19 +73,44 @@ def replay(
 
     With a `deadline` (a `time.monotonic()` value), stop after the batch that passes it.
     `on_batch` is told the view's new position after each batch.
+
+    A reader thread reads the next batch (and, for a view that can, decodes it:
+    `prepare`) while this one writes the current one, so a catch-up's reading and
+    decoding overlap the server's work instead of waiting for it.
     """
-    done = 0
-    while deadline is None or time.monotonic() < deadline:
-        position = view.position(log.name)
-        found = next_batch(log, position)
-        if not found:
-            return done
+    prepare: Callable[[Sequence[tuple[Any, int]]], None] | None = getattr(view, "prepare", None)
+
+    def read(after: int) -> tuple[list[tuple[Any, int]], int]:
+        found = next_batch(log, after)
         events = [(log.mapper.to_domain_event(item), item.id) for item in found]
-        view.project(events, Tracking(log.name, found[-1].id))
-        done += len(found)
-        if on_batch is not None:
-            on_batch(found[-1].id)
-    return done
+        if events and prepare is not None:
+            prepare(events)
+        return events, found[-1].id if found else after
+
+    done = 0
+    if deadline is not None and time.monotonic() >= deadline:
+        return done
+    with ThreadPoolExecutor(1, thread_name_prefix="replay-reader") as reader:
+        try:
+            pending = reader.submit(read, view.position(log.name))
+            while True:
+                events, last = pending.result()
+                if not events:
+                    return done
+                passed = deadline is not None and time.monotonic() >= deadline
+                if not passed:
+                    pending = reader.submit(read, last)
+                view.project(events, Tracking(log.name, last))
+                done += len(events)
+                if on_batch is not None:
+                    on_batch(last)
+                if passed:
+                    return done
+        finally:
+            forget = getattr(view, "forget_prepared", None)
+            if forget is not None:
+                reader.shutdown(wait=True)
+                forget()
 
 
 def next_batch(log: Log, position: int) -> Sequence[Notification]:

@@ -116,6 +116,27 @@ class ResultsView(PostgresTrackingRecorder):
     index_builders = BUILDERS
     """A large job's partition indexes built side by side before its publication."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._decoded: dict[int, pl.DataFrame] = {}  # notification id: its rows, decoded
+
+    def prepare(self, events: Sequence[tuple[Event, int]]) -> None:
+        """Decode the row batches among `events` ahead of `project`.
+
+        A replay calls this from its reader thread for the next batch while the current
+        one is written: polars decodes and reshapes without the GIL, while the writer
+        mostly waits on the server's COPY. `project` takes what was decoded, and decodes
+        what was not (the runner's single events).
+        """
+        for event, number in events:
+            rows = ROWS.get(type(event))
+            if rows is not None:
+                self._decoded[number] = rows[1](event)
+
+    def forget_prepared(self) -> None:
+        """Drop what `prepare` decoded and no `project` took (a replay that stopped)."""
+        self._decoded.clear()
+
     def project(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
         """Apply consecutive (event, notification id) pairs and record `tracking`; events
         at or before the view's position are skipped. Returns rows written.
@@ -152,8 +173,9 @@ class ResultsView(PostgresTrackingRecorder):
                 return 0
             batch = _Batch()
             for event, number in events:
+                decoded = self._decoded.pop(number, None)
                 if number > position:
-                    _apply(batch, event)
+                    _apply(batch, event, decoded)
             for statement, params in batch.statements:
                 curs.execute(statement, params)
             for (table, job_id), frames in batch.staged.items():
@@ -209,7 +231,13 @@ class ResultsProjection(Projection[ResultsView]):
         self.view.project([(domain_event, tracking.notification_id)], tracking)
 
 
-def _apply(batch: _Batch, event: Event) -> None:
+def _apply(batch: _Batch, event: Event, decoded: pl.DataFrame | None = None) -> None:
+    """Add `event` to `batch`; a row batch's rows come from `decoded` when `prepare` made
+    them."""
+    rows = ROWS.get(type(event))
+    if rows is not None:
+        table, rows_of = rows
+        batch.stage(table, event.job_id, rows_of(event) if decoded is None else decoded)
     handler = HANDLERS.get(type(event))
     if handler is not None:
         handler(batch, event)
@@ -350,7 +378,8 @@ def _completed(batch: _Batch, event: Job.JobCompleted) -> None:
     batch.completed.append(event.originator_id)
 
 
-def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
+def _decision_rows(event: DecisionBatch.DecisionsRecorded) -> pl.DataFrame:
+    """A decisions batch's rows as the staging table takes them."""
     frame = decode_rows(event.data)
     details = [
         _column(frame, LEFT_AMOUNT, pl.Float64),
@@ -358,37 +387,30 @@ def _decisions(batch: _Batch, event: DecisionBatch.DecisionsRecorded) -> None:
         _column(frame, LEFT_DATE, pl.Date),
         _column(frame, RIGHT_DATE, pl.Date),
     ]
-    batch.stage(
-        DECISIONS,
-        event.job_id,
-        frame.select(
-            pl.lit(str(event.job_id)).alias("job_id"),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
-            pl.col(GROUP_ID),
-            pl.col(LEFT_ID),
-            pl.col(RIGHT_ID),
-            pl.col(RULE),
-            pl.col(CONFIDENCE),
-            pl.col(STATUS),
-            *details,
-        ),
+    return frame.select(
+        pl.lit(str(event.job_id)).alias("job_id"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
+        pl.col(GROUP_ID),
+        pl.col(LEFT_ID),
+        pl.col(RIGHT_ID),
+        pl.col(RULE),
+        pl.col(CONFIDENCE),
+        pl.col(STATUS),
+        *details,
     )
 
 
-def _unmatched(batch: _Batch, event: UnmatchedBatch.UnmatchedRecorded) -> None:
+def _unmatched_rows(event: UnmatchedBatch.UnmatchedRecorded) -> pl.DataFrame:
+    """An unmatched batch's rows as the staging table takes them."""
     frame = decode_rows(event.data)
-    batch.stage(
-        UNMATCHED,
-        event.job_id,
-        frame.select(
-            pl.lit(str(event.job_id)).alias("job_id"),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
-            pl.col(SIDE).alias("side"),
-            pl.col(UNMATCHED_ID).alias("item_id"),
-            pl.col(REASON).alias("reason"),
-            _column(frame, AMOUNT, pl.Float64).alias("amount"),
-            _column(frame, DATE, pl.Date).alias("item_date"),
-        ),
+    return frame.select(
+        pl.lit(str(event.job_id)).alias("job_id"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + event.first_row).alias("row_no"),
+        pl.col(SIDE).alias("side"),
+        pl.col(UNMATCHED_ID).alias("item_id"),
+        pl.col(REASON).alias("reason"),
+        _column(frame, AMOUNT, pl.Float64).alias("amount"),
+        _column(frame, DATE, pl.Date).alias("item_date"),
     )
 
 
@@ -419,6 +441,9 @@ HANDLERS: dict[type, Callable[[_Batch, Any], None]] = {
         "status = %(status)s, finished_at = %(at)s", status=DEAD_LETTERED
     ),
     Job.JobCancelled: _job_update("status = %(status)s, finished_at = %(at)s", status=CANCELLED),
-    DecisionBatch.DecisionsRecorded: _decisions,
-    UnmatchedBatch.UnmatchedRecorded: _unmatched,
 }
+ROWS: dict[type, tuple[JobTable, Callable[[Any], pl.DataFrame]]] = {
+    DecisionBatch.DecisionsRecorded: (DECISIONS, _decision_rows),
+    UnmatchedBatch.UnmatchedRecorded: (UNMATCHED, _unmatched_rows),
+}
+"""The row batches: the staging table each goes to and how its rows are read."""

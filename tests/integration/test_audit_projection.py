@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -379,3 +379,66 @@ def test_a_batch_reads_the_states_that_fit_its_budget(
         monkeypatch.setattr(projector, "BATCH_BYTES", 1)  # one event exceeds it: still one
         assert [item.id for item in projector.next_batch(log, 0)] == [sizes[0][0]]
         assert projector.next_batch(log, sizes[-1][0]) == []
+
+
+class PreparingView:
+    """A view that records which thread prepared and which projected each batch."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.held = 0
+        self.calls: list[tuple[str, list[int], str]] = []
+        self.fail_at = fail_at
+        self.forgotten = 0
+
+    def position(self, application: str) -> int:
+        assert application
+        return self.held
+
+    def reset(self, application: str) -> None:
+        assert application
+        self.held = 0
+
+    def prepare(self, events: Sequence[tuple[Any, int]]) -> None:
+        self.calls.append(("prepare", [n for _, n in events], threading.current_thread().name))
+
+    def project(self, events: Sequence[tuple[Any, int]], tracking: Tracking) -> int:
+        numbers = [n for _, n in events]
+        self.calls.append(("project", numbers, threading.current_thread().name))
+        if self.fail_at is not None and self.fail_at in numbers:
+            raise RuntimeError("the server went away")
+        self.held = tracking.notification_id
+        return len(events)
+
+    def forget_prepared(self) -> None:
+        self.forgotten += 1
+
+
+def test_a_replay_reads_and_prepares_the_next_batch_while_it_writes(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every batch is prepared on the reader thread before the writer projects it, in
+    order, once; what was prepared and not projected is forgotten, also on failure."""
+    for number in range(7):
+        container.app.create_project(f"r{number}", ALICE)
+    monkeypatch.setattr(projector, "BATCH_SIZE", 2)
+    with audit_index(container) as (log, _):
+        head = log.recorder.max_notification_id()
+        view = PreparingView()
+        assert projector.replay(log, view) == head
+        prepared = [(n, t) for kind, n, t in view.calls if kind == "prepare"]
+        projected = [(n, t) for kind, n, t in view.calls if kind == "project"]
+        assert [n for n, _ in prepared] == [n for n, _ in projected]
+        assert sum(len(n) for n, _ in projected) == head
+        assert {t for _, t in prepared} == {"replay-reader_0"}
+        assert all(t != "replay-reader_0" for _, t in projected)
+        for batch, _ in projected:  # prepared before it was projected
+            assert view.calls.index(("prepare", batch, "replay-reader_0")) < next(
+                i for i, call in enumerate(view.calls) if call[:2] == ("project", batch)
+            )
+        assert view.forgotten == 1
+
+        failing = PreparingView(fail_at=5)
+        with pytest.raises(RuntimeError, match="went away"):
+            projector.replay(log, failing)
+        assert failing.forgotten == 1
+        assert failing.held == 4

@@ -22,7 +22,7 @@ COLUMNS = {
     "day": (pl.Date, "date"),
 }
 TEXT = st.text(  # text holds no NUL; surrogates are not UTF-8
-    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40
 )
 ROWS = st.lists(
     st.tuples(
