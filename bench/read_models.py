@@ -28,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 from uuid import UUID
 
 import polars as pl
@@ -105,7 +106,34 @@ def time_job(container: Container, left: Path, right: Path) -> tuple[UUID, float
     decisions = container.results.stats(job_id)["by_rule"]
     rows = sum(row["rows"] for row in decisions)
     print(f"  job status {job.status}, {rows:,} decision rows queryable")
+    print_phases(container, job_id, started, done)
     return job_id, done - started, done - projecting, rows
+
+
+def print_phases(container: Container, job_id: UUID, started: float, done: float) -> None:
+    """Where the job's time went, from its events' timestamps: request to claim, claim to
+    the first batch (loading and matching), the batches, the last batch to JobCompleted
+    (the hashes the recording did not hide), then to queryable."""
+    app = container.app
+    stamps: dict[str, list[datetime]] = {}
+    for event in app.repository.event_store.get(job_id):
+        stamps.setdefault(type(event).__name__, []).append(cast("Any", event).timestamp)
+    batches = sorted(
+        cast("Any", app.mapper.to_domain_event(item)).timestamp
+        for item in app.recorder.select_notifications(start=1, limit=100_000)
+        if item.topic.endswith("DecisionsRecorded") or item.topic.endswith("UnmatchedRecorded")
+    )
+    requested, claimed = stamps["JobRequested"][0], stamps["JobClaimed"][-1]
+    completed = stamps["JobCompleted"][-1]
+    queryable = requested.timestamp() + (done - started)
+    marks = [
+        ("request to claim", requested.timestamp(), claimed.timestamp()),
+        ("claim to first batch", claimed.timestamp(), batches[0].timestamp()),
+        ("batches recorded", batches[0].timestamp(), batches[-1].timestamp()),
+        ("last batch to JobCompleted", batches[-1].timestamp(), completed.timestamp()),
+        ("JobCompleted to queryable", completed.timestamp(), queryable),
+    ]
+    print("  " + ", ".join(f"{name} {end - start:.2f} s" for name, start, end in marks))
 
 
 def copy_decisions(url: str, rows: int) -> UUID:
