@@ -22,6 +22,7 @@ Every failure becomes a `BadInputError` whose message is one line naming the fil
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def scan_frame(path: Path) -> pl.LazyFrame:
             lazy = pl.scan_ndjson(path, infer_schema_length=INFER_ROWS)
         schema = lazy.collect_schema()
     except READ_ERRORS as exc:
-        raise BadInputError(f"{path}: cannot read as {fmt}: {_reason(path, exc)}") from None
+        raise BadInputError(f"{path}: cannot read as {fmt}: {_unreadable(path, exc)}") from None
     if not schema:
         raise BadInputError(f"{path}: no columns")
     return lazy
@@ -111,7 +112,7 @@ def sink_parquet(path: Path, target: Path) -> int:
         lazy.sink_parquet(target, **PARQUET_WRITE)
     except READ_ERRORS as exc:
         if frame_format(path) != "csv":
-            raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
+            raise BadInputError(f"{path}: cannot read: {_unreadable(path, exc)}") from None
         columns = lazy.collect_schema().names()
         try:
             full = _scan_csv(path, _full_csv_schema(path, columns)).select(columns)
@@ -126,12 +127,40 @@ def _collect_one(path: Path, lazy: pl.LazyFrame) -> pl.DataFrame:
         return lazy.collect()
     except READ_ERRORS as exc:
         if frame_format(path) != "csv":
-            raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
+            raise BadInputError(f"{path}: cannot read: {_unreadable(path, exc)}") from None
     columns = lazy.collect_schema().names()
     try:
         return _scan_csv(path, _full_csv_schema(path, columns)).select(columns).collect()
     except READ_ERRORS as exc:
         raise BadInputError(f"{path}: cannot read: {_reason(path, exc)}") from None
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why a file cannot be read; for NDJSON, the first line that is not
+    a JSON object, by its number (polars' reader says only at which character it
+    stopped)."""
+    if frame_format(path) == "ndjson":
+        line = bad_ndjson_line(path)
+        if line is not None:
+            return line
+    return _reason(path, exc)
+
+
+def bad_ndjson_line(path: Path) -> str | None:
+    """The first line of an NDJSON file that is not a JSON object, named by its number.
+    Read after a failure only: one pass of Python over the file."""
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                found = json.loads(raw)
+            except ValueError as exc:  # UnicodeDecodeError is one too
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                return f"line {number}: not a JSON object ({reason})"
+            if not isinstance(found, dict):
+                return f"line {number}: not a JSON object"
+    return None
 
 
 def _scan_csv(path: Path, schema: pl.Schema) -> pl.LazyFrame:

@@ -4,7 +4,6 @@ size limit and the idle timeout, then converted and stored by the application.""
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from api.keys import CONTAINER
 from api.problems import Problem
 from api.schemas import PageQuery, SourceQuery
 from engine.domain.org import Operation
-from engine.errors import BadInputError
 from engine.ingest import EXTENSIONS
 
 UPLOAD_TYPES = {
@@ -34,21 +32,15 @@ async def upload_source(request: web.Request) -> web.Response:
     with tempfile.TemporaryDirectory(prefix="tieout-upload-") as scratch:
         spooled = Path(scratch) / f"upload{EXTENSIONS[file_format]}"
         await spool(request, spooled)
-        try:
-            created = await run(
-                services(request).register_source,
-                principal(request),
-                project_id,
-                spooled,
-                name,
-                file_format,
-                meta(request, "sources.add"),
-            )
-        except BadInputError:
-            bad = await run(bad_ndjson_line, spooled) if file_format == "ndjson" else None
-            if bad is None:
-                raise
-            raise BadInputError(f"{name}: {bad}") from None
+        created = await run(
+            services(request).register_source,
+            principal(request),
+            project_id,
+            spooled,
+            name,
+            file_format,
+            meta(request, "sources.add"),
+        )
     return answer(created, status=201)
 
 
@@ -93,19 +85,3 @@ async def spool(request: web.Request, target: Path) -> None:
                 raise too_large
             out.write(chunk)  # to the page cache: microseconds, not worth a thread hop
 
-
-def bad_ndjson_line(path: Path) -> str | None:
-    """The first line of an NDJSON file that is not a JSON object, named by its number:
-    the reader says only at which character it stopped. Read after a failure only."""
-    with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                found = json.loads(raw)
-            except ValueError as exc:  # UnicodeDecodeError is one too
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-                return f"line {number}: not a JSON object ({reason})"
-            if not isinstance(found, dict):
-                return f"line {number}: not a JSON object"
-    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import polars as pl
 import pytest
 
 from engine.errors import BadInputError
-from engine.frames import DATE_ROWS, INFER_ROWS, collect_frames, read_frame, scan_frame
+from engine.frames import (
+    DATE_ROWS,
+    INFER_ROWS,
+    collect_frames,
+    read_frame,
+    scan_frame,
+    sink_parquet,
+)
 
 
 def _write(path: Path, header: str, lines: list[str]) -> Path:
@@ -154,3 +162,21 @@ def test_a_header_only_csv_reads_as_no_rows(tmp_path: Path) -> None:
     frame = read_frame(_write(tmp_path / "header.csv", "id,name", []))
     assert frame.columns == ["id", "name"]
     assert frame.height == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        (b'{"id": 1}\n{"id": 2}\n{"id": \n{"id": 4}\n', "line 3: not a JSON object"),
+        (b'{"id": 1}\n\n[1, 2]\n', "line 3: not a JSON object"),
+        (b'{"id": 1}\n{"id": "\xff"}\n', "line 2: not a JSON object (not UTF-8)"),
+    ],
+)
+def test_a_bad_ndjson_line_is_named_by_its_number(tmp_path: Path, body: bytes, line: str) -> None:
+    """polars says only where its reader stopped; every reader of a file names the line."""
+    path = tmp_path / "items.ndjson"
+    path.write_bytes(body)
+    with pytest.raises(BadInputError, match=f"items.ndjson: cannot read.*: {re.escape(line)}"):
+        collect_frames([(path, scan_frame(path))])
+    with pytest.raises(BadInputError, match=re.escape(line)):
+        sink_parquet(path, tmp_path / "out.parquet")
