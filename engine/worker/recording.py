@@ -9,6 +9,7 @@ lease guard, so a worker whose lease was taken over writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -73,11 +74,24 @@ class Recorder:
         done = self.queue.recorded([batch.stream_id for batch in batches])
         pending = [batch for batch in batches if batch.stream_id not in done]
         on_rows(sum(batch.rows.height for batch in batches if batch.stream_id in done))
-        for start in range(0, len(pending), BATCHES_PER_TRANSACTION):
-            chunk = pending[start : start + BATCHES_PER_TRANSACTION]
-            self.app.save_fenced([batch.aggregate(self.meta) for batch in chunk], guard=self.guard)
-            on_rows(sum(batch.rows.height for batch in chunk))
+        chunks = [
+            pending[start : start + BATCHES_PER_TRANSACTION]
+            for start in range(0, len(pending), BATCHES_PER_TRANSACTION)
+        ]
+        # The next chunk is encoded (Arrow IPC, zstd: polars without the GIL) on a thread
+        # of its own while this one is saved, which is mostly waiting on the database.
+        with ThreadPoolExecutor(1, thread_name_prefix="batch-encoder") as encoder:
+            upcoming = [encoder.submit(self._aggregates, chunk) for chunk in chunks[:1]]
+            for number, chunk in enumerate(chunks):
+                aggregates = upcoming.pop().result()
+                if number + 1 < len(chunks):
+                    upcoming.append(encoder.submit(self._aggregates, chunks[number + 1]))
+                self.app.save_fenced(aggregates, guard=self.guard)
+                on_rows(sum(batch.rows.height for batch in chunk))
         return len(batches)
+
+    def _aggregates(self, chunk: list[Batch]) -> list[DecisionBatch | UnmatchedBatch]:
+        return [batch.aggregate(self.meta) for batch in chunk]
 
 
 def split(job_id: UUID, kind: str, frame: pl.DataFrame, size: int) -> Iterator[Batch]:

@@ -23,7 +23,7 @@ from jobs_helpers import (
 from polars.testing import assert_frame_equal
 from threads import Threads
 
-from engine.domain.decisions import DECISIONS
+from engine.domain.decisions import DECISIONS, batch_id
 from engine.domain.job import (
     CANCELLED,
     COMPLETED,
@@ -39,7 +39,7 @@ from engine.errors import ConflictError, NotFoundError
 from engine.matching import decisions_hash
 from engine.ports import JobProgress, QueueEntry
 from engine.worker.loop import Worker
-from engine.worker.recording import Recorder
+from engine.worker.recording import BATCHES_PER_TRANSACTION, Recorder
 from tieout.bootstrap import Container
 from tieout.workers import run_until_done
 
@@ -150,6 +150,34 @@ def test_retry_after_a_crash_mid_recording_duplicates_nothing(
     assert batch_events(container, job_id) == (
         job.outcome.decision_batches + job.outcome.unmatched_batches
     )
+
+
+def test_a_lease_lost_between_saves_stops_the_recording_there(
+    container: Container, inputs: Inputs, database_url: str
+) -> None:
+    """The next save's batches are encoded while one is saved: a lease taken over after
+    the first save still leaves exactly that save's batches, in order, and nothing after."""
+    app = container.app
+    job_id = inputs.request(container)
+    job = app.claim_job(job_id, "slow", "token-1", 2, META)
+    matches = direct_match(container, job).matches
+    assert matches.height > 2 * 2 * BATCHES_PER_TRANSACTION  # three saves at least
+    saves: list[int] = []
+
+    def taken_over_after_the_first(rows: int) -> None:
+        saves.append(rows)
+        if len(saves) == 2:  # the first call counts batches recorded before: none
+            make_stale(database_url)
+            worker(container).maintain()
+
+    recorder = Recorder(app, container.queue, QueueGuard(job_id, RUNNING, "token-1"), 2, META)
+    with pytest.raises(LeaseLostError):
+        recorder.record(DECISIONS, matches, taken_over_after_the_first)
+    assert saves == [0, 2 * BATCHES_PER_TRANSACTION]
+    assert batch_events(container, job_id) == BATCHES_PER_TRANSACTION
+    assert container.queue.recorded(
+        [batch_id(job_id, DECISIONS, number) for number in range(BATCHES_PER_TRANSACTION + 1)]
+    ) == {batch_id(job_id, DECISIONS, number) for number in range(BATCHES_PER_TRANSACTION)}
 
 
 def test_a_fenced_worker_cannot_record_or_complete(
