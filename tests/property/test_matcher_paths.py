@@ -131,13 +131,14 @@ def big_keys_counted() -> Iterator[Counter[str]]:
 
 
 @contextmanager
-def block_sizes(big: int, exact: int, whole: int) -> Iterator[None]:
-    saved = blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX
+def block_sizes(big: int, exact: int, whole: int, long_text: int | None = None) -> Iterator[None]:
+    saved = blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX, blocks.LONG_TEXT
     blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX = big, exact, whole
+    blocks.LONG_TEXT = saved[3] if long_text is None else long_text
     try:
         yield
     finally:
-        blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX = saved
+        blocks.BIG_BLOCK, blocks.EXACT_BLOCK, blocks.WHOLE_MATRIX, blocks.LONG_TEXT = saved
 
 
 def assert_same(first: MatchResult, second: MatchResult) -> None:
@@ -169,15 +170,24 @@ def test_matrix_and_pair_scoring_agree_where_keys_are_matrices() -> None:
             bulk_keys = matrices["keys"]
             with block_sizes(1, 1, 0):
                 one_by_one = match(left, right, ruleset)  # each matrix read on its own
+            assert matrices["keys"] == 2 * bulk_keys
             with block_sizes(10**9, 10**9, blocks.WHOLE_MATRIX):
                 as_pairs = match(left, right, ruleset)
-        assert matrices["keys"] == 2 * bulk_keys, "pair by pair, a key went as a matrix"
+            assert matrices["keys"] == 2 * bulk_keys, "pair by pair, a key went as a matrix"
+            # every text long: a ranged rule's keys are band joins, an exact one's matrices
+            # are heavy (on the thread pool) sooner
+            with block_sizes(1, 1, blocks.WHOLE_MATRIX, long_text=0):
+                as_long_text = match(left, right, ruleset)
+        long_keys = matrices["keys"] - 2 * bulk_keys
+        ranged = any(isinstance(c, Within | WithinDays) for c in ruleset.rules[0].when)
+        assert long_keys == (0 if ranged else bulk_keys), "long text, and the wrong path"
         if may_pair(ruleset, left, right):
             assert bulk_keys > 0, "a pair to score, and no key scored as a matrix"
         reached["runs"] += 1
         reached["path"] += bulk_keys > 0
         assert_same(in_bulk, one_by_one)
         assert_same(in_bulk, as_pairs)
+        assert_same(in_bulk, as_long_text)
 
     run_counting(prop, reached, 0.2)
 
