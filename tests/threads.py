@@ -29,11 +29,16 @@ class Threads:
         thread.start()
         return thread
 
+    def check(self) -> None:
+        """Raise the first exception a thread has raised so far: a test that waits on its
+        threads in a loop calls this on each pass, to fail at once rather than time out."""
+        if self.errors:
+            raise self.errors[0]
+
     def join(self, timeout: float = 30.0) -> None:
         """Wait for every thread; raise the first exception one of them raised."""
         for thread in self.started:
             thread.join(timeout)
-        if self.errors:
-            raise self.errors[0]
+        self.check()
         alive = [thread.name for thread in self.started if thread.is_alive()]
         assert not alive, f"threads still running after {timeout} s: {alive}"

@@ -301,17 +301,30 @@ def test_rebuild_while_a_projector_runs_ends_complete(
     stop, appended = threading.Event(), threading.Event()
     threads.start(run_projector, container.projections, stop, 0.05, LagGauge(CollectorRegistry()))
     threads.start(append_until, container, appended)
+
+    def running() -> None:
+        """Fail now, not after every rebuild, if the appender or the index's projector
+        (a thread of run_projector's own) stopped."""
+        threads.check()
+        names = {thread.name for thread in threading.enumerate()}
+        assert "projector-audit_index" in names, "the audit index's projector stopped"
+
+    def caught_up() -> bool:
+        running()
+        return [row[0] for row in index_rows(url)] == log_ids(url)
+
     overlapped = 0
     try:
         for _ in range(MAX_REBUILDS):
             time.sleep(0.1)
+            running()
             before = head(url)
             rebuild(container.projections)
             overlapped += head(url) > before
             if overlapped >= 2 and restarts(caplog):
                 break
         appended.set()
-        assert wait_for(lambda: [row[0] for row in index_rows(url)] == log_ids(url))
+        assert wait_for(caught_up)
     finally:
         appended.set()
         stop.set()

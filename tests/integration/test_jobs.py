@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import polars as pl
@@ -31,6 +33,7 @@ from engine.domain.job import (
     FAILED,
     REQUESTED,
     RUNNING,
+    Job,
     JobStateError,
     LeaseLostError,
 )
@@ -289,19 +292,40 @@ def test_cancelling_a_running_job_fences_its_worker(container: Container, inputs
 
 
 def test_racing_workers_claim_each_job_exactly_once(
-    container: Container, inputs: Inputs, threads: Threads
+    container: Container, inputs: Inputs, threads: Threads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Racers start together, and at least one of them loses a claim to another: a race
+    that never happened would prove nothing."""
     jobs = [inputs.request(container, key=f"race-{n}") for n in range(8)]
     claimed: list[UUID] = []
+    lost: list[UUID] = []
+    claim_job = container.app.claim_job
+
+    def counted_claim(job: UUID, *args: Any) -> Job:
+        try:
+            return claim_job(job, *args)
+        except (ConflictError, NotFoundError):
+            lost.append(job)
+            raise
+
+    monkeypatch.setattr(container.app, "claim_job", counted_claim)
+    start = threading.Barrier(4, timeout=30)
 
     def claim_all(racer: Worker) -> None:
-        while (job := racer.claim_next()) is not None:
-            claimed.append(job.id)
+        # A racer's pick skips the rows another is picking at that moment, so it may find
+        # nothing while jobs are left: racers go on until none is, at most 100 picks each.
+        start.wait()
+        for _ in range(100):
+            if not container.queue.entries((REQUESTED,)):
+                return
+            if (job := racer.claim_next()) is not None:
+                claimed.append(job.id)
 
     for _ in range(4):
         threads.start(claim_all, worker(container))
     threads.join(timeout=60)  # a racer's exception fails the test here
     assert sorted(claimed) == sorted(jobs)
+    assert lost, "no racer ever lost a claim: the race was not run"
     for job_id in jobs:
         assert event_names(container, job_id).count("JobClaimed") == 1
 
