@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import pytest
 from prometheus_client import CollectorRegistry
+from threads import Threads
 
 from engine.domain.meta import event_meta
 from engine.errors import BadInputError
@@ -89,7 +90,7 @@ def test_prune_keeps_the_policy_and_drops_unreferenced_sources(
 
 
 def test_a_failing_round_is_counted_and_the_schedule_goes_on(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, threads: Threads
 ) -> None:
     same_place = settings.model_copy(
         update={"backup_store": settings.object_store_location, "backup_interval_seconds": 0.05}
@@ -97,21 +98,21 @@ def test_a_failing_round_is_counted_and_the_schedule_goes_on(
     container = bootstrap(same_place)
     registry = CollectorRegistry()
     stop = threading.Event()
-    thread = threading.Thread(
-        target=backups.run_schedule, args=(container, stop, backups.BackupMetrics(registry))
-    )
     try:
-        thread.start()
+        threads.start(backups.run_schedule, container, stop, backups.BackupMetrics(registry))
         deadline = time.monotonic() + 60
         while (
             time.monotonic() < deadline
             and (registry.get_sample_value("tieout_backup_failures_total") or 0) < 2
         ):
+            threads.check()  # a schedule that died fails now, not at the deadline
             time.sleep(0.05)
     finally:
         stop.set()
-        thread.join(10)
-        container.close()
+        try:
+            threads.join(10)
+        finally:
+            container.close()
     assert value(registry, "tieout_backup_failures_total") >= 2
     assert value(registry, "tieout_backup_last_success_timestamp_seconds") == 0
 

@@ -4,7 +4,6 @@ arrive, then published whole, into the job's own partitions or the shared ones."
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -13,6 +12,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 from review_helpers import META, register
+from threads import Threads
 
 from engine.domain.job import Job
 from engine.reviews import Reviews
@@ -338,7 +338,7 @@ def test_indexes_built_side_by_side_are_the_ones_publication_makes(container: Co
     assert build_indexes(connect, built_first, own_rows=1) == 0  # published: nothing to do
 
 
-def test_small_jobs_and_writers_are_left_alone(container: Container) -> None:
+def test_small_jobs_and_writers_are_left_alone(container: Container, threads: Threads) -> None:
     """Nothing is built for a job under the threshold, and no build runs while a writer
     of the read models holds their lock."""
     url = container.database_url
@@ -352,12 +352,12 @@ def test_small_jobs_and_writers_are_left_alone(container: Container) -> None:
     done: list[int] = []
     with psycopg.connect(url) as writer:
         writer.execute("SELECT pg_advisory_xact_lock(%s)", (int(Lock.RESULTS_WRITE),))
-        builder = threading.Thread(target=lambda: done.append(build_indexes(connect, large, 20)))
-        builder.start()
+        builder = threads.start(lambda: done.append(build_indexes(connect, large, 20)))
         builder.join(timeout=1.0)
+        threads.check()
         assert builder.is_alive()
         assert index_names(url, DECISIONS.table_for(large)) == set()
-    builder.join(timeout=60)  # the writer committed: the builds go ahead
+    threads.join(timeout=60)  # the writer committed: the builds go ahead
     assert done == [len(index_names(url, DECISIONS.table_for(large)))]
     assert done[0] > 0
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from review_helpers import RULES, ReviewJob, baseline, register
+from threads import Threads
 
 from engine.analysis import job_as_of, ruleset_diff
 from engine.domain.meta import EventMeta, event_meta
@@ -169,10 +170,12 @@ def review_events(container: Container, job: ReviewJob) -> list[Any]:
     return list(container.app.events.get(review_id(job.job_id)))
 
 
-def test_two_reviewers_on_one_group_exactly_one_wins(container: Container, job: ReviewJob) -> None:
+def test_two_reviewers_on_one_group_exactly_one_wins(
+    container: Container, job: ReviewJob, threads: Threads
+) -> None:
     group = next(g for g in baseline(container, job).groups.values() if g.status == "suggested")
     outcomes: list[str] = []
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)  # a reviewer that failed frees the other
 
     def act(meta: EventMeta, command: str) -> None:
         reviews = Reviews(container.app)
@@ -187,14 +190,9 @@ def test_two_reviewers_on_one_group_exactly_one_wins(container: Container, job: 
         except ReviewConflictError as exc:
             outcomes.append(f"{command}: {exc}")
 
-    threads = [
-        threading.Thread(target=act, args=(ALICE, "confirm")),
-        threading.Thread(target=act, args=(BOB, "reject")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    threads.start(act, ALICE, "confirm")
+    threads.start(act, BOB, "reject")
+    threads.join()
     won = [outcome for outcome in outcomes if outcome.endswith("won")]
     lost = [outcome for outcome in outcomes if not outcome.endswith("won")]
     assert len(won) == 1, outcomes
