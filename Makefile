@@ -50,8 +50,13 @@ MUTMUT_CHILDREN ?= 2
 DEEP_DATABASE_URL = $(or $(TIEOUT_TEST_DATABASE_URL),$(shell pg_isready -h 127.0.0.1 -p 5432 -q \
 	2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test))
 
+# The hypothesis tests: tests/property, and the two that need a database.
+DEEP_PROPERTIES = tests/property tests/integration/test_review_properties.py \
+	tests/httpapi/test_openapi.py
+
 test-deep: $(DEV_STAMP) ## nightly: properties with 20x the examples on fresh seeds; mutation run and score
-	env -u CI TIEOUT_TEST_EXAMPLES_SCALE=20 $(BIN)/pytest -q -p no:cacheprovider tests/property
+	env -u CI TIEOUT_TEST_EXAMPLES_SCALE=20 TIEOUT_TEST_DATABASE_URL=$(DEEP_DATABASE_URL) \
+		$(BIN)/pytest -q -p no:cacheprovider $(DEEP_PROPERTIES)
 	TIEOUT_TEST_DATABASE_URL=$(DEEP_DATABASE_URL) $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN)
 	$(BIN)/python tests/mutation_score.py
 	$(BIN)/mutmut results

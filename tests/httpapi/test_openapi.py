@@ -4,7 +4,6 @@ and schemathesis finds no server error anywhere in it (a bounded number of examp
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import requests
 import schemathesis
 from aiohttp import web
 from api_helpers import LEFT_CSV, OPERATOR, RIGHT_CSV, RULES, Client, user_token
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from prometheus_client.registry import CollectorRegistry
 from schemathesis.core.result import Ok
@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from threads import Threads
 
 from api.app import create_app
 from api.openapi import openapi_path
@@ -79,7 +80,7 @@ async def test_conditional_reads_problems_and_media_types_are_documented(
 
 
 @pytest.fixture
-def served(container: Container) -> Iterator[str]:
+def served(container: Container, threads: Threads) -> Iterator[str]:
     """The API on a loopback port, its loop on a thread (schemathesis calls synchronously)."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(create_app(container, CollectorRegistry()))
@@ -87,11 +88,10 @@ def served(container: Container) -> Iterator[str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
     port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    threads.start(loop.run_forever)
     yield f"http://127.0.0.1:{port}"
     loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    threads.join()
     loop.run_until_complete(runner.cleanup())
     loop.close()
 
@@ -132,9 +132,8 @@ def test_schemathesis_finds_no_server_error(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=EXAMPLES,
+            max_examples=examples(EXAMPLES),
             deadline=None,
-            derandomize=True,
             database=None,
             suppress_health_check=list(HealthCheck),
         )

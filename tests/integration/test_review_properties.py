@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from budget import examples
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -170,9 +171,8 @@ def test_any_review_sequence_keeps_the_invariants(container: Container, tmp_path
     run_state_machine_as_test(
         ReviewMachine,
         settings=settings(
-            max_examples=10,
+            max_examples=examples(10),
             stateful_step_count=20,
-            derandomize=True,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
