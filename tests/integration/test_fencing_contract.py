@@ -119,8 +119,10 @@ class FencingContract(ABC):
         assert harness.queue.entry(harness.job_id).status == FAILED  # type: ignore[union-attr]
 
     def test_the_guard_alone_fences_a_save(self, harness: Harness) -> None:
-        """The domain check passes (the late worker's own copy still holds its lease); the
-        queue row, changed meanwhile by a takeover, is what refuses the write."""
+        """A worker whose job was taken over and claimed again (running again, under
+        another lease) records a batch: a new stream, so no version clash can refuse it,
+        and the job is in the guarded status; only the guard's lease token refuses it. Its
+        own copy of the job, whose domain check still passes, is refused the same way."""
         app = harness.app
         app.claim_job(harness.job_id, "w1", "lease-1", 100, META)
         late = app.get_job(harness.job_id)
@@ -128,8 +130,14 @@ class FencingContract(ABC):
         app.take_over_job(harness.job_id, 60, POLICY, META)
         app.retry_job(harness.job_id, META)
         app.claim_job(harness.job_id, "w2", "lease-2", 100, META)
+        batch = DecisionBatch(
+            job_id=harness.job_id, batch=0, first_row=0, rows=0, format="x", data="", meta=META
+        )
         late.complete("lease-1", OUTCOME, META)  # its copy of the job agrees
         head = self.head(harness)
+        with pytest.raises(LeaseLostError, match="lease-1"):
+            app.save_fenced([batch], guard=QueueGuard(harness.job_id, RUNNING, "lease-1"))
+        assert harness.queue.recorded([batch.id]) == set()
         with pytest.raises(LeaseLostError, match="lease-1"):
             app.save_fenced([late], guard=QueueGuard(late.id, RUNNING, "lease-1"))
         assert self.head(harness) == head
