@@ -10,16 +10,14 @@ from pathlib import Path
 CI_RUN = Path(__file__).resolve().parents[2] / ".ci" / "run"
 
 
-def test_a_missing_pg_isready_fails_ci_loudly(tmp_path: Path) -> None:
-    """With CI=true and no pg_isready on the PATH, the run stops before `make test`."""
-    tools = tmp_path / "bin"
-    tools.mkdir()
+def ci_run(tools: Path) -> subprocess.CompletedProcess[str]:
+    """.ci/run with CI=true, no TIEOUT_ variable, and only `tools` on the PATH."""
     for tool in ("bash", "dirname", "make"):  # make: were it reached, the test would see it
         found = shutil.which(tool)
         assert found is not None
         (tools / tool).symlink_to(found)
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIEOUT_")}
-    done = subprocess.run(
+    return subprocess.run(
         [str(tools / "bash"), str(CI_RUN)],
         env=env | {"CI": "true", "PATH": str(tools), "MAKEFLAGS": "--dry-run"},
         capture_output=True,
@@ -27,7 +25,30 @@ def test_a_missing_pg_isready_fails_ci_loudly(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
+
+
+def test_a_missing_pg_isready_fails_ci_loudly(tmp_path: Path) -> None:
+    """With CI=true and no pg_isready on the PATH, the run stops before `make test`."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    done = ci_run(tools)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "pg_isready not found" in done.stderr
+    assert "make test" not in done.stdout + done.stderr
+    assert "database mode" not in done.stdout
+
+
+def test_a_server_that_does_not_answer_fails_ci_loudly(tmp_path: Path) -> None:
+    """With CI=true, a pg_isready that finds no server (exit status 2, "no response")
+    stops the run before `make test` rather than falling back to the embedded server.
+    The pg_isready here is a script: the server on 127.0.0.1:5432 may well answer."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    pg_isready = tools / "pg_isready"
+    pg_isready.write_text("#!/bin/sh\nexit 2\n")
+    pg_isready.chmod(0o755)
+    done = ci_run(tools)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no PostgreSQL server answers on 127.0.0.1:5432" in done.stderr
     assert "make test" not in done.stdout + done.stderr
     assert "database mode" not in done.stdout
