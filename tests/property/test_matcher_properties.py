@@ -155,6 +155,8 @@ def test_each_row_is_decided_once_and_every_pair_holds() -> None:
         reached["group"] += not result.matches["group_id"].is_unique().all()
 
     prop()
+    # Floors against a generator that stopped reaching these cases, not rates: over fresh
+    # seeds, 0.05-0.25 of examples had a row wanted again and 0.017-0.3 formed a group.
     assert reached["runs"] >= RUNS
     assert reached["wanted again"] >= 0.03 * reached["runs"], reached
     assert reached["group"] >= 0.015 * reached["runs"], reached
@@ -166,8 +168,8 @@ def _wanted_again(
     lrows: dict[str, dict[str, Any]],
     rrows: dict[str, dict[str, Any]],
 ) -> bool:
-    """Whether a later rule meets a left row an earlier one decided, with a right row that
-    decision left free: the case in which the waterfall must hold the row back."""
+    """Whether a later rule meets a left row an earlier one decided, with a right row no
+    decision took: the case in which the waterfall must hold the row back."""
     later = {rule.name: ruleset.rules[number + 1 :] for number, rule in enumerate(ruleset.rules)}
     taken = set(result.matches["right_id"])
     for decision in result.matches.iter_rows(named=True):
