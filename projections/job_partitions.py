@@ -291,9 +291,16 @@ def build_indexes(
     job_id: UUID,
     own_rows: int,
     builders: int = BUILDERS,
+    tables: Sequence[JobTable] = JOB_TABLES,
+    beside_writer: bool = False,
 ) -> int:
     """Build the indexes of a completed job's staging tables that will be its own
     partitions, `builders` at a time on connections of their own; returns those built.
+
+    `beside_writer`: the builds run while the projector goes on writing (a job's
+    decision indexes, once its first unmatched batch shows its decisions all staged), so
+    they do not take the write lock; the table's own lock (CREATE INDEX holds SHARE on it)
+    keeps it from being published or dropped mid-build.
 
     Called before the transaction of the job's `JobCompleted`, once every batch of the job
     is committed: the builds then share the cores instead of running one after another
@@ -310,7 +317,7 @@ def build_indexes(
             (job_id,),
         ).fetchall()
         staged = {str(_value(row, "table_name")): row for row in rows}
-        for table in JOB_TABLES:
+        for table in tables:
             name = table.table_for(job_id)
             found = staged.get(name)
             if found is not None and int(_value(found, "rows", 1)) >= own_rows:
@@ -332,7 +339,10 @@ def build_indexes(
                 return built
             try:
                 with connection() as conn, conn.transaction():
-                    conn.execute(f"SELECT pg_advisory_xact_lock_shared({int(Lock.RESULTS_WRITE)})")
+                    if not beside_writer:
+                        conn.execute(
+                            f"SELECT pg_advisory_xact_lock_shared({int(Lock.RESULTS_WRITE)})"
+                        )
                     still = conn.execute(
                         f"SELECT 1 FROM {STAGED_TABLE} WHERE table_name = %s", (name,)
                     ).fetchone()

@@ -15,7 +15,9 @@ sort each instead of row by row.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -79,6 +81,8 @@ from projections.names import (
 from projections.review_view import REVIEW_HANDLERS
 from projections.tracking import begin_write, checked_position
 
+logger = logging.getLogger(__name__)
+
 # The detail columns (engine/worker/details.py) are absent from batches recorded before
 # the worker added them, and then NULL here.
 
@@ -119,6 +123,8 @@ class ResultsView(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._decoded: dict[int, pl.DataFrame] = {}  # notification id: its rows, decoded
+        self._early: dict[UUID, Future[int]] = {}  # job: its decision indexes building
+        self._early_builds: ThreadPoolExecutor | None = None
 
     def prepare(self, events: Sequence[tuple[Event, int]]) -> None:
         """Decode the row batches among `events` ahead of `project`.
@@ -144,19 +150,51 @@ class ResultsView(PostgresTrackingRecorder):
         Each `JobCompleted` opens a transaction of its own: the job's batches before it
         are committed first, then its partition's indexes are built side by side
         (`build_indexes`), and the transaction that publishes the job finds them made.
-        Every transaction holds its events and the tracking of its last, or nothing.
+        A job's first unmatched batch opens one too: the worker records every decision
+        batch before it, so the job's decision indexes start building then, beside the
+        writer, while its open items are staged. Every transaction holds its events and
+        the tracking of its last, or nothing.
         """
         written = 0
-        for part, through, completing in _cut_at_completions(events, tracking):
-            if completing is not None:
+        for part, through, opening in _cut(events, tracking):
+            if isinstance(opening, DecisionsStaged):
+                self._build_decisions_early(opening.job_id)
+            elif opening is not None:
+                self.finish_early_builds(opening)
                 build_indexes(
                     self.datastore.get_connection,
-                    completing,
+                    opening,
                     self.own_partition_rows,
                     self.index_builders,
                 )
             written += self._write(part, through)
         return written
+
+    def _build_decisions_early(self, job_id: UUID) -> None:
+        """Start building a job's decision indexes in the background (see `project`)."""
+        if self._early_builds is None:
+            self._early_builds = ThreadPoolExecutor(1, thread_name_prefix="early-index-builds")
+        self._early = {job: build for job, build in self._early.items() if not build.done()}
+        self._early[job_id] = self._early_builds.submit(
+            build_indexes,
+            self.datastore.get_connection,
+            job_id,
+            self.own_partition_rows,
+            self.index_builders,
+            (DECISIONS,),
+            beside_writer=True,
+        )
+
+    def finish_early_builds(self, job_id: UUID) -> None:
+        """Wait for a job's early index builds, if any: the publication needs them done;
+        one that failed leaves its indexes to the builds before the publication."""
+        build = self._early.pop(job_id, None)
+        if build is None:
+            return
+        try:
+            build.result()
+        except Exception:
+            logger.warning("early index builds of job %s failed", job_id, exc_info=True)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _write(self, events: Sequence[tuple[Event, int]], tracking: Tracking) -> int:
@@ -190,6 +228,7 @@ class ResultsView(PostgresTrackingRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def reset(self, application: str) -> None:
         """Empty every read model and forget the position, in one transaction."""
+        self._early.clear()  # builds of tables the reset drops: it waits for them
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(f"SELECT pg_advisory_xact_lock({int(Lock.RESULTS_WRITE)})")
             drop_all(curs)
@@ -204,19 +243,33 @@ class ResultsView(PostgresTrackingRecorder):
         return self.max_tracking_id(application) or 0
 
 
-def _cut_at_completions(
+@dataclass(frozen=True)
+class DecisionsStaged:
+    """A cut before a job's first unmatched batch: every decision batch is before it."""
+
+    job_id: UUID
+
+
+def _cut(
     events: Sequence[tuple[Event, int]], tracking: Tracking
-) -> list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | None]]:
-    """`events` cut before each `JobCompleted`: (part, tracking of its last event, the job
-    whose completion opens it, if one does)."""
-    parts: list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | None]] = []
-    start, opening = 0, None
+) -> list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | DecisionsStaged | None]]:
+    """`events` cut before each `JobCompleted` and each job's first unmatched batch:
+    (part, tracking of its last event, what opens it: the completed job's id, a
+    `DecisionsStaged`, or nothing for the first part)."""
+    parts: list[tuple[Sequence[tuple[Event, int]], Tracking, UUID | DecisionsStaged | None]] = []
+    start: int = 0
+    opening: UUID | DecisionsStaged | None = None
     for index, (event, _) in enumerate(events):
         if isinstance(event, Job.JobCompleted):
-            if index > start:
-                through = Tracking(tracking.application_name, events[index - 1][1])
-                parts.append((events[start:index], through, opening))
-            start, opening = index, event.originator_id
+            cut: UUID | DecisionsStaged = event.originator_id
+        elif isinstance(event, UnmatchedBatch.UnmatchedRecorded) and event.batch == 0:
+            cut = DecisionsStaged(event.job_id)
+        else:
+            continue
+        if index > start:
+            through = Tracking(tracking.application_name, events[index - 1][1])
+            parts.append((events[start:index], through, opening))
+        start, opening = index, cut
     parts.append((events[start:], tracking, opening))
     return parts
 

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Tracking
 from review_helpers import META, register
 from threads import Threads
 
+from engine.domain.decisions import DecisionBatch, UnmatchedBatch
 from engine.domain.job import Job
 from engine.reviews import Reviews
 from projections.database import migrate
@@ -30,7 +31,7 @@ from projections.job_partitions import (
 from projections.names import Lock
 from projections.projector import catch_up, rebuild
 from projections.results_query import DecisionFilters
-from projections.results_view import _cut_at_completions
+from projections.results_view import DecisionsStaged, ResultsView, _cut
 from tieout.bootstrap import Container
 from tieout.settings import Settings
 
@@ -363,17 +364,58 @@ def test_small_jobs_and_writers_are_left_alone(container: Container, threads: Th
 
 
 def test_a_completion_opens_a_transaction_of_its_own() -> None:
-    """The view cuts its events before each JobCompleted, each part with its own tracking."""
+    """The view cuts its events before each JobCompleted, each part with its own tracking,
+    and before each job's first unmatched batch, after which its decisions are all in."""
     job_a, job_b = uuid4(), uuid4()
     completed = {job: Job.JobCompleted.__new__(Job.JobCompleted) for job in (job_a, job_b)}
     for job, event in completed.items():
         object.__setattr__(event, "originator_id", job)
+    unmatched = []
+    for batch in (0, 1):
+        recorded = UnmatchedBatch.UnmatchedRecorded.__new__(UnmatchedBatch.UnmatchedRecorded)
+        object.__setattr__(recorded, "job_id", job_b)
+        object.__setattr__(recorded, "batch", batch)
+        unmatched.append(recorded)
     other = object()
     events = [(other, 1), (completed[job_a], 2), (other, 3), (completed[job_b], 4)]
-    parts = _cut_at_completions(events, Tracking("Tieout", 4))
+    parts = _cut(events, Tracking("Tieout", 4))
     found = [([n for _, n in part], through.notification_id, job) for part, through, job in parts]
     assert found == [([1], 1, None), ([2, 3], 3, job_a), ([4], 4, job_b)]
-    only = _cut_at_completions([(completed[job_a], 9)], Tracking("Tieout", 9))
+    only = _cut([(completed[job_a], 9)], Tracking("Tieout", 9))
     assert [(len(part), through.notification_id, job) for part, through, job in only] == [
         (1, 9, job_a)
     ]
+    staged = [(other, 5), (unmatched[0], 6), (unmatched[1], 7), (completed[job_b], 8)]
+    parts = _cut(staged, Tracking("Tieout", 8))
+    found = [([n for _, n in part], through.notification_id, job) for part, through, job in parts]
+    assert found == [([5], 5, None), ([6, 7], 7, DecisionsStaged(job_b)), ([8], 8, job_b)]
+    later = _cut([(unmatched[1], 3)], Tracking("Tieout", 3))  # not the first: no cut
+    assert [(len(part), job) for part, _, job in later] == [(1, None)]
+
+
+def test_a_jobs_decision_indexes_build_once_its_open_items_begin(
+    container: Container, tmp_path: Path
+) -> None:
+    """Projecting a job's first unmatched batch starts its decision indexes (every decision
+    batch is before it in the log); the job stays invisible until its JobCompleted, whose
+    publication finds the indexes made and attaches them as they are."""
+    job = register(container, tmp_path)
+    url = container.database_url
+    table = DECISIONS.table_for(job.job_id)
+    with container.projections.opened(container.projections.named("results")) as (log, view):
+        assert isinstance(view, ResultsView)
+        items = log.recorder.select_notifications(start=1, limit=10_000)
+        events = [(log.mapper.to_domain_event(item), item.id) for item in items]
+        kinds = [type(event) for event, _ in events]
+        first_open = kinds.index(UnmatchedBatch.UnmatchedRecorded)
+        assert DecisionBatch.DecisionsRecorded not in kinds[first_open:]
+        done = kinds.index(Job.JobCompleted)
+        view.project(events[:done], Tracking(log.name, events[done - 1][1]))
+        view.finish_early_builds(job.job_id)
+        early = index_names(url, table)
+        assert len(early) >= 10  # as in test_indexes_built_side_by_side_..., and a rule more
+        assert homes(url, job.job_id) == {}  # indexed, not published
+        view.project(events[done:], Tracking(log.name, events[-1][1]))
+    assert index_names(url, table) == early
+    matches, _ = container.app.recorded_decisions(job.job_id)
+    assert homes(url, job.job_id) == {table: matches.height}
