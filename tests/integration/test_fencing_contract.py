@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Composed
 
 from engine.application import Tieout
 from engine.domain.decisions import DecisionBatch
@@ -35,6 +38,7 @@ from engine.domain.meta import event_meta
 from engine.domain.queue import QueueGuard
 from engine.memory import InMemoryFencedRecorder, InMemoryJobQueue
 from engine.ports import JobProgress, JobQueue
+from projections.job_recorder import PostgresFencedRecorder
 from snapshots.stores import LocalObjectStore
 from tieout.bootstrap import Container
 
@@ -279,6 +283,23 @@ class TestPostgresFencing(FencingContract):
         assert waited
         assert harness.app.get_job(harness.job_id).status == COMPLETED
 
+    def test_events_go_to_the_server_in_binary(self, harness: Harness) -> None:
+        """The INSERT binds its one parameter, every event of the save, in binary (`%b`):
+        in text each byte of a batch's state would be escaped twice over."""
+        recorder = harness.app.fenced
+        assert isinstance(recorder, PostgresFencedRecorder)
+        statement = recorder.insert_events_statement.as_string(None)
+        assert "unnest(%b::" in statement
+        assert "%s" not in statement
+
+    def test_a_changed_library_insert_stops_the_recorder(self, harness: Harness) -> None:
+        """Should an upgrade of eventsourcing change the INSERT the recorder rewrites, the
+        recorder refuses to start and shows the statement, rather than send it as it is."""
+        recorder = harness.app.fenced
+        assert isinstance(recorder, PostgresFencedRecorder)
+        with pytest.raises(RuntimeError, match=r"INSERT has changed: INSERT INTO changed"):
+            OnAChangedLibrary(recorder.datastore, events_table_name="tieout_events")
+
     def wait_for_a_lock_wait(self, save: Future[None]) -> bool:
         """Whether another session came to wait on a row lock before `save` ended."""
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -301,3 +322,16 @@ class TestPostgresFencing(FencingContract):
                 " SET heartbeat_at = heartbeat_at - make_interval(secs => %s)",
                 (seconds,),
             )
+
+
+class AChangedLibrary(PostgresApplicationRecorder):
+    """eventsourcing's recorder as a release that no longer inserts through `unnest(%s::`
+    might be."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.insert_events_statement = Composed([SQL("INSERT INTO changed SELECT %s")])
+
+
+class OnAChangedLibrary(PostgresFencedRecorder, AChangedLibrary):
+    """Tieout's recorder over it: its check runs after `AChangedLibrary.__init__`."""
