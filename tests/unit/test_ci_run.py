@@ -52,3 +52,28 @@ def test_a_server_that_does_not_answer_fails_ci_loudly(tmp_path: Path) -> None:
     assert "no PostgreSQL server answers on 127.0.0.1:5432" in done.stderr
     assert "make test" not in done.stdout + done.stderr
     assert "database mode" not in done.stdout
+
+
+def test_a_local_cluster_that_is_down_is_started_first(tmp_path: Path) -> None:
+    """With CI=true, an installed local cluster that does not answer is started with
+    pg_ctlcluster before the check: the run goes on against it. The tools are scripts:
+    pg_isready answers once the stand-in pg_ctlcluster has "started" the cluster."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("cut", "sort", "seq", "sleep"):
+        found = shutil.which(tool)
+        assert found is not None
+        (tools / tool).symlink_to(found)
+    started = tmp_path / "started"
+    scripts = {
+        "pg_isready": f'#!/bin/sh\n[ -e "{started}" ] && exit 0\nexit 2\n',
+        "pg_lsclusters": "#!/bin/sh\necho '15  main    5432 down   postgres /var/lib 1.log'\n",
+        "pg_ctlcluster": f'#!/bin/sh\n[ "$2" = 15 ] && [ "$4" = start ] && : > "{started}"\n',
+    }
+    for name, text in scripts.items():
+        (tools / name).write_text(text)
+        (tools / name).chmod(0o755)
+    done = ci_run(tools)
+    assert started.exists()
+    assert "started the local PostgreSQL 15 cluster" in done.stdout
+    assert "database mode: PostgreSQL server at 127.0.0.1:5432" in done.stdout
