@@ -84,4 +84,3 @@ async def spool(request: web.Request, target: Path) -> None:
             if size > limit:
                 raise too_large
             out.write(chunk)  # to the page cache: microseconds, not worth a thread hop
-
