@@ -16,7 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from budget import DEEP, examples
+import pytest
+from budget import DEEP, SCALE, examples
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -182,6 +183,7 @@ class ReviewMachine(RuleBasedStateMachine):
         assert results.review_stats(self.job.job_id)["items"] == state.counts()
 
 
+@pytest.mark.timeout(300 * SCALE)  # a deep run's twenty times the examples take minutes
 def test_any_review_sequence_keeps_the_invariants(container: Container, tmp_path: Path) -> None:
     ReviewMachine.container = container
     ReviewMachine.template = register(container, tmp_path / "inputs")
