@@ -140,13 +140,13 @@ def _unreadable(path: Path, exc: Exception) -> str:
     a JSON object, by its number (polars' reader says only at which character it
     stopped)."""
     if frame_format(path) == "ndjson":
-        line = bad_ndjson_line(path)
+        line = _bad_ndjson_line(path)
         if line is not None:
             return line
     return _reason(path, exc)
 
 
-def bad_ndjson_line(path: Path) -> str | None:
+def _bad_ndjson_line(path: Path) -> str | None:
     """The first line of an NDJSON file that is not a JSON object, named by its number.
     Read after a failure only: one pass of Python over the file."""
     with path.open("rb") as stream:

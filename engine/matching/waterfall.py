@@ -270,8 +270,8 @@ def _carried(
     return Carried(
         matches_left=taken(lside, carry[0], left_rows),
         matches_right=taken(rside, carry[1], right_rows),
-        unmatched_left=taken(lside, carry[0], pl.Series(np.flatnonzero(~state.taken["left"]))),
-        unmatched_right=taken(rside, carry[1], pl.Series(np.flatnonzero(~state.taken["right"]))),
+        unmatched_left=taken(lside, carry[0], state.remaining("left")),
+        unmatched_right=taken(rside, carry[1], state.remaining("right")),
     )
 
 

@@ -71,28 +71,41 @@ def with_details(result: MatchResult, columns: DetailColumns) -> tuple[pl.DataFr
     if carried is None:
         raise ValueError("with_details needs a result matched with carry=carried_columns(...)")
     rows = result.matches.height
+    left_amount, left_date = _details(
+        carried.matches_left, columns.left_amount, columns.left_date, rows
+    )
+    right_amount, right_date = _details(
+        carried.matches_right, columns.right_amount, columns.right_date, rows
+    )
     matches = result.matches.with_columns(
-        _amount(carried.matches_left, columns.left_amount, rows).alias(LEFT_AMOUNT),
-        _amount(carried.matches_right, columns.right_amount, rows).alias(RIGHT_AMOUNT),
-        _date(carried.matches_left, columns.left_date, rows).alias(LEFT_DATE),
-        _date(carried.matches_right, columns.right_date, rows).alias(RIGHT_DATE),
+        left_amount.alias(LEFT_AMOUNT),
+        right_amount.alias(RIGHT_AMOUNT),
+        left_date.alias(LEFT_DATE),
+        right_date.alias(RIGHT_DATE),
     )
     sides = result.unmatched.get_column(SIDE)
-    opened = (int((sides == "left").sum()), int((sides == "right").sum()))
-    amounts = pl.concat(
-        [
-            _amount(carried.unmatched_left, columns.left_amount, opened[0]),
-            _amount(carried.unmatched_right, columns.right_amount, opened[1]),
-        ]
+    open_left = _details(
+        carried.unmatched_left, columns.left_amount, columns.left_date, int((sides == "left").sum())
     )
-    dates = pl.concat(
-        [
-            _date(carried.unmatched_left, columns.left_date, opened[0]),
-            _date(carried.unmatched_right, columns.right_date, opened[1]),
-        ]
+    open_right = _details(
+        carried.unmatched_right,
+        columns.right_amount,
+        columns.right_date,
+        int((sides == "right").sum()),
     )
-    unmatched = result.unmatched.with_columns(amounts.alias(AMOUNT), dates.alias(DATE))
+    unmatched = result.unmatched.with_columns(
+        pl.concat([open_left[0], open_right[0]]).alias(AMOUNT),
+        pl.concat([open_left[1], open_right[1]]).alias(DATE),
+    )
     return matches, unmatched
+
+
+def _details(
+    values: pl.DataFrame, amount: str | None, date: str | None, rows: int
+) -> tuple[pl.Series, pl.Series]:
+    """One side's amount and date for `rows` rows, from the carried `values` (nulls for a
+    column the ruleset does not name)."""
+    return _amount(values, amount, rows), _date(values, date, rows)
 
 
 def _amount(values: pl.DataFrame, column: str | None, rows: int) -> pl.Series:
