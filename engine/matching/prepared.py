@@ -6,6 +6,12 @@ for that rule's remaining rows, in one parallel `select` with the rule's other n
 later rules only ever see a subset of those rows (the waterfall only takes rows away), so
 they gather it. The join then carries row numbers and keys, and strings are gathered for
 the pairs that survive it.
+
+Memory: the sides and the values are the matcher's largest long-lived data, so each is
+kept only while a later rule can use it (`release`): a value no remaining rule compares,
+a side's column no remaining rule computes a value from, sums or carries, is dropped
+after the rule that used it last. A value computed for every row of its side (the first
+rule's) is addressed by row number directly; others through a table of positions.
 """
 
 from __future__ import annotations
@@ -17,11 +23,35 @@ import polars as pl
 
 
 class PreparedValues:
-    """Prepared values of both sides; rows are addressed by their row number (ROW)."""
+    """Prepared values of both sides; rows are addressed by their row number (ROW).
+
+    The sides are held here and nowhere else while rules run (`side` hands them out), so
+    that `release` can free what no later rule needs."""
 
     def __init__(self, left: pl.DataFrame, right: pl.DataFrame) -> None:
         self._sides = {"left": left, "right": right}
-        self._values: dict[tuple[str, str], tuple[np.ndarray, pl.Series]] = {}
+        # per value: the position of each row's value (None: the row number itself)
+        self._values: dict[tuple[str, str], tuple[np.ndarray | None, pl.Series]] = {}
+
+    def side(self, side: str) -> pl.DataFrame:
+        """One side's frame, with the columns not yet released."""
+        return self._sides[side]
+
+    def release(self, exprs: dict[str, list[pl.Expr]], columns: dict[str, set[str]]) -> None:
+        """Keep only what is still to be used: the values of `exprs` (each side's
+        expressions of the rules still to run), and the sides' `columns` plus those the
+        expressions of `exprs` not computed yet read. Everything else is freed (if no
+        caller holds it)."""
+        wanted = {_key(side, e) for side, side_exprs in exprs.items() for e in side_exprs}
+        self._values = {key: value for key, value in self._values.items() if key in wanted}
+        for side, frame in self._sides.items():
+            needed = set(columns.get(side, ()))
+            for expr in exprs.get(side, []):
+                if _key(side, expr) not in self._values:
+                    needed.update(expr.meta.root_names())
+            kept = [name for name in frame.columns if name in needed]
+            if len(kept) < frame.width:
+                self._sides[side] = frame.select(kept)
 
     def precompute(self, exprs: dict[str, list[pl.Expr]], rows: dict[str, pl.Series]) -> None:
         """Evaluate the expressions not seen yet over each side's `rows`, both sides in
@@ -33,8 +63,7 @@ class PreparedValues:
         sides = [side for side in todo if todo[side]]
         queries = [self._query(side, list(todo[side].values()), rows[side]) for side in sides]
         for side, frame in zip(sides, pl.collect_all(queries, engine="in-memory"), strict=True):
-            position = np.full(self._sides[side].height, -1, dtype=np.int64)
-            position[rows[side].to_numpy()] = np.arange(rows[side].len())
+            position = _positions(rows[side].to_numpy(), self._sides[side].height)
             for n, key in enumerate(todo[side]):
                 # one chunk: later gathers by row number are about twice as fast
                 self._values[key] = (position, frame.get_column(f"__v{n}").rechunk())
@@ -49,7 +78,8 @@ class PreparedValues:
     def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
         """The prepared values of the given rows, in their order."""
         position, values = self._prepared(side, expr, rows)
-        wanted = position[rows.to_numpy()]
+        asked = rows.to_numpy()
+        wanted = asked if position is None else position[asked]
         # the very rows the values were computed for (the rule that needed them first)
         if _identity(wanted, values.len()):
             return values
@@ -68,13 +98,13 @@ class PreparedValues:
         partition's, not the whole side's."""
         position, values = self._prepared(side, expr, pl.Series(rows))
         wanted = np.zeros(values.len(), dtype=bool)
-        wanted[position[rows]] = True
+        wanted[rows if position is None else position[rows]] = True
         chosen = np.flatnonzero(wanted)
         strings = values.gather(pl.Series(chosen, dtype=pl.UInt32)).to_numpy()
         index = np.cumsum(wanted, dtype=np.int64) - 1
 
         def lookup(asked: np.ndarray) -> np.ndarray:
-            found: np.ndarray = strings[index[position[asked]]]
+            found: np.ndarray = strings[index[asked if position is None else position[asked]]]
             return found
 
         return lookup
@@ -86,11 +116,25 @@ class PreparedValues:
         mean = values.str.len_chars().mean()
         return float(mean) if isinstance(mean, int | float) else 0.0
 
-    def _prepared(self, side: str, expr: pl.Expr, rows: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    def _prepared(
+        self, side: str, expr: pl.Expr, rows: pl.Series
+    ) -> tuple[np.ndarray | None, pl.Series]:
         key = _key(side, expr)
         if key not in self._values:
             self.precompute({side: [expr]}, {side: rows})
         return self._values[key]
+
+
+def _positions(rows: np.ndarray, height: int) -> np.ndarray | None:
+    """Per row number of a side of `height` rows, the position of its value among values
+    computed for `rows` (ascending); None when `rows` are every row, as positions then
+    are the row numbers. The narrowest integer that holds -1 and every position: half
+    the memory of int64 for each value's table."""
+    if _identity(rows, height):
+        return None
+    position = np.full(height, -1, dtype=np.int32 if height < 1 << 31 else np.int64)
+    position[rows] = np.arange(rows.size, dtype=position.dtype)
+    return position
 
 
 def _key(side: str, expr: pl.Expr) -> tuple[str, str]:

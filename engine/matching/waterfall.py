@@ -98,15 +98,21 @@ def match(
     )
     decisions: list[pl.DataFrame] = []
     plans = [_plans(rule, lside.schema, rside.schema) for rule in ruleset.rules]
+    # from here on the sides live in `prepared` alone, which frees each column and value
+    # after the last rule that needs it
     prepared = PreparedValues(lside, rside)
+    del lside, rside
     total = len(ruleset.rules)
     for number, rule in enumerate(ruleset.rules):
         _report(progress, f"rule {rule.name}", number, total)
-        decisions.append(_run_rule(rule, plans[number], (lside, rside), state, prepared))
+        decisions.append(
+            _run_rule(rule, plans[number], state, prepared, _later(ruleset, plans, number, carry))
+        )
     _report(progress, "done", total, total)
-    # the prepared values (text as Python strings for rapidfuzz among them) and the sides'
-    # columns other than the id are done with: freed before the outputs are built, which
-    # is when memory peaks
+    prepared.release({}, _kept([], carry))
+    lside, rside = prepared.side("left"), prepared.side("right")
+    # the prepared values (text as Python strings for rapidfuzz among them) are done
+    # with: freed before the outputs are built, which is when memory peaks
     del prepared
     rows = _in_output_order(decisions)
     del decisions  # each rule's decisions are in `rows` now
@@ -134,15 +140,20 @@ def _report(progress: Progress | None, stage: str, done: int, total: int) -> Non
 def _run_rule(
     rule: Rule,
     plans: list[Plan],
-    sides: tuple[pl.DataFrame, pl.DataFrame],
     state: _State,
     prepared: PreparedValues,
+    later: tuple[dict[str, list[pl.Expr]], dict[str, set[str]]],
 ) -> pl.DataFrame:
+    """One rule's decisions. `later`: the expressions and the columns this rule and the
+    rules after it still need (`_later`); the rest is released once this rule's values
+    are computed."""
     rows = (state.remaining("left"), state.remaining("right"))
+    prepared.release(*later)  # what the rules before used last, before this one's values
     prepared.precompute(
         {"left": [plan.left for plan in plans], "right": [plan.right for plan in plans]},
         {"left": rows[0], "right": rows[1]},
     )
+    prepared.release(*later)  # the columns this rule's values were the last to read
     reach = rule.near_margin if rule.sum is None else 0.0
     scored = scored_candidates(rows, plans, prepared, reach=reach)
     pairs = scored.pairs
@@ -151,10 +162,42 @@ def _run_rule(
     if rule.sum is None:
         accepted = resolve_one_to_one(pairs).with_columns(pl.col(L).alias(GROUP))
     else:
+        sides = prepared.side("left"), prepared.side("right")
         accepted = resolve_groups(pairs, sides[0], sides[1], rule.sum, len(plans))
     state.mark(state.taken, "left", accepted.get_column(L))
     state.mark(state.taken, "right", accepted.get_column(R))
     return _decisions(_with_near_misses(accepted, scored.near), rule, plans)
+
+
+def _later(
+    ruleset: Ruleset,
+    plans: list[list[Plan]],
+    number: int,
+    carry: tuple[Sequence[str], Sequence[str]] | None,
+) -> tuple[dict[str, list[pl.Expr]], dict[str, set[str]]]:
+    """What rule `number` and the rules after it need: each side's expressions, and each
+    side's columns read other than through them (`_kept`)."""
+    exprs: dict[str, list[pl.Expr]] = {"left": [], "right": []}
+    for rule_plans in plans[number:]:
+        exprs["left"] += [plan.left for plan in rule_plans]
+        exprs["right"] += [plan.right for plan in rule_plans]
+    return exprs, _kept(ruleset.rules[number:], carry)
+
+
+def _kept(
+    rules: Sequence[Rule], carry: tuple[Sequence[str], Sequence[str]] | None
+) -> dict[str, set[str]]:
+    """Each side's columns needed whatever the values: ROW and ID, the sums of `rules`
+    and the columns to carry."""
+    kept = {
+        "left": {ROW, ID, *(carry[0] if carry else ())},
+        "right": {ROW, ID, *(carry[1] if carry else ())},
+    }
+    for rule in rules:
+        if rule.sum is not None:
+            kept["left"].add(rule.sum.left)
+            kept["right"].add(rule.sum.right)
+    return kept
 
 
 def _with_near_misses(
