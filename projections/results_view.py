@@ -160,13 +160,7 @@ class ResultsView(PostgresTrackingRecorder):
             if isinstance(opening, DecisionsStaged):
                 self._build_decisions_early(opening.job_id)
             elif opening is not None:
-                self.finish_early_builds(opening)
-                build_indexes(
-                    self.datastore.get_connection,
-                    opening,
-                    self.own_partition_rows,
-                    self.index_builders,
-                )
+                self._build_before_publishing(opening)
             written += self._write(part, through)
         return written
 
@@ -184,6 +178,23 @@ class ResultsView(PostgresTrackingRecorder):
             (DECISIONS,),
             beside_writer=True,
         )
+
+    def _build_before_publishing(self, job_id: UUID) -> None:
+        """Build a completed job's partition indexes before the transaction that publishes it.
+
+        Its open items' indexes start at once, beside the decision indexes that began
+        early: waiting for those first would leave a core idle through their last, longest
+        builds. Then every index still missing is built (a failed early build, or a job
+        whose decisions were staged before this projector started).
+        """
+        connection = self.datastore.get_connection
+        rows, builders = self.own_partition_rows, self.index_builders
+        if job_id in self._early:
+            with ThreadPoolExecutor(1, thread_name_prefix="open-item-index-builds") as side:
+                items = side.submit(build_indexes, connection, job_id, rows, builders, (UNMATCHED,))
+                self.finish_early_builds(job_id)
+                items.result()
+        build_indexes(connection, job_id, rows, builders)
 
     def finish_early_builds(self, job_id: UUID) -> None:
         """Wait for a job's early index builds, if any: the publication needs them done;

@@ -4,7 +4,9 @@ arrive, then published whole, into the job's own partitions or the shared ones."
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import polars as pl
@@ -17,6 +19,7 @@ from threads import Threads
 from engine.domain.decisions import DecisionBatch, UnmatchedBatch
 from engine.domain.job import Job
 from engine.reviews import Reviews
+from projections import results_view
 from projections.database import migrate
 from projections.job_partitions import (
     DECISIONS,
@@ -419,3 +422,34 @@ def test_a_jobs_decision_indexes_build_once_its_open_items_begin(
     assert index_names(url, table) == early
     matches, _ = container.app.recorded_decisions(job.job_id)
     assert homes(url, job.job_id) == {table: matches.height}
+
+
+def test_a_completed_jobs_open_item_indexes_build_beside_its_decision_indexes(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a job's JobCompleted the open items' indexes start while the decision indexes
+    that began early are still building: the early build here waits until they have
+    started, which a projector that finished the decision builds first never does."""
+    items_started = threading.Event()
+    waited: list[bool] = []
+
+    def build(*args: Any, **kwargs: Any) -> int:
+        tables = args[4] if len(args) > 4 else kwargs.get("tables", JOB_TABLES)
+        if tables == (DECISIONS,):
+            waited.append(items_started.wait(timeout=10))
+        elif tables == (UNMATCHED,):
+            items_started.set()
+        return build_indexes(*args, **kwargs)
+
+    monkeypatch.setattr(results_view, "build_indexes", build)
+    # the job's 8 open items get a partition of their own too, with indexes to build
+    monkeypatch.setattr(ResultsView, "own_partition_rows", 5)
+    monkeypatch.setattr(ResultsView, "use_own_partition_rows", lambda *_: None)
+    job = register(container, tmp_path)
+    catch_up(container.projections, 60)
+    assert waited == [True]
+    url = container.database_url
+    matches, unmatched = container.app.recorded_decisions(job.job_id)
+    assert homes(url, job.job_id) == {DECISIONS.table_for(job.job_id): matches.height}
+    assert homes(url, job.job_id, UNMATCHED) == {UNMATCHED.table_for(job.job_id): unmatched.height}
+    assert len(index_names(url, UNMATCHED.table_for(job.job_id))) >= 6
