@@ -8,11 +8,15 @@ import sys
 import click
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
+from tieout.allocator import limit_malloc_arenas
 from tieout.cli.root import STATELESS, cli
 
 # Nothing in tieout multiplies matrices: numpy's OpenBLAS threads would only spin at
 # start-up, on cores the matcher needs (set before numpy loads, unless the user set it).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# One malloc arena, set before polars starts its threads and a command its own: arrays
+# freed on one thread then serve every other (tieout.allocator).
+limit_malloc_arenas()
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
