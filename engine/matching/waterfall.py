@@ -114,12 +114,13 @@ def match(
     # the prepared values (text as Python strings for rapidfuzz among them) are done
     # with: freed before the outputs are built, which is when memory peaks
     del prepared
-    rows = _in_output_order(decisions)
-    del decisions  # each rule's decisions are in `rows` now
+    rows = _in_output_order(decisions)  # empties `decisions`
     carried = None if carry is None else _carried(rows, lside, rside, state, carry)
     lside, rside = lside.select(ID), rside.select(ID)
+    matches = _matches(rows, lside, rside)
+    del rows  # its scores and row numbers, before the unmatched rows are made
     return MatchResult(
-        matches=_matches(rows, lside, rside),
+        matches=matches,
         unmatched=_unmatched(lside, rside, state),
         left_rows=lside.height,
         right_rows=rside.height,
@@ -255,11 +256,17 @@ def _plans(rule: Rule, left: pl.Schema, right: pl.Schema) -> list[Plan]:
 def _in_output_order(decisions: list[pl.DataFrame]) -> pl.DataFrame | None:
     """Every rule's decisions in one frame, by left row, then right row (None if no rule
     ran). Sorted while the scores are still plain columns: sorting the list column cost
-    more than everything else in the outputs together."""
+    more than everything else in the outputs together. The list is emptied, so that each
+    form of the decisions (the rules' frames, them in one chunk, sorted) is freed once
+    the next is made: two of them are held at a time, not three. (Sorting the rules'
+    chunks directly took more memory than making one chunk first.)"""
     if not decisions:
         return None
     order = pl.col(L).cast(pl.UInt64) * (1 << 32) + pl.col(R).cast(pl.UInt64)
-    return pl.concat(decisions, how="diagonal").rechunk().sort(order)
+    frame = pl.concat(decisions, how="diagonal")
+    decisions.clear()
+    frame = frame.rechunk()
+    return frame.sort(order)
 
 
 def _matches(rows: pl.DataFrame | None, lside: pl.DataFrame, rside: pl.DataFrame) -> pl.DataFrame:
