@@ -9,8 +9,10 @@
   its own, with the same indexes less the `job_id` that every row shares.
 
 As a job's `DecisionsRecorded` and `UnmatchedRecorded` batches are projected, their rows
-are copied into staging tables of the job's own (`JobTable.table_for`), with no index,
-which no query reads. When the job completes, in the transaction of its `JobCompleted`:
+are copied into staging tables of the job's own (`JobTable.table_for`), which no query
+reads, with only the indexes that hold few rows and whose definitions no row can change
+(`JobTable.upfront`, `ByValue.upfront`). When the job completes, in the transaction of its
+`JobCompleted`:
 
 - a table of at least `own_rows` rows gets its indexes built, one sort each: PostgreSQL
   builds a btree from sorted input several times faster than it inserts the same entries
@@ -40,6 +42,7 @@ import polars as pl
 import psycopg
 from psycopg import Connection, Cursor, sql
 
+from engine.matching.schemas import MATCHED, SUGGESTED
 from projections.copy_binary import binary_copy
 from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE, Lock
 
@@ -67,6 +70,13 @@ class ByValue:
     table, which is why a column of more than `MAX_VALUES` values keeps its one index.
     Values in `skip` get no index of their own: the unfiltered order serves them, as it
     does `review_status = 'none'`, nearly every row of a job until it is reviewed.
+
+    Values in `seed` are every value the batches can carry (the matcher's statuses): each
+    job's partition indexes them, rows or not, so their indexes and the `other` one are
+    known before any row arrives. Those of them in `upfront`, and the `other` index, are
+    then made with the staging table and filled as rows are copied in: they hold few rows
+    (suggestions; values that only reviews add), and a bulk build would scan the whole
+    table for each of them when the job completes.
     """
 
     suffix: str  # the entry of `JobTable.indexes` this replaces
@@ -75,35 +85,44 @@ class ByValue:
     include: str = ""
     skip: tuple[str, ...] = ()
     default: str = ""  # the value staged rows hold when batches do not carry the column
+    seed: tuple[str, ...] = ()
+    upfront: tuple[str, ...] = ()
 
-    def statements(self, prefix: str, table: str, values: Sequence[str]) -> list[sql.Composed]:
-        """The partial indexes of a job partition whose rows hold `values`."""
+    def statements(
+        self, prefix: str, table: str, values: Sequence[str]
+    ) -> list[tuple[str | None, sql.Composed]]:
+        """The partial indexes of a job partition whose rows hold `values`, each with its
+        value (None: the index of every other value)."""
         column, rest = sql.Identifier(self.column), sql.SQL(self.rest)
         listed = sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
         own = [value for value in sorted(values) if value not in self.skip]
-        wanted: list[tuple[str, sql.Composable, sql.Composable]] = [
-            (str(number), rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
+        wanted: list[tuple[str, str | None, sql.Composable, sql.Composable]] = [
+            (str(number), value, rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
             for number, value in enumerate(own)
         ]
         wanted.append(
             (
                 "other",
+                None,
                 sql.SQL("{}, {}").format(column, rest),
                 sql.SQL("{} <> ALL(ARRAY[{}]::text[])").format(column, listed),
             )
         )
         include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
         return [
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
-            ).format(
-                name=sql.Identifier(f"{prefix}_{self.suffix}_{tag}"),
-                table=sql.Identifier(table),
-                key=key,
-                include=include,
-                where=where,
+            (
+                value,
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
+                ).format(
+                    name=sql.Identifier(f"{prefix}_{self.suffix}_{tag}"),
+                    table=sql.Identifier(table),
+                    key=key,
+                    include=include,
+                    where=where,
+                ),
             )
-            for tag, key, where in wanted
+            for tag, value, key, where in wanted
         ]
 
 
@@ -118,6 +137,7 @@ class JobTable:
     indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
     by_value: tuple[ByValue, ...] = ()  # how a job's own partition splits some indexes
+    upfront: tuple[str, ...] = ()  # indexes made with the staging table (few rows each)
 
     @property
     def shared(self) -> str:
@@ -137,12 +157,16 @@ class JobTable:
         return f"{self.parent}_{job_id.hex}"
 
     def index_statements(
-        self, table: str, values: dict[str, list[str]] | None = None
+        self, table: str, values: dict[str, list[str]] | None = None, *, upfront: bool = False
     ) -> list[sql.Composed]:
         """CREATE INDEX statements of a job's partition named `table`, whose rows hold
         `values` of each `by_value` column: a column of known and few values gets its
-        partial indexes, any other its one index, as the shared partition has it."""
-        values = values or {}
+        partial indexes, any other its one index, as the shared partition has it.
+
+        `upfront`: only those made with the staging table, before any row (`upfront`,
+        `ByValue.upfront`), whose definitions the completed job's statements repeat.
+        """
+        values = self.known_values() if upfront else values or {}
         prefix = table.replace(self.parent, self.index_prefix, 1)
         split = {
             index.suffix: index
@@ -152,12 +176,28 @@ class JobTable:
         made: list[sql.Composed] = []
         for suffix, template in self.indexes:
             if suffix in split:
-                made.extend(split[suffix].statements(prefix, table, values[split[suffix].column]))
-            else:
+                index = split[suffix]
+                made.extend(
+                    statement
+                    for value, statement in index.statements(prefix, table, values[index.column])
+                    if not upfront or value is None or value in index.upfront
+                )
+            elif not upfront or suffix in self.upfront:
                 named = template.replace("INDEX {name}", "INDEX IF NOT EXISTS {name}")
                 statement = "CREATE " + named.format(name=f"{prefix}_{suffix}", table=table)
                 made.append(sql.Composed([sql.SQL(statement)]))
         return made
+
+    def known_values(self) -> dict[str, list[str]]:
+        """The values of each `by_value` column that every staged row is among, known
+        before any row: the seeded ones, or the default of a column batches do not carry."""
+        known: dict[str, list[str]] = {}
+        for index in self.by_value:
+            if index.seed:
+                known[index.column] = sorted(index.seed)
+            elif index.column not in self.copied:
+                known[index.column] = [index.default]
+        return known
 
     def key_values(self, rows: pl.DataFrame) -> list[str]:
         """The `by_value` columns' distinct values in `rows`, as "column=value"."""
@@ -167,7 +207,7 @@ class JobTable:
                 values = rows.get_column(index.column).drop_nulls().unique().to_list()
             else:
                 values = [index.default]
-            found |= dict.fromkeys(f"{index.column}={value}" for value in values)
+            found |= dict.fromkeys(f"{index.column}={value}" for value in (*index.seed, *values))
         return sorted(found)
 
 
@@ -207,10 +247,17 @@ DECISIONS = JobTable(
     ),
     index_prefix="tieout_rmd",
     by_value=(
-        ByValue("status", "status", "(-confidence), row_no"),
+        ByValue(
+            "status",
+            "status",
+            "(-confidence), row_no",
+            seed=(MATCHED, SUGGESTED),
+            upfront=(SUGGESTED,),
+        ),
         ByValue("rule", "rule", "(-confidence), row_no"),
         ByValue("review", "review_status", "(-confidence), row_no", skip=("none",), default="none"),
     ),
+    upfront=("queue_confidence", "queue_amount"),  # suggestions awaiting review
 )
 """One row per decision row; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -254,6 +301,8 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
     ).fetchone()
     if found is None or _value(found, "first"):
         curs.execute(_create_staging(table, job_id, name))
+        for statement in table.index_statements(name, upfront=True):
+            curs.execute(statement)
     columns = [column for column in table.copied if column != "job_id"]  # the default
     with curs.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
         for part in binary_copy(rows.select(columns)):
@@ -322,8 +371,11 @@ def build_indexes(
             found = staged.get(name)
             if found is not None and int(_value(found, "rows", 1)) >= own_rows:
                 values = _by_column(_value(found, "key_values", 2))
-                made = table.index_statements(name, values)
-                statements += [(name, statement.as_string(conn)) for statement in made]
+                made = [item.as_string(conn) for item in table.index_statements(name, values)]
+                ready = {
+                    item.as_string(conn) for item in table.index_statements(name, upfront=True)
+                }
+                statements += [(name, statement) for statement in made if statement not in ready]
     if not statements:
         return 0
     # Whole-table indexes first: the long sorts start together, the short partial ones
