@@ -1,20 +1,41 @@
-"""The C allocator of a process that runs one large match.
+"""The allocators of a process that runs one large match.
 
-numpy's arrays and Python's objects come from the C library's malloc (polars has its own
-allocator). glibc gives each thread that meets contention an arena of its own, and memory
-freed in one arena serves only that arena's later requests: the matcher's scoring threads
-(rapidfuzz's and its own) each kept tens of MB of freed arrays that the main thread could
-not reuse. One arena for the whole process lowered the peak of `tieout match` at 1M rows
-a side by about 80 MB (10%) at no measurable cost in time: the threads allocate a few
-large arrays each, not many small ones, so they hardly ever wait for the arena's lock.
+Two allocators share the process: polars' jemalloc (frames, expressions, the CSV reader)
+and the C library's malloc (numpy's arrays, Python's objects, rapidfuzz). Memory freed to
+either serves only that allocator's later requests, and each keeps freed memory by thread
+or arena. Set before either starts threads:
+
+- malloc: one arena for the whole process (glibc makes one per thread that meets
+  contention). Arrays freed on a scoring thread then serve every thread.
+- jemalloc: one arena (`narenas:1` in `_RJEM_MALLOC_CONF`, unless the variable is set)
+  instead of four per core, so that the CSV reader's buffers, freed on polars' threads,
+  serve the rules' allocations on any thread.
+
+Each lowered the peak of `tieout match` at 1M rows a side by about 40 MB, with no
+measurable cost in CPU time: the threads make a few large allocations each, not many
+small ones, so they hardly ever wait for an arena's lock. Returning freed pages to the
+system at once (`_RJEM_MALLOC_CONF=narenas:1,dirty_decay_ms:0`) lowers the peak by
+another 100-150 MB but costs about 10% more CPU time (the same pages are faulted in
+again), so it is left to the user (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter: the most arenas malloc may create
+JEMALLOC_CONF = "_RJEM_MALLOC_CONF"  # read by polars' jemalloc when polars loads
+JEMALLOC_DEFAULT = "narenas:1"
+
+
+def configure_allocators() -> None:
+    """One arena in each allocator (see the module's docstring). Has effect only before
+    polars is imported and before threads that allocate are started."""
+    if "polars" not in sys.modules:
+        os.environ.setdefault(JEMALLOC_CONF, JEMALLOC_DEFAULT)
+    limit_malloc_arenas()
 
 
 def limit_malloc_arenas(count: int = 1) -> bool:

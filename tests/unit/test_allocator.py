@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -26,3 +27,17 @@ def test_the_cli_limits_arenas_before_polars_loads() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert found == "False"
+
+
+def test_the_cli_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
+    code = "import os, tieout.cli; print(os.environ.get('_RJEM_MALLOC_CONF'))"
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+    assert found == "narenas:1"
+    env["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0"
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+    assert found == "dirty_decay_ms:0"

@@ -8,15 +8,16 @@ import sys
 import click
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
-from tieout.allocator import limit_malloc_arenas
+from tieout.allocator import configure_allocators
 from tieout.cli.root import STATELESS, cli
 
 # Nothing in tieout multiplies matrices: numpy's OpenBLAS threads would only spin at
 # start-up, on cores the matcher needs (set before numpy loads, unless the user set it).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# One malloc arena, set before polars starts its threads and a command its own: arrays
-# freed on one thread then serve every other (tieout.allocator).
-limit_malloc_arenas()
+# One arena in each allocator, set before polars loads and starts its threads, and before
+# a command starts its own: memory freed on one thread then serves every other
+# (tieout.allocator).
+configure_allocators()
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
