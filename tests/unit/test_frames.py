@@ -60,6 +60,17 @@ def test_late_value_fallback_keeps_the_selected_columns(tmp_path: Path) -> None:
     assert frames[1].get_column("amount").to_list()[-1] == 1.5
 
 
+def test_one_chunk_reads_the_same_values_in_one_chunk_per_column(tmp_path: Path) -> None:
+    lines = [f"{i},2024-01-{1 + i % 28:02d},{i}.5,text {i}" for i in range(200_000)]
+    path = _write(tmp_path / "big.csv", "id,day,amount,memo", lines)
+    scans = [(path, scan_frame(path)), (path, scan_frame(path).select("memo", "id"))]
+    plain = collect_frames(scans)
+    joined = collect_frames(scans, one_chunk=True)
+    assert all(frame.n_chunks("all") == [1] * frame.width for frame in joined)
+    for left, right in zip(plain, joined, strict=True):
+        assert left.equals(right)
+
+
 def test_an_unreadable_file_is_one_line_of_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "bad.parquet"
     path.write_bytes(b"not parquet at all")

@@ -84,14 +84,15 @@ def read_ruleset(path: Path) -> Ruleset:
 def read_inputs(
     paths: tuple[Path, Path], scans: Scans, ruleset: Ruleset
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Check the ruleset against both schemas, then read only the columns it uses, both
-    files at once."""
+    """Check the ruleset against both schemas, then read only the columns it uses, one
+    file after the other, each in one chunk per column as the matcher keeps them."""
     ruleset.check_columns(scans[0].collect_schema(), scans[1].collect_schema())
     frames = collect_frames(
         [
             (paths[0], scans[0].select(ruleset.columns("left"))),
             (paths[1], scans[1].select(ruleset.columns("right"))),
-        ]
+        ],
+        one_chunk=True,
     )
     return frames[0], frames[1]
 
