@@ -50,6 +50,7 @@ HASH_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it mixes without losing bit
 # the memory of the entries, candidate pairs and strings made at once
 PARTITION_ENTRIES = 1 << 20
 MAX_PARTITIONS = 1 << 16  # a partition number is 16 bits
+SAME_KEYS_BATCH = 1 << 20  # candidate pairs whose exact values are compared at once
 
 
 @dataclass(frozen=True)
@@ -309,15 +310,24 @@ def same_keys(
     pairs: pl.DataFrame, plans: list[Plan], prepared: PreparedValues, columns: tuple[str, str]
 ) -> pl.DataFrame:
     """The pairs (rows in `columns`) whose exact values are equal: what a hash collision
-    would have let through is dropped here."""
+    would have let through is dropped here.
+
+    The values are gathered and compared SAME_KEYS_BATCH pairs at a time (a dense rule
+    has millions of candidates, whose gathered values would otherwise all be live at
+    once), and the pairs are copied only if a collision is found, which is rare."""
+    keys = [plan for plan in plans if isinstance(plan, KeyPlan)]
+    if not keys or pairs.is_empty():
+        return pairs
     lrows, rrows = pairs.get_column(columns[0]), pairs.get_column(columns[1])
-    equal = pl.Series(np.ones(pairs.height, dtype=bool))
-    for plan in plans:
-        if isinstance(plan, KeyPlan):
-            lvalues = prepared.gather("left", plan.left, lrows)
-            rvalues = prepared.gather("right", plan.right, rrows)
-            equal = equal & (lvalues == rvalues)
-    return pairs.filter(equal)
+    equal = np.ones(pairs.height, dtype=bool)
+    for start in range(0, pairs.height, SAME_KEYS_BATCH):
+        lslice, rslice = lrows.slice(start, SAME_KEYS_BATCH), rrows.slice(start, SAME_KEYS_BATCH)
+        for plan in keys:
+            lvalues = prepared.gather("left", plan.left, lslice)
+            rvalues = prepared.gather("right", plan.right, rslice)
+            same = (lvalues == rvalues).fill_null(value=False).to_numpy()
+            equal[start : start + lslice.len()] &= same
+    return pairs if equal.all() else pairs.filter(pl.Series(equal))
 
 
 def expand(found: Blocks, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

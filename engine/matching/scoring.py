@@ -29,6 +29,7 @@ PAIR_BUDGET = 1 << 16
 AHEAD = 2  # slices of long text made ahead of the one being scored
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
 NEAR_BATCH = 1 << 20  # near misses checked and reduced to their rows' best at once
+CELL_BATCH = 1 << 18  # big keys' cells range-tested at once
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,21 @@ def _keyed(
     )
     parts = _pair_parts(found, plans, entries, lookups, text, book, reach=reach, overlap=long_text)
     near = scores < plan.minimum if reach else None
-    parts.append(book.take(_in_range(found, plans, lefts, rights, {k: scores / 100.0}, near)))
+    # the big keys' cells are range-tested CELL_BATCH at a time: on dense data they are
+    # millions, and the tests' arrays for all of them at once were the rule's peak; the
+    # last part (at least one, maybe empty) sets the column order
+    for start in range(0, max(lefts.size, 1), CELL_BATCH):
+        cells = slice(start, start + CELL_BATCH)
+        tested = _in_range(
+            found,
+            plans,
+            lefts[cells],
+            rights[cells],
+            {k: scores[cells] / 100.0},
+            None if near is None else near[cells],
+        )
+        parts.append(book.take(tested))
+    del lefts, rights, scores, near
     return pl.concat([part.select(parts[-1].columns).drop("__le", "__re") for part in parts])
 
 

@@ -23,6 +23,7 @@ from engine.matching import (
     parse_ruleset,
     scoring,
 )
+from engine.matching.prepared import PreparedValues
 from engine.matching.ruleset import Ruleset, ruleset_from_dict
 from engine.matching.schemas import MATCHES_SCHEMA, UNMATCHED_SCHEMA
 
@@ -421,6 +422,53 @@ def test_partitions_of_the_keys_write_the_same_bytes(monkeypatch: pytest.MonkeyP
         getattr(whole, frame).write_parquet(bytes_whole)
         getattr(parted, frame).write_parquet(bytes_parted)
         assert bytes_whole.getvalue() == bytes_parted.getvalue(), frame
+
+
+def test_batched_range_tests_and_key_checks_write_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The big keys' cells range-tested, and the candidates' exact values compared, a few
+    at a time: the same Parquet bytes as in large batches. (Keys of 4 cells are big, so
+    that this small data set has big keys.)"""
+    data = generate_bank_ledger(4_000, seed=11)
+    rules = parse_ruleset(bank_ledger_rules())
+    monkeypatch.setattr(blocks, "BIG_BLOCK", 4)
+    whole = match(data.left, data.right, rules)
+    big_cells: list[int] = []
+    real = scoring._in_range
+
+    def counted(found: Any, plans: Any, lefts: np.ndarray, *args: Any) -> pl.DataFrame:
+        if len(args) > 1 and args[1]:  # the big keys' cells come with their scores
+            big_cells.append(lefts.size)
+        return real(found, plans, lefts, *args)
+
+    monkeypatch.setattr(scoring, "CELL_BATCH", 4)
+    monkeypatch.setattr(candidates, "SAME_KEYS_BATCH", 100)
+    monkeypatch.setattr(scoring, "_in_range", counted)
+    batched = match(data.left, data.right, rules)
+    assert big_cells.count(4) >= 2, big_cells
+    for frame in ("matches", "unmatched"):
+        bytes_whole, bytes_batched = io.BytesIO(), io.BytesIO()
+        getattr(whole, frame).write_parquet(bytes_whole)
+        getattr(batched, frame).write_parquet(bytes_batched)
+        assert bytes_whole.getvalue() == bytes_batched.getvalue(), frame
+
+
+def test_prepared_values_release_what_no_later_rule_needs() -> None:
+    left = pl.DataFrame({"__i": [0, 1], "__id": ["a", "b"], "x": [1.0, 2.0], "s": ["p", "q"]})
+    right = left.clone()
+    prepared = PreparedValues(left, right)
+    doubled, text = pl.col("x") * 2, pl.col("s").str.to_uppercase()
+    rows = pl.Series([0, 1], dtype=pl.UInt32)
+    prepared.precompute({"left": [doubled, text]}, {"left": rows})
+    # the doubled values stay, so x is not needed; s is read by a value not computed yet
+    later = pl.col("s").str.to_lowercase()
+    prepared.release({"left": [doubled, later]}, {"left": {"__i", "__id"}, "right": {"__i"}})
+    assert prepared.side("left").columns == ["__i", "__id", "s"]
+    assert prepared.side("right").columns == ["__i"]
+    assert prepared.gather("left", doubled, rows).to_list() == [2.0, 4.0]
+    prepared.release({}, {"left": {"__id"}, "right": {"__i"}})
+    assert prepared.side("left").columns == ["__id"]
 
 
 def test_no_candidates_gives_empty_typed_outputs() -> None:
