@@ -72,11 +72,13 @@ class ByValue:
     does `review_status = 'none'`, nearly every row of a job until it is reviewed.
 
     Values in `seed` are every value the batches can carry (the matcher's statuses): each
-    job's partition indexes them, rows or not, so their indexes and the `other` one are
-    known before any row arrives. Those of them in `upfront`, and the `other` index, are
-    then made with the staging table and filled as rows are copied in: they hold few rows
-    (suggestions; values that only reviews add), and a bulk build would scan the whole
-    table for each of them when the job completes.
+    job's partition indexes them, rows or not, under tags fixed by their place in `seed`,
+    so their indexes and the `other` one are defined before any row arrives. Those in
+    `upfront`, and the `other` index, are then made early (`stage`) and filled as rows are
+    copied in: they hold few rows (suggestions; values that only reviews add), and a bulk
+    build would scan the whole table for each when the job completes. A column batches do
+    not carry has its `default` as its one known value, so its `other` index is made early
+    too (`review_status`).
     """
 
     suffix: str  # the entry of `JobTable.indexes` this replaces
@@ -90,12 +92,14 @@ class ByValue:
 
     def statements(
         self, prefix: str, table: str, values: Sequence[str]
-    ) -> list[tuple[str | None, sql.Composed]]:
-        """The partial indexes of a job partition whose rows hold `values`, each with its
-        value (None: the index of every other value)."""
+    ) -> list[tuple[str, str | None, sql.Composed]]:
+        """The partial indexes of a job partition whose rows hold `values`: (index name,
+        its value or None for the index of every other value, statement). A seeded
+        value's tag is its place in `seed`; the others' follow, in order."""
         column, rest = sql.Identifier(self.column), sql.SQL(self.rest)
         listed = sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
-        own = [value for value in sorted(values) if value not in self.skip]
+        own = [value for value in self.seed if value in values and value not in self.skip]
+        own += sorted(value for value in values if value not in (*self.seed, *self.skip))
         wanted: list[tuple[str, str | None, sql.Composable, sql.Composable]] = [
             (str(number), value, rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
             for number, value in enumerate(own)
@@ -111,6 +115,7 @@ class ByValue:
         include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
         return [
             (
+                f"{prefix}_{self.suffix}_{tag}",
                 value,
                 sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
@@ -157,15 +162,24 @@ class JobTable:
         return f"{self.parent}_{job_id.hex}"
 
     def index_statements(
-        self, table: str, values: dict[str, list[str]] | None = None, *, upfront: bool = False
+        self, table: str, values: dict[str, list[str]] | None = None
     ) -> list[sql.Composed]:
         """CREATE INDEX statements of a job's partition named `table`, whose rows hold
         `values` of each `by_value` column: a column of known and few values gets its
-        partial indexes, any other its one index, as the shared partition has it.
+        partial indexes, any other its one index, as the shared partition has it."""
+        return [statement for _, statement in self.named_indexes(table, values)]
 
-        `upfront`: only those made with the staging table, before any row (`upfront`,
-        `ByValue.upfront`), whose definitions the completed job's statements repeat.
-        """
+    def upfront_statements(self, table: str) -> list[sql.Composed]:
+        """The statements of the indexes made before the job completes (`upfront`,
+        `ByValue.upfront` and the `other` indexes of known values), as the completed job's
+        statements repeat them."""
+        return [statement for _, statement in self.named_indexes(table, upfront=True)]
+
+    def named_indexes(
+        self, table: str, values: dict[str, list[str]] | None = None, *, upfront: bool = False
+    ) -> list[tuple[str, sql.Composed]]:
+        """(index name, CREATE INDEX statement) of `index_statements`, or with `upfront`
+        of `upfront_statements` (whose values are `known_values`)."""
         values = self.known_values() if upfront else values or {}
         prefix = table.replace(self.parent, self.index_prefix, 1)
         split = {
@@ -173,19 +187,21 @@ class JobTable:
             for index in self.by_value
             if 0 < len(values.get(index.column, ())) <= MAX_VALUES
         }
-        made: list[sql.Composed] = []
+        made: list[tuple[str, sql.Composed]] = []
         for suffix, template in self.indexes:
             if suffix in split:
                 index = split[suffix]
                 made.extend(
-                    statement
-                    for value, statement in index.statements(prefix, table, values[index.column])
+                    (name, statement)
+                    for name, value, statement in index.statements(
+                        prefix, table, values[index.column]
+                    )
                     if not upfront or value is None or value in index.upfront
                 )
             elif not upfront or suffix in self.upfront:
                 named = template.replace("INDEX {name}", "INDEX IF NOT EXISTS {name}")
                 statement = "CREATE " + named.format(name=f"{prefix}_{suffix}", table=table)
-                made.append(sql.Composed([sql.SQL(statement)]))
+                made.append((f"{prefix}_{suffix}", sql.Composed([sql.SQL(statement)])))
         return made
 
     def known_values(self) -> dict[str, list[str]]:
@@ -285,9 +301,21 @@ UNMATCHED = JobTable(
 JOB_TABLES = (DECISIONS, UNMATCHED)
 
 
-def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.DataFrame]) -> None:
+def stage(
+    curs: Cursor[Any],
+    table: JobTable,
+    job_id: UUID,
+    frames: Sequence[pl.DataFrame],
+    upfront_at: int = 0,
+) -> None:
     """Copy rows of one job (frames of `table.copied`) into its staging table, made with
-    the job's first batch."""
+    the job's first batch.
+
+    The batch that brings the staged rows to `upfront_at` (0: the first) first makes the
+    table's `upfront_statements`, which COPY then fills: with the view's own-partition
+    threshold, a job that will stay in the shared partition never has them, and making
+    them scans fewer rows than that.
+    """
     rows = pl.concat(frames).sort(table.staging_order)
     name = table.table_for(job_id)
     found = curs.execute(
@@ -296,12 +324,15 @@ def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.
         "rows = s.rows + EXCLUDED.rows, "
         "key_values = ARRAY(SELECT DISTINCT v FROM unnest(s.key_values || EXCLUDED.key_values) "
         "v ORDER BY v) "  # in order: a rebuilt read model equals the one it replaces
-        "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
+        "RETURNING s.xmax = 0 AS first, s.rows",  # inserted, not updated: the first batch
         (name, job_id, rows.height, table.key_values(rows)),
     ).fetchone()
-    if found is None or _value(found, "first"):
+    first = found is None or bool(_value(found, "first"))
+    if first:
         curs.execute(_create_staging(table, job_id, name))
-        for statement in table.index_statements(name, upfront=True):
+    total = rows.height if found is None else int(_value(found, "rows", 1))
+    if total >= upfront_at and (first or total - rows.height < upfront_at):
+        for statement in table.upfront_statements(name):
             curs.execute(statement)
     columns = [column for column in table.copied if column != "job_id"]  # the default
     with curs.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
@@ -366,16 +397,20 @@ def build_indexes(
             (job_id,),
         ).fetchall()
         staged = {str(_value(row, "table_name")): row for row in rows}
-        for table in tables:
-            name = table.table_for(job_id)
+        names = [table.table_for(job_id) for table in tables]
+        made = conn.execute(  # the upfront ones, or those of a build before a restart
+            "SELECT indexname FROM pg_indexes WHERE tablename = ANY(%s)", (names,)
+        ).fetchall()
+        ready = {str(_value(row, "indexname")) for row in made}
+        for table, name in zip(tables, names, strict=True):
             found = staged.get(name)
             if found is not None and int(_value(found, "rows", 1)) >= own_rows:
                 values = _by_column(_value(found, "key_values", 2))
-                made = [item.as_string(conn) for item in table.index_statements(name, values)]
-                ready = {
-                    item.as_string(conn) for item in table.index_statements(name, upfront=True)
-                }
-                statements += [(name, statement) for statement in made if statement not in ready]
+                statements += [
+                    (name, statement.as_string(conn))
+                    for index, statement in table.named_indexes(name, values)
+                    if index not in ready
+                ]
     if not statements:
         return 0
     # Whole-table indexes first: the long sorts start together, the short partial ones

@@ -182,16 +182,17 @@ class ResultsView(PostgresTrackingRecorder):
     def _build_before_publishing(self, job_id: UUID) -> None:
         """Build a completed job's partition indexes before the transaction that publishes it.
 
-        Its open items' indexes start at once, beside the decision indexes that began
-        early: waiting for those first would leave a core idle through their last, longest
-        builds. Then every index still missing is built (a failed early build, or a job
-        whose decisions were staged before this projector started).
+        Its open items' indexes start at once, on one connection, beside the decision
+        indexes that began early: waiting for those first would leave a core idle while
+        the last early builds run on one connection. Then every index still missing is
+        built (a failed early build, or a job whose decisions were staged before this
+        projector started).
         """
         connection = self.datastore.get_connection
         rows, builders = self.own_partition_rows, self.index_builders
         if job_id in self._early:
             with ThreadPoolExecutor(1, thread_name_prefix="open-item-index-builds") as side:
-                items = side.submit(build_indexes, connection, job_id, rows, builders, (UNMATCHED,))
+                items = side.submit(build_indexes, connection, job_id, rows, 1, (UNMATCHED,))
                 self.finish_early_builds(job_id)
                 items.result()
         build_indexes(connection, job_id, rows, builders)
@@ -228,7 +229,7 @@ class ResultsView(PostgresTrackingRecorder):
             for statement, params in batch.statements:
                 curs.execute(statement, params)
             for (table, job_id), frames in batch.staged.items():
-                stage(curs, table, job_id, frames)
+                stage(curs, table, job_id, frames, self.own_partition_rows)
             for job_id in batch.completed:
                 publish(curs, job_id, self.own_partition_rows)
             for statement, params in batch.after:

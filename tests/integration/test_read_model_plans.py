@@ -151,6 +151,27 @@ def fill(url: str, own_partition: bool) -> UUID:
     return job
 
 
+WANTED = {
+    repr(DecisionFilters(status="suggested")): {"status_1"},
+    repr(DecisionFilters(rule="split")): {"rule_2"},
+    repr(DecisionFilters(status="manual")): {"status_other"},
+    repr(DecisionFilters(rule="manual")): {"rule_other"},
+    repr(DecisionFilters(review_status="confirmed")): {"review_other"},
+    "confidence": {"queue_confidence"},
+    "amount": {"queue_amount"},
+}
+"""In a job's own partition, the index each of these pages is read by (rules in order:
+exact, fuzzy, split; statuses as seeded: matched, suggested)."""
+
+
+def indexes_used(plans: list[tuple[str, str]], job: UUID) -> set[str]:
+    """The indexes of the job's own decisions partition that `plans` read, less their
+    prefix."""
+    prefix = f"tieout_rmd_{job.hex}_"
+    found = (re.findall(r"Scan(?: Backward)? using (\w+)", plan) for _, plan in plans)
+    return {name.removeprefix(prefix) for names in found for name in names if prefix in name}
+
+
 def deep_cursor(queries: ResultQueries, fetch: Any) -> str:
     """A cursor ten pages deep (or the deepest there is): the plan must not depend on it."""
     page = fetch(1000, None)
@@ -178,8 +199,11 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
         DecisionFilters(min_confidence=0.2, max_confidence=0.4),
         DecisionFilters(status="matched", rule="fuzzy"),
     ]
+    used: dict[str, set[str]] = {}  # a job's own partition: the indexes a query went by
     for filters in decision_filters:
+        before = len(queries.plans)
         queries.decisions(job, filters, 100)
+        used[repr(filters)] = indexes_used(queries.plans[before:], job)
         cursor = deep_cursor(queries, lambda n, c, f=filters: queries.decisions(job, f, n, c))
         queries.decisions(job, filters, 100, cursor)
     # values the job did not record, which reviews add: a job's own partition keeps them in
@@ -189,7 +213,9 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
         DecisionFilters(rule="manual"),
         DecisionFilters(review_status="confirmed"),
     ):
+        before = len(queries.plans)
         assert queries.decisions(job, filters, 100).items == []
+        used[repr(filters)] = indexes_used(queries.plans[before:], job)
     as_of = date(2023, 1, 1)
     for open_filters in [
         UnmatchedFilters(as_of=as_of),
@@ -202,8 +228,12 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
             queries.unmatched(job, open_filters, 100, first.next_cursor)
     queries.stats(job, as_of)
     for order in ("confidence", "amount"):
+        before = len(queries.plans)
         queued = queries.review_queue(job, order, 100)
+        used[order] = indexes_used(queries.plans[before:], job)
         queries.review_queue(job, order, 100, queued.next_cursor)
+    if own_partition:  # the partial indexes, the upfront ones among them (ADR 0016)
+        assert {key: names for key, names in used.items() if key in WANTED} == WANTED, used
     exceptions = queries.exception_queue(job, as_of, 100)
     queries.exception_queue(job, as_of, 100, exceptions.next_cursor)
     queries.review_stats(job)
