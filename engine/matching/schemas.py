@@ -33,6 +33,10 @@ REASON = "reason"
 MATCHED = "matched"
 SUGGESTED = "suggested"
 
+# The last progress stage `match` reports: every rule has run and the rules' working data
+# (prepared values, the sides' columns other than the id) is freed; the outputs come next.
+DONE = "done"
+
 NO_CANDIDATE = "no_candidate"
 CANDIDATE_TAKEN = "candidates_taken"
 

@@ -20,6 +20,7 @@ from engine.matching.schemas import (
     CANDIDATE_TAKEN,
     CONF,
     CONFIDENCE,
+    DONE,
     GROUP,
     GROUP_ID,
     ID,
@@ -108,12 +109,13 @@ def match(
         decisions.append(
             _run_rule(rule, plans[number], state, prepared, _later(ruleset, plans, number, carry))
         )
-    _report(progress, "done", total, total)
     prepared.release({}, _kept([], carry))
     lside, rside = prepared.side("left"), prepared.side("right")
     # the prepared values (text as Python strings for rapidfuzz among them) are done
     # with: freed before the outputs are built, which is when memory peaks
     del prepared
+    # reported once the rules' data is freed: a caller may hand freed memory back then
+    _report(progress, DONE, total, total)
     rows = _in_output_order(decisions)  # empties `decisions`
     carried = None if carry is None else _carried(rows, lside, rside, state, carry)
     lside, rside = lside.select(ID), rside.select(ID)

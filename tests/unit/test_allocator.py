@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tieout.allocator import limit_malloc_arenas
+from engine.matching.schemas import DONE
+from tieout.allocator import limit_malloc_arenas, return_free_memory
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -41,3 +42,30 @@ def test_the_cli_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.strip()
     assert found == "dirty_decay_ms:0"
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_free_memory_goes_back_without_harm() -> None:
+    kept = [bytearray(1 << 20) for _ in range(32)]
+    del kept
+    assert isinstance(return_free_memory(), bool)
+
+
+def test_tieout_match_returns_free_memory_once_the_rules_are_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tieout.cli import match as command  # noqa: PLC0415 - the CLI module under test
+
+    calls: list[str] = []
+
+    def trimmed() -> bool:
+        calls.append("trim")
+        return True
+
+    monkeypatch.setattr(command, "return_free_memory", trimmed)
+    with command._progress() as report:
+        report("rule a", 0, 2)
+        report("rule b", 1, 2)
+        assert calls == []
+        report(DONE, 2, 2)
+    assert calls == ["trim"]

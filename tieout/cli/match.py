@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +26,15 @@ from engine import matching
 from engine.errors import BadInputError
 from engine.frames import collect_frames, scan_frame
 from engine.matching.result import MatchResult
+from engine.matching.schemas import DONE
+from tieout.allocator import return_free_memory
 from tieout.cli.root import STATELESS, cli
 
 if TYPE_CHECKING:
     from engine.matching.ruleset import Ruleset
 
 Scans = tuple[pl.LazyFrame, pl.LazyFrame]
+Report = Callable[[str, int, int], None]
 
 OUTPUTS = ("matches.parquet", "unmatched.parquet", "summary.json")
 # zstd at level 1 writes the 1M-row matches file faster than the default level 3 and
@@ -152,10 +155,12 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Any]:
-    """A rich progress bar on stderr when stderr is a terminal; otherwise nothing."""
+def _progress() -> Iterator[Report]:
+    """The matcher's progress callback: a rich progress bar on stderr when stderr is a
+    terminal. Either way, once the rules are done (DONE), the memory malloc holds free
+    goes back to the system before the outputs are built (tieout.allocator)."""
     if not sys.stderr.isatty():
-        yield None
+        yield _between_stages(None)
         return
     # imported here: rich costs 0.07 s of start-up, and most long runs are not on a terminal
     from rich.console import Console  # noqa: PLC0415
@@ -165,7 +170,17 @@ def _progress() -> Iterator[Any]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("matching", total=None)
 
-        def report(stage: str, done: int, total: int) -> None:
+        def show(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        yield report
+        yield _between_stages(show)
+
+
+def _between_stages(show: Report | None) -> Report:
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == DONE:
+            return_free_memory()
+        if show is not None:
+            show(stage, done, total)
+
+    return report
