@@ -9,10 +9,8 @@
   its own, with the same indexes less the `job_id` that every row shares.
 
 As a job's `DecisionsRecorded` and `UnmatchedRecorded` batches are projected, their rows
-are copied into staging tables of the job's own (`JobTable.table_for`), which no query
-reads, with only the indexes that hold few rows and whose definitions no row can change
-(`JobTable.upfront`, `ByValue.upfront`). When the job completes, in the transaction of its
-`JobCompleted`:
+are copied into staging tables of the job's own (`JobTable.table_for`), with no index,
+which no query reads. When the job completes, in the transaction of its `JobCompleted`:
 
 - a table of at least `own_rows` rows gets its indexes built, one sort each: PostgreSQL
   builds a btree from sorted input several times faster than it inserts the same entries
@@ -42,7 +40,6 @@ import polars as pl
 import psycopg
 from psycopg import Connection, Cursor, sql
 
-from engine.matching.schemas import MATCHED, SUGGESTED
 from projections.copy_binary import binary_copy
 from projections.names import DECISIONS_TABLE, STAGED_TABLE, UNMATCHED_TABLE, Lock
 
@@ -70,15 +67,6 @@ class ByValue:
     table, which is why a column of more than `MAX_VALUES` values keeps its one index.
     Values in `skip` get no index of their own: the unfiltered order serves them, as it
     does `review_status = 'none'`, nearly every row of a job until it is reviewed.
-
-    Values in `seed` are every value the batches can carry (the matcher's statuses): each
-    job's partition indexes them, rows or not, under tags fixed by their place in `seed`,
-    so their indexes and the `other` one are defined before any row arrives. Those in
-    `upfront`, and the `other` index, are then made early (`stage`) and filled as rows are
-    copied in: they hold few rows (suggestions; values that only reviews add), and a bulk
-    build would scan the whole table for each when the job completes. A column batches do
-    not carry has its `default` as its one known value, so its `other` index is made early
-    too (`review_status`).
     """
 
     suffix: str  # the entry of `JobTable.indexes` this replaces
@@ -87,47 +75,35 @@ class ByValue:
     include: str = ""
     skip: tuple[str, ...] = ()
     default: str = ""  # the value staged rows hold when batches do not carry the column
-    seed: tuple[str, ...] = ()
-    upfront: tuple[str, ...] = ()
 
-    def statements(
-        self, prefix: str, table: str, values: Sequence[str]
-    ) -> list[tuple[str, str | None, sql.Composed]]:
-        """The partial indexes of a job partition whose rows hold `values`: (index name,
-        its value or None for the index of every other value, statement). A seeded
-        value's tag is its place in `seed`; the others' follow, in order."""
+    def statements(self, prefix: str, table: str, values: Sequence[str]) -> list[sql.Composed]:
+        """The partial indexes of a job partition whose rows hold `values`."""
         column, rest = sql.Identifier(self.column), sql.SQL(self.rest)
         listed = sql.SQL(", ").join(sql.Literal(value) for value in sorted(values))
-        own = [value for value in self.seed if value in values and value not in self.skip]
-        own += sorted(value for value in values if value not in (*self.seed, *self.skip))
-        wanted: list[tuple[str, str | None, sql.Composable, sql.Composable]] = [
-            (str(number), value, rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
+        own = [value for value in sorted(values) if value not in self.skip]
+        wanted: list[tuple[str, sql.Composable, sql.Composable]] = [
+            (str(number), rest, sql.SQL("{} = {}").format(column, sql.Literal(value)))
             for number, value in enumerate(own)
         ]
         wanted.append(
             (
                 "other",
-                None,
                 sql.SQL("{}, {}").format(column, rest),
                 sql.SQL("{} <> ALL(ARRAY[{}]::text[])").format(column, listed),
             )
         )
         include = sql.SQL(f" INCLUDE ({self.include})" if self.include else "")
         return [
-            (
-                f"{prefix}_{self.suffix}_{tag}",
-                value,
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
-                ).format(
-                    name=sql.Identifier(f"{prefix}_{self.suffix}_{tag}"),
-                    table=sql.Identifier(table),
-                    key=key,
-                    include=include,
-                    where=where,
-                ),
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}){include} WHERE {where}"
+            ).format(
+                name=sql.Identifier(f"{prefix}_{self.suffix}_{tag}"),
+                table=sql.Identifier(table),
+                key=key,
+                include=include,
+                where=where,
             )
-            for tag, value, key, where in wanted
+            for tag, key, where in wanted
         ]
 
 
@@ -142,7 +118,6 @@ class JobTable:
     indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
     by_value: tuple[ByValue, ...] = ()  # how a job's own partition splits some indexes
-    upfront: tuple[str, ...] = ()  # indexes made with the staging table (few rows each)
 
     @property
     def shared(self) -> str:
@@ -167,53 +142,22 @@ class JobTable:
         """CREATE INDEX statements of a job's partition named `table`, whose rows hold
         `values` of each `by_value` column: a column of known and few values gets its
         partial indexes, any other its one index, as the shared partition has it."""
-        return [statement for _, statement in self.named_indexes(table, values)]
-
-    def upfront_statements(self, table: str) -> list[sql.Composed]:
-        """The statements of the indexes made before the job completes (`upfront`,
-        `ByValue.upfront` and the `other` indexes of known values), as the completed job's
-        statements repeat them."""
-        return [statement for _, statement in self.named_indexes(table, upfront=True)]
-
-    def named_indexes(
-        self, table: str, values: dict[str, list[str]] | None = None, *, upfront: bool = False
-    ) -> list[tuple[str, sql.Composed]]:
-        """(index name, CREATE INDEX statement) of `index_statements`, or with `upfront`
-        of `upfront_statements` (whose values are `known_values`)."""
-        values = self.known_values() if upfront else values or {}
+        values = values or {}
         prefix = table.replace(self.parent, self.index_prefix, 1)
         split = {
             index.suffix: index
             for index in self.by_value
             if 0 < len(values.get(index.column, ())) <= MAX_VALUES
         }
-        made: list[tuple[str, sql.Composed]] = []
+        made: list[sql.Composed] = []
         for suffix, template in self.indexes:
             if suffix in split:
-                index = split[suffix]
-                made.extend(
-                    (name, statement)
-                    for name, value, statement in index.statements(
-                        prefix, table, values[index.column]
-                    )
-                    if not upfront or value is None or value in index.upfront
-                )
-            elif not upfront or suffix in self.upfront:
+                made.extend(split[suffix].statements(prefix, table, values[split[suffix].column]))
+            else:
                 named = template.replace("INDEX {name}", "INDEX IF NOT EXISTS {name}")
                 statement = "CREATE " + named.format(name=f"{prefix}_{suffix}", table=table)
-                made.append((f"{prefix}_{suffix}", sql.Composed([sql.SQL(statement)])))
+                made.append(sql.Composed([sql.SQL(statement)]))
         return made
-
-    def known_values(self) -> dict[str, list[str]]:
-        """The values of each `by_value` column that every staged row is among, known
-        before any row: the seeded ones, or the default of a column batches do not carry."""
-        known: dict[str, list[str]] = {}
-        for index in self.by_value:
-            if index.seed:
-                known[index.column] = sorted(index.seed)
-            elif index.column not in self.copied:
-                known[index.column] = [index.default]
-        return known
 
     def key_values(self, rows: pl.DataFrame) -> list[str]:
         """The `by_value` columns' distinct values in `rows`, as "column=value"."""
@@ -223,7 +167,7 @@ class JobTable:
                 values = rows.get_column(index.column).drop_nulls().unique().to_list()
             else:
                 values = [index.default]
-            found |= dict.fromkeys(f"{index.column}={value}" for value in (*index.seed, *values))
+            found |= dict.fromkeys(f"{index.column}={value}" for value in values)
         return sorted(found)
 
 
@@ -263,17 +207,10 @@ DECISIONS = JobTable(
     ),
     index_prefix="tieout_rmd",
     by_value=(
-        ByValue(
-            "status",
-            "status",
-            "(-confidence), row_no",
-            seed=(MATCHED, SUGGESTED),
-            upfront=(SUGGESTED,),
-        ),
+        ByValue("status", "status", "(-confidence), row_no"),
         ByValue("rule", "rule", "(-confidence), row_no"),
         ByValue("review", "review_status", "(-confidence), row_no", skip=("none",), default="none"),
     ),
-    upfront=("queue_confidence", "queue_amount"),  # suggestions awaiting review
 )
 """One row per decision row; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -301,21 +238,9 @@ UNMATCHED = JobTable(
 JOB_TABLES = (DECISIONS, UNMATCHED)
 
 
-def stage(
-    curs: Cursor[Any],
-    table: JobTable,
-    job_id: UUID,
-    frames: Sequence[pl.DataFrame],
-    upfront_at: int = 0,
-) -> None:
+def stage(curs: Cursor[Any], table: JobTable, job_id: UUID, frames: Sequence[pl.DataFrame]) -> None:
     """Copy rows of one job (frames of `table.copied`) into its staging table, made with
-    the job's first batch.
-
-    The batch that brings the staged rows to `upfront_at` (0: the first) first makes the
-    table's `upfront_statements`, which COPY then fills: with the view's own-partition
-    threshold, a job that will stay in the shared partition never has them, and making
-    them scans fewer rows than that.
-    """
+    the job's first batch."""
     rows = pl.concat(frames).sort(table.staging_order)
     name = table.table_for(job_id)
     found = curs.execute(
@@ -324,16 +249,11 @@ def stage(
         "rows = s.rows + EXCLUDED.rows, "
         "key_values = ARRAY(SELECT DISTINCT v FROM unnest(s.key_values || EXCLUDED.key_values) "
         "v ORDER BY v) "  # in order: a rebuilt read model equals the one it replaces
-        "RETURNING s.xmax = 0 AS first, s.rows",  # inserted, not updated: the first batch
+        "RETURNING s.xmax = 0 AS first",  # inserted, not updated: the job's first batch
         (name, job_id, rows.height, table.key_values(rows)),
     ).fetchone()
-    first = found is None or bool(_value(found, "first"))
-    if first:
+    if found is None or _value(found, "first"):
         curs.execute(_create_staging(table, job_id, name))
-    total = rows.height if found is None else int(_value(found, "rows", 1))
-    if total >= upfront_at and (first or total - rows.height < upfront_at):
-        for statement in table.upfront_statements(name):
-            curs.execute(statement)
     columns = [column for column in table.copied if column != "job_id"]  # the default
     with curs.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
         for part in binary_copy(rows.select(columns)):
@@ -397,20 +317,13 @@ def build_indexes(
             (job_id,),
         ).fetchall()
         staged = {str(_value(row, "table_name")): row for row in rows}
-        names = [table.table_for(job_id) for table in tables]
-        made = conn.execute(  # the upfront ones, or those of a build before a restart
-            "SELECT indexname FROM pg_indexes WHERE tablename = ANY(%s)", (names,)
-        ).fetchall()
-        ready = {str(_value(row, "indexname")) for row in made}
-        for table, name in zip(tables, names, strict=True):
+        for table in tables:
+            name = table.table_for(job_id)
             found = staged.get(name)
             if found is not None and int(_value(found, "rows", 1)) >= own_rows:
                 values = _by_column(_value(found, "key_values", 2))
-                statements += [
-                    (name, statement.as_string(conn))
-                    for index, statement in table.named_indexes(name, values)
-                    if index not in ready
-                ]
+                made = table.index_statements(name, values)
+                statements += [(name, statement.as_string(conn)) for statement in made]
     if not statements:
         return 0
     # Whole-table indexes first: the long sorts start together, the short partial ones

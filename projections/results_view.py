@@ -229,7 +229,7 @@ class ResultsView(PostgresTrackingRecorder):
             for statement, params in batch.statements:
                 curs.execute(statement, params)
             for (table, job_id), frames in batch.staged.items():
-                stage(curs, table, job_id, frames, self.own_partition_rows)
+                stage(curs, table, job_id, frames)
             for job_id in batch.completed:
                 publish(curs, job_id, self.own_partition_rows)
             for statement, params in batch.after:

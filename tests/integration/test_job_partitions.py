@@ -221,7 +221,7 @@ def test_a_job_partition_has_the_shared_indexes_less_the_job(
     }
     values = {"status": ["matched"], "rule": ["exact", "fuzzy"], "side": ["left", "right"]}
     for suffix, index in split.items():
-        recorded = sorted({*index.seed, *values.get(index.column, [index.default])})
+        recorded = sorted(values.get(index.column, [index.default]))
         wanted = [value for value in recorded if value not in index.skip]
         partial = {k: v for k, v in own.items() if re.fullmatch(rf"{suffix}_(\d+|other)", k)}
         assert sorted(partial) == sorted(
@@ -234,7 +234,7 @@ def test_a_job_partition_has_the_shared_indexes_less_the_job(
         assert f"{index.column} <> ALL (ARRAY[" in partial[f"{suffix}_other"]
         assert all(f"'{value}'::text" in partial[f"{suffix}_other"] for value in recorded)
     assert len(own) == len(shared) - len(split) + sum(
-        len([v for v in {*i.seed, *values.get(i.column, [i.default])} if v not in i.skip]) + 1
+        len([v for v in values.get(i.column, [i.default]) if v not in i.skip]) + 1
         for i in table.by_value
     )
 
@@ -309,11 +309,6 @@ def test_a_database_with_plain_read_model_tables_is_converted_and_rebuilt(
     assert left == (0, 0)
 
 
-UPFRONT = {"status_1", "status_other", "review_other", "queue_confidence", "queue_amount"}
-"""The decision indexes made with a staging table: few rows each, defined before any row
-(`status_1`: suggested, the second of the seeded statuses)."""
-
-
 def index_names(url: str, table: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
@@ -331,13 +326,10 @@ def test_indexes_built_side_by_side_are_the_ones_publication_makes(container: Co
             stage(curs, DECISIONS, job_id, [decisions(job_id, 40)])
             stage(curs, UNMATCHED, job_id, [two_sided(decisions(job_id, 40))])
     connect = container.results.datastore.get_connection
-    upfront = index_names(url, DECISIONS.table_for(built_first))
-    assert {name.removeprefix(f"tieout_rmd_{built_first.hex}_") for name in upfront} == UPFRONT
     made = build_indexes(connect, built_first, own_rows=1, builders=2)
     prebuilt = index_names(url, DECISIONS.table_for(built_first))
-    assert made == len(prebuilt - upfront) + len(index_names(url, UNMATCHED.table_for(built_first)))
-    # five whole, status two + other, rule one + other, review other
-    assert len(prebuilt) == 11
+    assert made == len(prebuilt) + len(index_names(url, UNMATCHED.table_for(built_first)))
+    assert len(prebuilt) == 10  # five whole, status and rule each one + other, review other
     assert homes(url, built_first) == {}  # built, not published: still invisible
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         publish(curs, built_first, 1)
@@ -359,10 +351,8 @@ def test_small_jobs_and_writers_are_left_alone(container: Container, threads: Th
         stage(curs, DECISIONS, small, [decisions(small, 10)])
         stage(curs, DECISIONS, large, [decisions(large, 40)])
     connect = container.results.datastore.get_connection
-    upfront = index_names(url, DECISIONS.table_for(small))
-    assert len(upfront) == len(UPFRONT)  # made with the staging table
     assert build_indexes(connect, small, own_rows=20) == 0
-    assert index_names(url, DECISIONS.table_for(small)) == upfront
+    assert index_names(url, DECISIONS.table_for(small)) == set()
     done: list[int] = []
     with psycopg.connect(url) as writer:
         writer.execute("SELECT pg_advisory_xact_lock(%s)", (int(Lock.RESULTS_WRITE),))
@@ -370,9 +360,9 @@ def test_small_jobs_and_writers_are_left_alone(container: Container, threads: Th
         builder.join(timeout=1.0)
         threads.check()
         assert builder.is_alive()
-        assert len(index_names(url, DECISIONS.table_for(large))) == len(UPFRONT)
+        assert index_names(url, DECISIONS.table_for(large)) == set()
     threads.join(timeout=60)  # the writer committed: the builds go ahead
-    assert done == [len(index_names(url, DECISIONS.table_for(large))) - len(UPFRONT)]
+    assert done == [len(index_names(url, DECISIONS.table_for(large)))]
     assert done[0] > 0
 
 
@@ -463,89 +453,3 @@ def test_a_completed_jobs_open_item_indexes_build_beside_its_decision_indexes(
     assert homes(url, job.job_id) == {DECISIONS.table_for(job.job_id): matches.height}
     assert homes(url, job.job_id, UNMATCHED) == {UNMATCHED.table_for(job.job_id): unmatched.height}
     assert len(index_names(url, UNMATCHED.table_for(job.job_id))) >= 6
-
-
-def index_definitions(url: str, table: str) -> dict[str, str]:
-    """The table's indexes by name less the job's prefix: their definitions."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
-        ).fetchall()
-    return {re.sub(r"^tieout_rm[du]_[0-9a-f]{32}_", "", name): defn for name, defn in rows}
-
-
-def test_the_upfront_indexes_come_when_the_staged_rows_reach_the_threshold(
-    container: Container,
-) -> None:
-    """With the view's threshold, the batch that brings a job to it makes the upfront
-    indexes (which COPY fills from then on); a job that stays under it never has them."""
-    url = container.database_url
-    large, small = uuid4(), uuid4()
-    suggested = pl.when(pl.col("row_no") % 3 == 0).then(pl.lit("suggested"))
-    rows = decisions(large, 60).with_columns(suggested.otherwise(pl.col("status")).alias("status"))
-    with psycopg.connect(url) as conn, conn.cursor() as curs:
-        stage(curs, DECISIONS, large, [rows.slice(0, 20)], upfront_at=30)
-        stage(curs, DECISIONS, small, [decisions(small, 20)], upfront_at=30)
-        assert index_names(url, DECISIONS.table_for(large)) == set()
-        stage(curs, DECISIONS, large, [rows.slice(20, 20)], upfront_at=30)
-        stage(curs, DECISIONS, large, [rows.slice(40, 20)], upfront_at=30)
-    assert set(index_definitions(url, DECISIONS.table_for(large))) == UPFRONT
-    assert index_names(url, DECISIONS.table_for(small)) == set()
-    with psycopg.connect(url) as conn:
-        conn.execute("SET LOCAL enable_seqscan = off")  # read through the upfront indexes
-        conn.execute("SET LOCAL enable_bitmapscan = off")
-        listed = conn.execute(
-            f"SELECT row_no FROM {DECISIONS.table_for(large)} "
-            "WHERE status = 'suggested' AND review_status = 'none' ORDER BY -confidence, row_no"
-        ).fetchall()
-        plan = conn.execute(
-            f"EXPLAIN SELECT row_no FROM {DECISIONS.table_for(large)} "
-            "WHERE status = 'suggested' AND review_status = 'none' ORDER BY -confidence, row_no"
-        ).fetchall()
-    assert "Index Scan" in str(plan)
-    assert sorted(row[0] for row in listed) == list(range(0, 60, 3))  # batches before and after
-
-
-def test_upfront_indexes_a_staging_table_lacks_are_built_before_publication(
-    container: Container,
-) -> None:
-    """A job staged before its table had the upfront indexes (an earlier version, or one
-    dropped) gets them from the builds before publication, not in its transaction."""
-    url = container.database_url
-    job_id = uuid4()
-    table = DECISIONS.table_for(job_id)
-    with psycopg.connect(url) as conn, conn.cursor() as curs:
-        stage(curs, DECISIONS, job_id, [decisions(job_id, 40)])
-    with psycopg.connect(url) as conn:
-        for name in index_names(url, table):
-            conn.execute(f'DROP INDEX "{name}"')
-    assert index_names(url, table) == set()
-    connect = container.results.datastore.get_connection
-    built = build_indexes(connect, job_id, own_rows=1, tables=(DECISIONS,))
-    assert set(index_definitions(url, table)) >= UPFRONT
-    assert built == len(index_names(url, table)) == 11
-
-
-def test_a_seeded_value_keeps_its_tag_whatever_else_the_job_records(
-    container: Container,
-) -> None:
-    """`suggested` is `status_1` (its place in the seed) even when a status outside the
-    seed that sorts before it is recorded too: the upfront index of that name is the
-    suggestions', and the other value gets a tag after the seed's."""
-    url = container.database_url
-    job_id = uuid4()
-    frame = decisions(job_id, 40).with_columns(
-        pl.when(pl.col("row_no") == 3)
-        .then(pl.lit("manual"))
-        .otherwise(pl.col("status"))
-        .alias("status")
-    )
-    with psycopg.connect(url) as conn, conn.cursor() as curs:
-        stage(curs, DECISIONS, job_id, [frame])
-        publish(curs, job_id, 1)
-    found = index_definitions(url, DECISIONS.table_for(job_id))
-    assert found["status_0"].endswith("WHERE (status = 'matched'::text)")
-    assert found["status_1"].endswith("WHERE (status = 'suggested'::text)")
-    assert found["status_2"].endswith("WHERE (status = 'manual'::text)")
-    page = container.results.decisions(job_id, DecisionFilters(status="manual"), 10)
-    assert [item["row_no"] for item in page.items] == [3]

@@ -160,8 +160,8 @@ WANTED = {
     "confidence": {"queue_confidence"},
     "amount": {"queue_amount"},
 }
-"""In a job's own partition, the index each of these pages is read by (rules in order:
-exact, fuzzy, split; statuses as seeded: matched, suggested)."""
+"""In a job's own partition, the index each of these pages is read by (values in order:
+exact, fuzzy, split; matched, suggested)."""
 
 
 def indexes_used(plans: list[tuple[str, str]], job: UUID) -> set[str]:
@@ -232,7 +232,7 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
         queued = queries.review_queue(job, order, 100)
         used[order] = indexes_used(queries.plans[before:], job)
         queries.review_queue(job, order, 100, queued.next_cursor)
-    if own_partition:  # the partial indexes, the upfront ones among them (ADR 0016)
+    if own_partition:  # its partial indexes (ADR 0016)
         assert {key: names for key, names in used.items() if key in WANTED} == WANTED, used
     exceptions = queries.exception_queue(job, as_of, 100)
     queries.exception_queue(job, as_of, 100, exceptions.next_cursor)
