@@ -8,7 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from engine import frames
 from engine.errors import BadInputError
 from engine.frames import (
     DATE_ROWS,
@@ -69,6 +71,24 @@ def test_one_chunk_reads_the_same_values_in_one_chunk_per_column(tmp_path: Path)
     assert all(frame.n_chunks("all") == [1] * frame.width for frame in joined)
     for left, right in zip(plain, joined, strict=True):
         assert left.equals(right)
+
+
+def test_the_first_rows_read_from_the_first_bytes_are_the_files_first_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut anywhere, even inside a quoted field with line breaks, the sample read from a
+    file's first bytes is what the reader gives for the file's first rows."""
+    lines = [
+        f'{i:03d},"line one\nline {i}, two",2024-01-{1 + i % 28:02d},"say ""{i}"""'
+        for i in range(60)
+    ]
+    path = _write(tmp_path / "quoted.csv", "code,memo,day,quote", lines)
+    monkeypatch.setattr(frames, "INFER_ROWS", 25)
+    columns = ["code", "memo", "quote"]
+    expected = pl.read_csv(path, n_rows=25, infer_schema=False, columns=columns)
+    for size in range(16, path.stat().st_size + 64, 37):
+        monkeypatch.setattr(frames, "SAMPLE_BYTES", size)
+        assert_frame_equal(frames._first_rows(path, columns), expected)
 
 
 def test_an_unreadable_file_is_one_line_of_bad_input(tmp_path: Path) -> None:
