@@ -81,18 +81,18 @@ def match(
     `carry` names input columns, left's and right's, to hand back beside the decisions
     and unmatched rows (`MatchResult.carried`): taken by row number while the sides are
     at hand, which costs a gather where a caller would otherwise join on the ids."""
-    lframe, rframe = _collected(left), _collected(right)
-    ruleset.check_columns(lframe.schema, rframe.schema)
-    for columns, frame, side in zip(
-        carry or ((), ()), (lframe, rframe), ("left", "right"), strict=True
-    ):
+    frames = [_collected(left), _collected(right)]
+    del left, right
+    ruleset.check_columns(frames[0].schema, frames[1].schema)
+    for columns, frame, side in zip(carry or ((), ()), frames, ("left", "right"), strict=True):
         missing = [column for column in columns if column not in frame.columns]
         if missing:
             raise BadInputError(f"{side}: no column {missing[0]!r} to carry")
-    lside, rside = prepare_sides((lframe, rframe), (ruleset.left.id, ruleset.right.id))
-    # the sides are copies (sorted, one chunk a column): a caller that handed its frames
-    # over (`tieout match`) holds no other reference, so they are freed before the rules
-    del left, right, lframe, rframe
+    del frame
+    # the sides are copies (sorted, one chunk a column), made from `frames`, which
+    # `prepare_sides` empties: a caller that handed its frames over (`tieout match`)
+    # holds no other reference, so each input column is freed once its copy is made
+    lside, rside = prepare_sides(frames, (ruleset.left.id, ruleset.right.id))
     state = _State(
         {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
         {"left": np.zeros(lside.height, bool), "right": np.zeros(rside.height, bool)},
