@@ -5,18 +5,20 @@ and the C library's malloc (numpy's arrays, Python's objects, rapidfuzz). Memory
 either serves only that allocator's later requests, and each keeps freed memory by thread
 or arena. Set before either starts threads:
 
-- malloc: one arena for the whole process (glibc makes one per thread that meets
-  contention). Arrays freed on a scoring thread then serve every thread.
+- malloc: one arena per core, two at least (glibc makes one per thread that meets
+  contention, up to eight per core). Arrays freed on a scoring thread then serve the
+  other threads. One arena for the whole process saved no more memory but made long
+  text 10-30% slower in wall time: rapidfuzz's scoring threads allocate for every long
+  string and queued for its lock.
 - jemalloc: one arena (`narenas:1` in `_RJEM_MALLOC_CONF`, unless the variable is set)
   instead of four per core, so that the CSV reader's buffers, freed on polars' threads,
   serve the rules' allocations on any thread.
 
 Each lowered the peak of `tieout match` at 1M rows a side by about 40 MB, with no
-measurable cost in CPU time: the threads make a few large allocations each, not many
-small ones, so they hardly ever wait for an arena's lock. Returning freed pages to the
-system at once (`_RJEM_MALLOC_CONF=narenas:1,dirty_decay_ms:0`) lowers the peak by
-another 100-150 MB but costs about 10% more CPU time (the same pages are faulted in
-again), so it is left to the user (docs/performance.md).
+measurable cost in CPU or wall time. Returning freed pages to the system at once
+(`_RJEM_MALLOC_CONF=narenas:1,dirty_decay_ms:0`) lowers the peak by another 100-150 MB
+but costs about 10% more CPU time (the same pages are faulted in again), so it is left
+to the user (docs/performance.md).
 
 Between the rules and the outputs, `return_free_memory` hands back what malloc holds free
 (the rules' numpy arrays): the outputs are polars' allocations, which cannot reuse it.
@@ -36,11 +38,11 @@ JEMALLOC_DEFAULT = "narenas:1"
 
 
 def configure_allocators() -> None:
-    """One arena in each allocator (see the module's docstring). Has effect only before
-    polars is imported and before threads that allocate are started."""
+    """Fewer arenas in each allocator (see the module's docstring). Has effect only
+    before polars is imported and before threads that allocate are started."""
     if "polars" not in sys.modules:
         os.environ.setdefault(JEMALLOC_CONF, JEMALLOC_DEFAULT)
-    limit_malloc_arenas()
+    limit_malloc_arenas(max(2, os.cpu_count() or 1))
 
 
 def limit_malloc_arenas(count: int = 1) -> bool:
