@@ -15,7 +15,8 @@ or arena. Set before either starts threads:
   serve the rules' allocations on any thread.
 
 Each lowered the peak of `tieout match` at 1M rows a side by about 40 MB, with no
-measurable cost in CPU or wall time. Returning freed pages to the system at once
+measurable cost in CPU or wall time. They are set for `tieout match` alone (`ONE_MATCH`
+in tieout/cli/root.py), where they were measured. Returning freed pages to the system at once
 (`_RJEM_MALLOC_CONF=narenas:1,dirty_decay_ms:0`) lowers the peak by another 100-150 MB
 but costs about 10% more CPU time (the same pages are faulted in again), so it is left
 to the user (docs/performance.md).

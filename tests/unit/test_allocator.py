@@ -10,19 +10,27 @@ import sys
 import pytest
 
 from engine.matching.schemas import DONE
-from tieout.allocator import limit_malloc_arenas, return_free_memory
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
+def run(code: str, env: dict[str, str] | None = None) -> str:
+    """What `code` prints in a process of its own: the allocators' settings last for the
+    life of a process, so none is made in the test session's."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+
+
 @pytest.mark.skipif(not GLIBC, reason="mallopt's arena limit is glibc's")
 def test_glibc_takes_the_arena_limit() -> None:
-    assert limit_malloc_arenas() is True
+    code = "from tieout.allocator import limit_malloc_arenas as f; print(f(2))"
+    assert run(code) == "True"
 
 
 def test_the_cli_limits_arenas_before_polars_loads() -> None:
-    """The limit must come before polars starts its threads, so importing the CLI must
-    not import polars."""
+    """`tieout match` sets its allocators before polars starts its threads, so importing
+    the CLI must not import polars."""
     code = "import sys, tieout.cli; print('polars' in sys.modules)"
     found = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -30,25 +38,51 @@ def test_the_cli_limits_arenas_before_polars_loads() -> None:
     assert found == "False"
 
 
-def test_the_cli_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
-    code = "import os, tieout.cli; print(os.environ.get('_RJEM_MALLOC_CONF'))"
+RESOLVED = (
+    "import os, sys, click, tieout.cli; from tieout.cli.root import cli; "
+    "cli.get_command(click.Context(cli), sys.argv[1]); "
+    "print(os.environ.get('_RJEM_MALLOC_CONF'), 'polars' in sys.modules)"
+)
+
+
+def settings_of(command: str, env: dict[str, str]) -> tuple[list[str], str]:
+    """The jemalloc settings (polars adds its own defaults as it loads) once `command` is
+    resolved, and whether polars was loaded by then."""
+    conf, loaded = run(RESOLVED.replace("sys.argv[1]", repr(command)), env).split()
+    return conf.split(","), loaded
+
+
+def test_tieout_match_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
+    """Set as `match` is resolved, before its module loads polars; a setting of the
+    user's stands."""
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    ).stdout.strip()
-    assert found == "narenas:1"
+    conf, loaded = settings_of("match", env)
+    assert "narenas:1" in conf
+    assert loaded == "True"
     env["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0"
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    ).stdout.strip()
-    assert found == "dirty_decay_ms:0"
+    conf, _ = settings_of("match", env)
+    assert "dirty_decay_ms:0" in conf
+    assert "narenas:1" not in conf
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "projector", "jobs", "demo"])
+def test_other_commands_keep_the_allocators_defaults(command: str) -> None:
+    """A long-running process runs many allocating threads at once: its allocators are
+    left as they are (tieout.cli.root.ONE_MATCH)."""
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    conf, _ = settings_of(command, env)
+    assert "narenas:1" not in conf
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
-def test_free_memory_goes_back_without_harm() -> None:
-    kept = [bytearray(1 << 20) for _ in range(32)]
-    del kept
-    assert isinstance(return_free_memory(), bool)
+def test_free_memory_goes_back_once() -> None:
+    """16 MB of malloc's blocks freed: the first call hands pages back, the second finds
+    none left to hand."""
+    code = (
+        "from tieout.allocator import return_free_memory as trim; "
+        "kept = [bytearray(64 << 10) for _ in range(256)]; del kept; print(trim(), trim())"
+    )
+    assert run(code) == "True False"
 
 
 def test_tieout_match_returns_free_memory_once_the_rules_are_done(

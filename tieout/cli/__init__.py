@@ -8,16 +8,11 @@ import sys
 import click
 
 from engine.errors import BadInputError, ConflictError, NotFoundError
-from tieout.allocator import configure_allocators
 from tieout.cli.root import STATELESS, cli
 
 # Nothing in tieout multiplies matrices: numpy's OpenBLAS threads would only spin at
 # start-up, on cores the matcher needs (set before numpy loads, unless the user set it).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# Fewer arenas in each allocator, set before polars loads and starts its threads, and
-# before a command starts its own: memory freed on one thread then serves the others
-# (tieout.allocator).
-configure_allocators()
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1

@@ -9,6 +9,7 @@ import importlib
 import click
 
 from tieout import __version__
+from tieout.allocator import configure_allocators
 
 # What a command returns when it leaves nothing to shut down: no database connection,
 # thread, atexit handler or unwritten file. `main` then skips interpreter teardown.
@@ -39,6 +40,12 @@ COMMAND_MODULES = {
     "worker": "worker",
 }
 
+ONE_MATCH = frozenset({"match"})
+"""Commands that run one large match and nothing beside it: their allocators are set for
+that (tieout.allocator) before the command's module loads polars. A long-running process
+(serve, worker, projector) keeps the allocators' defaults: it runs many allocating
+threads at once, where fewer arenas could make them wait, and that was not measured."""
+
 
 class LazyGroup(click.Group):
     """A group whose subcommands live in `tieout.cli.<module>` (several modules, comma
@@ -51,6 +58,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         modules = COMMAND_MODULES.get(cmd_name)
         if modules is not None and cmd_name not in self.commands:
+            if cmd_name in ONE_MATCH:
+                configure_allocators()
             for module in modules.split(","):
                 importlib.import_module(f"tieout.cli.{module}")
         return super().get_command(ctx, cmd_name)
