@@ -190,11 +190,14 @@ class ResultsView(PostgresTrackingRecorder):
         """
         connection = self.datastore.get_connection
         rows, builders = self.own_partition_rows, self.index_builders
-        if job_id in self._early:
+        early = self._early.get(job_id)
+        if early is not None and not early.done():  # else nothing to build beside
             with ThreadPoolExecutor(1, thread_name_prefix="open-item-index-builds") as side:
                 items = side.submit(build_indexes, connection, job_id, rows, 1, (UNMATCHED,))
                 self.finish_early_builds(job_id)
                 items.result()
+        else:
+            self.finish_early_builds(job_id)  # done or none: only a failure to report
         build_indexes(connection, job_id, rows, builders)
 
     def finish_early_builds(self, job_id: UUID) -> None:
