@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from engine import polars_memory
 from engine.dtypes import is_temporal
 from engine.errors import BadInputError
 
@@ -110,6 +111,7 @@ def collect_frames(
         frame = _collect_one(path, lazy)
         frames.append(frame.rechunk() if one_chunk else frame)
         del frame  # the chunks, before the next file is read
+        polars_memory.purge()  # the reader's buffers (see engine.polars_memory)
     return frames
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from engine import polars_memory
 from engine.matching.blocks import Lookup, long_text_plan, score_big_blocks, split_big_blocks
 from engine.matching.candidates import Blocks, expand, in_range, partitions, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
@@ -28,7 +29,10 @@ from engine.matching.similarity import all_pairs_above, pair_scores
 PAIR_BUDGET = 1 << 16
 AHEAD = 2  # slices of long text made ahead of the one being scored
 MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big keys, no key)
-NEAR_BATCH = 1 << 20  # near misses checked and reduced to their rows' best at once
+# near misses checked and reduced to their rows' best at once; 2^20 held up to 30 MB of
+# them, and their concatenation, when dense blocks peak (round amounts: 45 MB more peak)
+NEAR_BATCH = 1 << 18
+ENTRIES = ("__le", "__re")  # a pair's entry positions, which only the string lookups read
 CELL_BATCH = 1 << 18  # big keys' cells range-tested at once
 
 
@@ -63,7 +67,12 @@ def scored_candidates(
         found = (
             _keyed(part, plans, prepared, reach, book) for part in partitions(rows, plans, prepared)
         )
-    frame = pl.concat([_checked(part, plans, prepared) for part in found], how="diagonal")
+    checked = []
+    for part in found:
+        checked.append(_checked(part, plans, prepared))
+        del part
+        polars_memory.purge()  # the partition's work (see engine.polars_memory)
+    frame = pl.concat(checked, how="diagonal")
     scores = [
         pl.lit(1.0).alias(score_column(k)) for k, p in enumerate(plans) if isinstance(p, KeyPlan)
     ]
@@ -161,7 +170,7 @@ def _keyed(
     if text is None:
         chunks = _chunks(found, np.flatnonzero(found.counts))
         parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
-        return pl.concat(parts).drop("__le", "__re") if parts else _empty(plans)
+        return pl.concat(parts).drop(ENTRIES) if parts else _empty(plans)
     k, plan = text
     # only rows that meet a partner are ever scored (on the matrix's data about half of a
     # partition's left rows in the first text rule): only theirs become Python strings
@@ -190,9 +199,9 @@ def _keyed(
             {k: scores[cells] / 100.0},
             None if near is None else near[cells],
         )
-        parts.append(book.take(tested))
+        parts.append(book.take(tested.drop(ENTRIES)))
     del lefts, rights, scores, near
-    return pl.concat([part.select(parts[-1].columns).drop("__le", "__re") for part in parts])
+    return pl.concat([part.select(parts[-1].columns) for part in parts])
 
 
 def _pair_parts(
@@ -227,7 +236,8 @@ def _pair_parts(
         columns = [pl.Series(score_column(k), found_scores / 100.0)]
         if reach:
             columns.append(pl.Series(NEAR, found_scores < plan.minimum))
-        return book.take(pairs.with_columns(columns).filter(pl.Series(found_scores >= lowest)))
+        kept = pairs.drop(ENTRIES).with_columns(columns)
+        return book.take(kept.filter(pl.Series(found_scores >= lowest)))
 
     chunks = _chunks(found, entries)
     if not overlap:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from engine import polars_memory
 from engine.errors import BadInputError
 from engine.matching.conditions import Plan, TextPlan, plan_condition
 from engine.matching.many_to_one import resolve_groups
@@ -157,6 +158,7 @@ def _run_rule(
         {"left": rows[0], "right": rows[1]},
     )
     prepared.release(*later)  # the columns this rule's values were the last to read
+    polars_memory.purge()  # what computing the values took (see engine.polars_memory)
     reach = rule.near_margin if rule.sum is None else 0.0
     scored = scored_candidates(rows, plans, prepared, reach=reach)
     pairs = scored.pairs
