@@ -3,6 +3,11 @@
 On Linux a child's ru_maxrss starts at its parent's high-water RSS (it survives exec), so a
 benchmark's parent never touches the data: generating and scoring run in spawned processes
 (`in_child`) and the parent imports neither polars nor numpy.
+
+Importing polars sets polars' allocator settings in the process's environment
+(`_RJEM_MALLOC_CONF`), which every child would inherit: `tieout match` then kept those
+instead of its own (tieout/allocator.py), and peaked 40-60 MB higher than when started
+from a shell. A contender gets the environment the benchmark was started with.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+JEMALLOC_CONF = "_RJEM_MALLOC_CONF"
+_STARTED_WITH = os.environ.get(JEMALLOC_CONF)  # this module is imported before polars
 Quality = tuple[float, float, float, float, float, int]
 NO_QUALITY: Quality = (0.0, 0.0, 0.0, 0.0, 0.0, 0)
 
@@ -54,10 +61,18 @@ class Run:
 def timed(command: list[str]) -> Run:
     """Run a command in a subprocess of its own, stdout discarded."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own scripts
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=_contender_env())  # noqa: S603
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+
+
+def _contender_env() -> dict[str, str]:
+    """This process's environment with polars' allocator setting as it was at the start."""
+    env = {name: value for name, value in os.environ.items() if name != JEMALLOC_CONF}
+    if _STARTED_WITH is not None:
+        env[JEMALLOC_CONF] = _STARTED_WITH
+    return env
 
 
 def tieout_command(left: Path, right: Path, rules: Path, out: Path) -> list[str]:
