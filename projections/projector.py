@@ -79,6 +79,7 @@ def replay(
     decoding overlap the server's work instead of waiting for it.
     """
     prepare: Callable[[Sequence[tuple[Any, int]]], None] | None = getattr(view, "prepare", None)
+    _recover(log, view)
 
     def read(after: int) -> tuple[list[tuple[Any, int]], int]:
         found = next_batch(log, after)
@@ -111,6 +112,13 @@ def replay(
             if forget is not None:
                 reader.shutdown(wait=True)
                 forget()
+
+
+def _recover(log: Log, view: CatchUpView) -> None:
+    """Let a view whose tables a crash of the server can empty repair them first."""
+    recover: Callable[[str], bool] | None = getattr(view, "recover_lost_rows", None)
+    if recover is not None:
+        recover(log.name)
 
 
 def next_batch(log: Log, position: int) -> Sequence[Notification]:

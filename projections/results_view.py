@@ -66,6 +66,7 @@ from projections.job_partitions import (
     JobTable,
     build_indexes,
     drop_all,
+    lost_tables,
     publish,
     stage,
 )
@@ -239,6 +240,24 @@ class ResultsView(PostgresTrackingRecorder):
                 curs.execute(statement, params)
             self._insert_tracking(curs, tracking)
         return batch.rows()
+
+    def recover_lost_rows(self, application: str) -> bool:
+        """Empty the read models and their position if a crash of the database server
+        emptied job tables (`lost_tables`, ADR 0019), so that the catch-up replays the log
+        into them; returns whether it did. `replay` calls this before every catch-up: the
+        projector's first, and each after a lost connection, as a server's crash causes."""
+        with self.datastore.transaction(commit=False) as curs:
+            lost = lost_tables(curs)
+        if not lost:
+            return False
+        logger.warning(
+            "%d job tables (%s) were emptied by a crash of the database server: "
+            "rebuilding the read models from the log",
+            len(lost),
+            ", ".join(lost[:3]) + (", ..." if len(lost) > 3 else ""),  # noqa: PLR2004
+        )
+        self.reset(application)
+        return True
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def reset(self, application: str) -> None:
