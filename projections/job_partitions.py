@@ -371,18 +371,15 @@ def drop_all(curs: Cursor[Any]) -> None:
     curs.execute(f"TRUNCATE {STAGED_TABLE}")
 
 
-def lost_tables(curs: Cursor[Any]) -> list[str]:
-    """The job tables a crash of the database server emptied: staging tables and job
-    partitions are unlogged (ADR 0019), and crash recovery resets every unlogged table to
-    empty. A published partition holds `own_rows` rows or more and a staged table the rows
-    `STAGED_TABLE` counts, so an empty file where rows should be is such a reset."""
+def unlogged_tables(curs: Cursor[Any]) -> list[str]:
+    """The unlogged job tables: the staging tables and job partitions made since they are
+    unlogged (ADR 0019), which crash recovery of the server empties."""
     found = curs.execute(
         "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = ANY(%s::regclass[]) AND c.relpersistence = 'u' "
-        "AND pg_relation_size(c.oid) = 0 "
-        "UNION ALL SELECT s.table_name FROM "
-        f"{STAGED_TABLE} s JOIN pg_class c ON c.oid = to_regclass(quote_ident(s.table_name)) "
-        "WHERE s.rows > 0 AND c.relpersistence = 'u' AND pg_relation_size(c.oid) = 0",
+        f"UNION SELECT s.table_name FROM {STAGED_TABLE} s "
+        "JOIN pg_class c ON c.oid = to_regclass(quote_ident(s.table_name)) "
+        "WHERE c.relpersistence = 'u'",
         ([table.own for table in JOB_TABLES],),
     ).fetchall()
     return sorted(str(_value(row, "name")) for row in found)
@@ -423,7 +420,7 @@ def _create_staging(table: JobTable, job_id: UUID, name: str) -> sql.Composed:
 
     Unlogged, as the job's partition it becomes (ADR 0019): its COPY and index builds
     write no WAL, about a third of their cost. A crash of the server empties it, which
-    `lost_tables` finds and the view repairs by replaying the log.
+    the results view notices (its unlogged mark is gone) and repairs by replaying the log.
 
     Autovacuum leaves it alone while rows arrive: vacuuming a table that only grows, and
     that is indexed or moved when complete, takes CPU from the load for nothing. The job's

@@ -24,6 +24,7 @@ DECISIONS_TABLE = "tieout_rm_decisions"  # partitioned by job: projections/job_p
 UNMATCHED_TABLE = "tieout_rm_unmatched"  # partitioned by job, as the decisions
 STAGED_TABLE = "tieout_rm_staged"  # the staging tables of jobs whose rows are arriving
 CURSOR_KEY_TABLE = "tieout_rm_cursor_key"
+UNLOGGED_MARK_TABLE = "tieout_rm_unlogged_mark"  # gone after a crash: projections/results_view.py
 RESULTS_TABLES = (
     PROJECTS_TABLE,
     RULESETS_TABLE,

@@ -27,6 +27,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import retry
+from psycopg import Cursor
 
 from engine.domain.decisions import DecisionBatch, UnmatchedBatch, decode_rows
 from engine.domain.job import (
@@ -66,9 +67,9 @@ from projections.job_partitions import (
     JobTable,
     build_indexes,
     drop_all,
-    lost_tables,
     publish,
     stage,
+    unlogged_tables,
 )
 from projections.names import (
     JOBS_TABLE,
@@ -77,10 +78,11 @@ from projections.names import (
     RESULTS_TABLES,
     RULESETS_TABLE,
     SOURCES_TABLE,
+    UNLOGGED_MARK_TABLE,
     Lock,
 )
 from projections.review_view import REVIEW_HANDLERS
-from projections.tracking import begin_write, checked_position
+from projections.tracking import ProjectionResetError, begin_write, checked_position
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +227,11 @@ class ResultsView(PostgresTrackingRecorder):
             )
             if events[-1][1] <= position:  # all in already: a rebuild overtook this writer
                 return 0
+            if not _marked(curs):
+                if unlogged_tables(curs):
+                    msg = "the read models' unlogged tables were emptied: restart the catch-up"
+                    raise ProjectionResetError(msg)
+                _mark(curs)  # nothing unlogged to have lost: a new database
             batch = _Batch()
             for event, number in events:
                 decoded = self._decoded.pop(number, None)
@@ -242,19 +249,30 @@ class ResultsView(PostgresTrackingRecorder):
         return batch.rows()
 
     def recover_lost_rows(self, application: str) -> bool:
-        """Empty the read models and their position if a crash of the database server
-        emptied job tables (`lost_tables`, ADR 0019), so that the catch-up replays the log
-        into them; returns whether it did. `replay` calls this before every catch-up: the
-        projector's first, and each after a lost connection, as a server's crash causes."""
-        with self.datastore.transaction(commit=False) as curs:
-            lost = lost_tables(curs)
-        if not lost:
-            return False
+        """Rebuild the read models if a crash of the database server emptied their
+        unlogged tables (ADR 0019); returns whether it did.
+
+        The view's unlogged mark holds a row whenever the read models are whole, and crash
+        recovery empties it with the job tables. So a mark found gone, with unlogged job
+        tables about, means those tables lost their rows: the read models and their
+        position are emptied (`reset`, which marks again) and the catch-up replays the
+        log into them. A mark gone with no unlogged table about (a new database, or one
+        from before the tables were unlogged) is only set. `replay` calls this before
+        every catch-up, and every write checks the mark (`_write`: refused where unlogged
+        tables are about, set where none is), so nothing is written into emptied tables.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(begin_write(Lock.RESULTS_WRITE), prepare=False)
+            if _marked(curs):
+                return False
+            lost = unlogged_tables(curs)
+            if not lost:
+                _mark(curs)
+                return False
         logger.warning(
-            "%d job tables (%s) were emptied by a crash of the database server: "
-            "rebuilding the read models from the log",
+            "a crash of the database server emptied the read models' unlogged tables "
+            "(%d job tables): rebuilding the read models from the log",
             len(lost),
-            ", ".join(lost[:3]) + (", ..." if len(lost) > 3 else ""),  # noqa: PLR2004
         )
         self.reset(application)
         return True
@@ -267,6 +285,7 @@ class ResultsView(PostgresTrackingRecorder):
             curs.execute(f"SELECT pg_advisory_xact_lock({int(Lock.RESULTS_WRITE)})")
             drop_all(curs)
             curs.execute(f"TRUNCATE {', '.join(RESULTS_TABLES)}")
+            _mark(curs)
             curs.execute(
                 f"DELETE FROM {self.tracking_table_name} WHERE application_name = %s",
                 (application,),
@@ -275,6 +294,15 @@ class ResultsView(PostgresTrackingRecorder):
     def position(self, application: str) -> int:
         """The last event the read models hold (0: none)."""
         return self.max_tracking_id(application) or 0
+
+
+def _marked(curs: Cursor[Any]) -> bool:
+    """Whether the read models' unlogged mark is there (see `recover_lost_rows`)."""
+    return curs.execute(f"SELECT 1 FROM {UNLOGGED_MARK_TABLE}").fetchone() is not None
+
+
+def _mark(curs: Cursor[Any]) -> None:
+    curs.execute(f"INSERT INTO {UNLOGGED_MARK_TABLE} DEFAULT VALUES ON CONFLICT DO NOTHING")
 
 
 @dataclass(frozen=True)

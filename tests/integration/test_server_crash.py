@@ -1,6 +1,7 @@
 """A crash of the database server: the job tables are unlogged (ADR 0019), so crash
-recovery empties them; the next catch-up finds that and replays the log into the read
-models, which then equal what they held before the crash."""
+recovery empties them, and the read models' unlogged mark with them; the next catch-up
+finds the mark gone and replays the log into the read models, which then equal what they
+held before the crash. No write goes into the emptied tables meanwhile."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 import psycopg
 import pytest
+from eventsourcing.persistence import Tracking
 from review_helpers import META, register
 from test_read_model_faults import own_partitions, tracked_and_head, view_digest
 
 from engine.reviews import Reviews
-from projections.job_partitions import lost_tables
+from projections.job_partitions import unlogged_tables
+from projections.names import UNLOGGED_MARK_TABLE
 from projections.projector import catch_up
+from projections.tracking import ProjectionResetError
 from tieout.bootstrap import bootstrap
 from tieout.embedded import embedded_database_url
 from tieout.settings import Settings
@@ -71,13 +75,14 @@ def test_a_crash_empties_the_job_tables_and_the_catch_up_restores_them(
     finally:
         container.close()
 
+    assert marked(url)
     crash(private_server)
     url = embedded_database_url(private_server)
     with psycopg.connect(url) as conn:
-        emptied = lost_tables(conn.cursor())
+        assert len(unlogged_tables(conn.cursor())) == 2
         rows = conn.execute("SELECT count(*) FROM tieout_rm_decisions").fetchone()
-    assert len(emptied) == 2  # crash recovery reset both unlogged partitions
-    assert rows == (0,)
+    assert rows == (0,)  # crash recovery emptied both unlogged partitions
+    assert not marked(url)  # and the mark
 
     container = bootstrap(settings.model_copy(update={"database_url": url}))
     try:
@@ -87,14 +92,17 @@ def test_a_crash_empties_the_job_tables_and_the_catch_up_restores_them(
     assert view_digest(url) == before
     tracked, head = tracked_and_head(url)
     assert tracked == head
+    assert marked(url)
+
+
+def marked(url: str) -> bool:
     with psycopg.connect(url) as conn:
-        assert lost_tables(conn.cursor()) == []
+        return conn.execute(f"SELECT 1 FROM {UNLOGGED_MARK_TABLE}").fetchone() is not None
 
 
-def test_no_table_is_lost_where_rows_were_never_written(
-    private_server: Path, tmp_path: Path
-) -> None:
-    """An empty database, and one whose job tables hold their rows, report none lost."""
+def test_no_write_goes_into_tables_a_crash_emptied(private_server: Path, tmp_path: Path) -> None:
+    """The mark gone (as a crash leaves it) refuses the next write, even one that a
+    reconnecting writer retries before any catch-up looked; the catch-up then rebuilds."""
     url = embedded_database_url(private_server)
     settings = Settings(
         home=tmp_path / "home",
@@ -104,11 +112,55 @@ def test_no_table_is_lost_where_rows_were_never_written(
     )
     container = bootstrap(settings)
     try:
-        with psycopg.connect(url) as conn:
-            assert lost_tables(conn.cursor()) == []
+        job = register(container, tmp_path)
+        assert catch_up(container.projections, 60) == 0
+        before = view_digest(url)
+        Reviews(container.app).match(job.job_id, ["U1"], ["V1"], "same customer", META)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DELETE FROM {UNLOGGED_MARK_TABLE}")
+        spec = next(s for s in container.projections.specs if s.name == "results")
+        with container.projections.opened(spec) as (log, view):
+            start = view.position(log.name) + 1
+            events = [
+                (log.mapper.to_domain_event(item), item.id)
+                for item in log.recorder.select_notifications(start=start, limit=10_000)
+            ]
+            assert events  # the manual match, not projected yet
+            with pytest.raises(ProjectionResetError, match="unlogged tables were emptied"):
+                view.project(events, Tracking(log.name, events[-1][1]))
+        assert view_digest(url) == before  # refused: nothing written
+        assert catch_up(container.projections, 60) == 0
+        assert marked(url)
+        after = view_digest(url)
+        assert after["tieout_rm_decisions"][0] == before["tieout_rm_decisions"][0] + 1
+        tracked, head = tracked_and_head(url)
+        assert tracked == head
+    finally:
+        container.close()
+
+
+def test_no_table_is_lost_where_rows_were_never_written(
+    private_server: Path, tmp_path: Path
+) -> None:
+    """A new database is marked at its first catch-up, before any unlogged table is made,
+    and stays marked: nothing is rebuilt where nothing was lost."""
+    url = embedded_database_url(private_server)
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=url,
+        object_store=str(tmp_path / "objects"),
+        own_partition_rows=5,
+    )
+    container = bootstrap(settings)
+    try:
+        assert not marked(url)
         register(container, tmp_path)
         assert catch_up(container.projections, 60) == 0
+        assert marked(url)
         with psycopg.connect(url) as conn:
-            assert lost_tables(conn.cursor()) == []
+            assert len(unlogged_tables(conn.cursor())) == 2
+        spec = next(s for s in container.projections.specs if s.name == "results")
+        with container.projections.opened(spec) as (log, view):
+            assert cast("Any", view).recover_lost_rows(log.name) is False
     finally:
         container.close()
