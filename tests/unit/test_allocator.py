@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from engine.matching.schemas import DONE
+from tieout.allocator import with_one_arena
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -53,8 +54,8 @@ def settings_of(command: str, env: dict[str, str]) -> tuple[list[str], str]:
 
 
 def test_tieout_match_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
-    """Set as `match` is resolved, before its module loads polars; a setting of the
-    user's stands."""
+    """Set as `match` is resolved, before its module loads polars; other settings of the
+    user's stand beside it, and an arena count of the user's replaces it."""
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     conf, loaded = settings_of("match", env)
     assert "narenas:1" in conf
@@ -62,7 +63,28 @@ def test_tieout_match_sets_one_jemalloc_arena_unless_the_user_chose() -> None:
     env["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0"
     conf, _ = settings_of("match", env)
     assert "dirty_decay_ms:0" in conf
+    assert "narenas:1" in conf
+    env["_RJEM_MALLOC_CONF"] = "narenas:4"
+    conf, _ = settings_of("match", env)
+    assert "narenas:4" in conf
     assert "narenas:1" not in conf
+
+
+def test_polars_settings_inherited_from_a_parent_keep_one_arena() -> None:
+    """A parent process that imported polars leaves polars' own settings in the
+    environment; `tieout match` started from it still gets its one arena."""
+    inherited = run("import os, polars; print(os.environ['_RJEM_MALLOC_CONF'])")
+    env = {**os.environ, "_RJEM_MALLOC_CONF": inherited}
+    conf, _ = settings_of("match", env)
+    assert "narenas:1" in conf
+
+
+def test_one_arena_is_added_to_other_settings_only() -> None:
+    assert with_one_arena("") == "narenas:1"
+    assert with_one_arena("dirty_decay_ms:500,muzzy_decay_ms:1000") == (
+        "dirty_decay_ms:500,muzzy_decay_ms:1000,narenas:1"
+    )
+    assert with_one_arena("narenas:2,dirty_decay_ms:0") == "narenas:2,dirty_decay_ms:0"
 
 
 @pytest.mark.parametrize("command", ["serve", "worker", "projector", "jobs", "demo"])
