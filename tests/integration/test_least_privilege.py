@@ -14,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from engine.domain.job import COMPLETED
 from engine.domain.meta import event_meta
+from projections.names import UNLOGGED_MARK_TABLE
 from projections.projector import catch_up
 from projections.results_query import DecisionFilters, UnmatchedFilters
 from tieout.bootstrap import Container, bootstrap
@@ -104,7 +105,8 @@ def test_the_projector_role_keeps_the_read_models_and_their_partitions(
     role_urls: tuple[str, str], settings: Settings, tmp_path: Path
 ) -> None:
     """The worker runs as the app role; the projector, as its own role, stages the job's
-    rows and attaches them as the job's partitions (a threshold of one row)."""
+    rows and attaches them as the job's partitions (a threshold of one row), and rebuilds
+    the read models after a crash emptied the unlogged ones (its mark gone, ADR 0019)."""
     app_url, projector_url = role_urls
     app = bootstrap(settings.model_copy(update={"database_url": app_url, "migrate": False}))
     try:
@@ -122,6 +124,10 @@ def test_the_projector_role_keeps_the_read_models_and_their_partitions(
         assert [(item["left_id"], item["right_id"]) for item in page.items] == [("1", "9")]
         open_items = projector.results.unmatched(job, UnmatchedFilters(), 10).items
         assert [(item["side"], item["id"]) for item in open_items] == [("left", "2")]
+        with psycopg.connect(str(settings.database_url), autocommit=True) as conn:
+            conn.execute(f"DELETE FROM {UNLOGGED_MARK_TABLE}".encode())  # as a crash does
+        assert catch_up(projector.projections, 60) == 0
+        assert projector.results.decisions(job, DecisionFilters(), 10).items == page.items
     finally:
         projector.close()
     with psycopg.connect(projector_url) as conn:
