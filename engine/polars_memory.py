@@ -31,13 +31,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 SYMBOL = b"_rjem_mallctl"  # tikv-jemallocator's prefix on jemalloc's `mallctl`
 PURGE_ALL = b"arena.4096.purge"  # 4096: MALLCTL_ARENAS_ALL
 SHT_SYMTAB = 2
 STT_FUNC = 2
-_SYMBOL_ENTRY = np.dtype([("name", "<u4"), ("info", "<u4"), ("value", "<u8"), ("size", "<u8")])
+SYMBOL_FIELDS = [("name", "<u4"), ("info", "<u4"), ("value", "<u8"), ("size", "<u8")]  # Elf64_Sym
 
 Mallctl = ctypes.CFUNCTYPE(
     ctypes.c_int,
@@ -91,6 +89,10 @@ def _polars_library() -> Path | None:
 def symbol_offset(library: Path, name: bytes) -> int | None:
     """The value (offset from the load address) of symbol `name` in the ELF64
     little-endian file `library`'s symbol table; None if it has no such symbol."""
+    # imported here: `tieout match` reads its inputs while numpy loads (tieout/cli/match.py)
+    import numpy as np  # noqa: PLC0415
+
+    entry = np.dtype(SYMBOL_FIELDS)
     with library.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
         if data[:6] != b"\x7fELF\x02\x01":
             return None
@@ -109,9 +111,8 @@ def symbol_offset(library: Path, name: bytes) -> int | None:
             found = data.rfind(b"\0" + name + b"\0", start, end)
             if found < 0:
                 return None
-            symbols = np.frombuffer(
-                data, _SYMBOL_ENTRY, count=section[5] // _SYMBOL_ENTRY.itemsize, offset=section[4]
-            )
+            count = section[5] // entry.itemsize
+            symbols = np.frombuffer(data, entry, count=count, offset=section[4])
             hits = np.flatnonzero(
                 (symbols["name"] == found + 1 - start) & (symbols["info"] & 0xF == STT_FUNC)
             )

@@ -52,6 +52,16 @@ def test_reading_a_ruleset_leaves_numpy_and_rapidfuzz_unloaded() -> None:
     assert _probe(probe) == "[]"
 
 
+def test_the_match_commands_module_leaves_numpy_and_rapidfuzz_unloaded() -> None:
+    # the same for everything `tieout match` imports before it starts reading
+    probe = (
+        "import sys\n"
+        "import tieout.cli.match\n"
+        "print(sorted(m for m in ('numpy', 'rapidfuzz') if m in sys.modules))"
+    )
+    assert _probe(probe) == "[]"
+
+
 def test_the_matcher_package_loads_its_names_on_first_use() -> None:
     import engine.matching  # noqa: PLC0415 - the package object itself is under test
 
