@@ -44,36 +44,68 @@ class PreparedValues:
         caller holds it)."""
         wanted = {_key(side, e) for side, side_exprs in exprs.items() for e in side_exprs}
         self._values = {key: value for key, value in self._values.items() if key in wanted}
+        self._release_columns((exprs, columns), set())
+
+    def _release_columns(
+        self,
+        later: tuple[dict[str, list[pl.Expr]], dict[str, set[str]]],
+        computing: set[tuple[str, str]],
+    ) -> None:
+        """Free the sides' columns that neither `later`'s columns nor its expressions
+        not computed yet (nor being computed: `computing`) read."""
+        exprs, columns = later
         for side, frame in self._sides.items():
             needed = set(columns.get(side, ()))
             for expr in exprs.get(side, []):
-                if _key(side, expr) not in self._values:
+                key = _key(side, expr)
+                if key not in self._values and key not in computing:
                     needed.update(expr.meta.root_names())
             kept = [name for name in frame.columns if name in needed]
             if len(kept) < frame.width:
                 self._sides[side] = frame.select(kept)
 
-    def precompute(self, exprs: dict[str, list[pl.Expr]], rows: dict[str, pl.Series]) -> None:
+    def precompute(
+        self,
+        exprs: dict[str, list[pl.Expr]],
+        rows: dict[str, pl.Series],
+        later: tuple[dict[str, list[pl.Expr]], dict[str, set[str]]] | None = None,
+    ) -> None:
         """Evaluate the expressions not seen yet over each side's `rows`, both sides in
-        one parallel pass, reading only the columns they use."""
+        one parallel pass, reading only the columns they use.
+
+        With `later` (what `release` is given: the expressions and columns still to be
+        used, these included), the columns these expressions read are gathered for
+        `rows` first, and what nothing later reads is released before the expressions
+        run: a rule's text is cleaned from the copy of its rows' values alone, not beside
+        every row's raw text (on accented text, the peak of the amount-and-date rule)."""
         todo: dict[str, dict[tuple[str, str], pl.Expr]] = {}
         for side, side_exprs in exprs.items():
             new = {_key(side, e): e for e in side_exprs}
             todo[side] = {key: e for key, e in new.items() if key not in self._values}
         sides = [side for side in todo if todo[side]]
-        queries = [self._query(side, list(todo[side].values()), rows[side]) for side in sides]
+        inputs = pl.collect_all(
+            [self._inputs(side, list(todo[side].values()), rows[side]) for side in sides],
+            engine="in-memory",
+        )
+        if later is not None:
+            self._release_columns(later, {key for side in sides for key in todo[side]})
+        queries = [
+            frame.lazy().select(e.alias(f"__v{n}") for n, e in enumerate(todo[side].values()))
+            for side, frame in zip(sides, inputs, strict=True)
+        ]
+        del inputs
         for side, frame in zip(sides, pl.collect_all(queries, engine="in-memory"), strict=True):
             position = _positions(rows[side].to_numpy(), self._sides[side].height)
             for n, key in enumerate(todo[side]):
                 # one chunk: later gathers by row number are about twice as fast
                 self._values[key] = (position, frame.get_column(f"__v{n}").rechunk())
 
-    def _query(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> pl.LazyFrame:
+    def _inputs(self, side: str, exprs: list[pl.Expr], rows: pl.Series) -> pl.LazyFrame:
+        """The columns `exprs` read, for `rows` (the side's own columns for every row)."""
         roots = sorted({name for e in exprs for name in e.meta.root_names()})
         whole = self._sides[side]
         every = _identity(rows.to_numpy(), whole.height)  # the first rule: no gather
-        frame = whole.lazy().select(pl.col(roots) if every else pl.col(roots).gather(rows))
-        return frame.select(e.alias(f"__v{n}") for n, e in enumerate(exprs))
+        return whole.lazy().select(pl.col(roots) if every else pl.col(roots).gather(rows))
 
     def gather(self, side: str, expr: pl.Expr, rows: pl.Series) -> pl.Series:
         """The prepared values of the given rows, in their order."""

@@ -156,6 +156,7 @@ def _run_rule(
     prepared.precompute(
         {"left": [plan.left for plan in plans], "right": [plan.right for plan in plans]},
         {"left": rows[0], "right": rows[1]},
+        later,
     )
     prepared.release(*later)  # the columns this rule's values were the last to read
     polars_memory.purge()  # what computing the values took (see engine.polars_memory)
