@@ -261,9 +261,12 @@ class ResultsView(PostgresTrackingRecorder):
         every catch-up, and every write checks the mark (`_write`: refused where unlogged
         tables are about, set where none is), so nothing is written into emptied tables.
         """
+        with self.datastore.transaction(commit=False) as curs:
+            if _marked(curs):  # nearly always: no lock taken
+                return False
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(begin_write(Lock.RESULTS_WRITE), prepare=False)
-            if _marked(curs):
+            if _marked(curs):  # set meanwhile
                 return False
             lost = unlogged_tables(curs)
             if not lost:
