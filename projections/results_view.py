@@ -227,11 +227,9 @@ class ResultsView(PostgresTrackingRecorder):
             )
             if events[-1][1] <= position:  # all in already: a rebuild overtook this writer
                 return 0
-            if not _marked(curs):
-                if unlogged_tables(curs):
-                    msg = "the read models' unlogged tables were emptied: restart the catch-up"
-                    raise ProjectionResetError(msg)
-                _mark(curs)  # nothing unlogged to have lost: a new database
+            if _emptied_by_a_crash(curs):
+                msg = "the read models' unlogged tables were emptied: restart the catch-up"
+                raise ProjectionResetError(msg)
             batch = _Batch()
             for event, number in events:
                 decoded = self._decoded.pop(number, None)
@@ -266,16 +264,11 @@ class ResultsView(PostgresTrackingRecorder):
                 return False
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(begin_write(Lock.RESULTS_WRITE), prepare=False)
-            if _marked(curs):  # set meanwhile
-                return False
-            lost = unlogged_tables(curs)
-            if not lost:
-                _mark(curs)
+            if not _emptied_by_a_crash(curs):
                 return False
         logger.warning(
-            "a crash of the database server emptied the read models' unlogged tables "
-            "(%d job tables): rebuilding the read models from the log",
-            len(lost),
+            "a crash of the database server emptied the read models' unlogged tables: "
+            "rebuilding the read models from the log"
         )
         self.reset(application)
         return True
@@ -297,6 +290,17 @@ class ResultsView(PostgresTrackingRecorder):
     def position(self, application: str) -> int:
         """The last event the read models hold (0: none)."""
         return self.max_tracking_id(application) or 0
+
+
+def _emptied_by_a_crash(curs: Cursor[Any]) -> bool:
+    """Whether the unlogged mark is gone while unlogged job tables exist (see
+    `recover_lost_rows`); a mark gone with none about is set again, as nothing was lost."""
+    if _marked(curs):
+        return False
+    if unlogged_tables(curs):
+        return True
+    _mark(curs)
+    return False
 
 
 def _marked(curs: Cursor[Any]) -> bool:

@@ -39,6 +39,16 @@ def private_server() -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+def own_partitions_on(url: str, tmp_path: Path) -> Settings:
+    """Settings for the private server, where every job table is a partition of its own."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=url,
+        object_store=str(tmp_path / "objects"),
+        own_partition_rows=5,
+    )
+
+
 def crash(home: Path) -> None:
     """Stop the server as a crash does: SIGQUIT is PostgreSQL's immediate shutdown (no
     checkpoint), so the next start runs crash recovery."""
@@ -58,12 +68,7 @@ def test_a_crash_empties_the_job_tables_and_the_catch_up_restores_them(
     private_server: Path, tmp_path: Path
 ) -> None:
     url = embedded_database_url(private_server)
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=url,
-        object_store=str(tmp_path / "objects"),
-        own_partition_rows=5,  # every job table here is a partition of its own
-    )
+    settings = own_partitions_on(url, tmp_path)
     container = bootstrap(settings)
     try:
         job = register(container, tmp_path)
@@ -104,12 +109,7 @@ def test_no_write_goes_into_tables_a_crash_emptied(private_server: Path, tmp_pat
     """The mark gone (as a crash leaves it) refuses the next write, even one that a
     reconnecting writer retries before any catch-up looked; the catch-up then rebuilds."""
     url = embedded_database_url(private_server)
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=url,
-        object_store=str(tmp_path / "objects"),
-        own_partition_rows=5,
-    )
+    settings = own_partitions_on(url, tmp_path)
     container = bootstrap(settings)
     try:
         job = register(container, tmp_path)
@@ -118,7 +118,7 @@ def test_no_write_goes_into_tables_a_crash_emptied(private_server: Path, tmp_pat
         Reviews(container.app).match(job.job_id, ["U1"], ["V1"], "same customer", META)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DELETE FROM {UNLOGGED_MARK_TABLE}")
-        spec = next(s for s in container.projections.specs if s.name == "results")
+        spec = container.projections.named("results")
         with container.projections.opened(spec) as (log, view):
             start = view.position(log.name) + 1
             events = [
@@ -145,12 +145,7 @@ def test_no_table_is_lost_where_rows_were_never_written(
     """A new database is marked at its first catch-up, before any unlogged table is made,
     and stays marked: nothing is rebuilt where nothing was lost."""
     url = embedded_database_url(private_server)
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=url,
-        object_store=str(tmp_path / "objects"),
-        own_partition_rows=5,
-    )
+    settings = own_partitions_on(url, tmp_path)
     container = bootstrap(settings)
     try:
         assert not marked(url)
@@ -159,7 +154,7 @@ def test_no_table_is_lost_where_rows_were_never_written(
         assert marked(url)
         with psycopg.connect(url) as conn:
             assert len(unlogged_tables(conn.cursor())) == 2
-        spec = next(s for s in container.projections.specs if s.name == "results")
+        spec = container.projections.named("results")
         with container.projections.opened(spec) as (log, view):
             assert cast("Any", view).recover_lost_rows(log.name) is False
     finally:
