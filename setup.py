@@ -6,6 +6,11 @@ installing Tieout never writes a top-level `engine` (or `api`, ...) into site-pa
 another distribution's; `tieout/__init__.py` puts that directory first on the path of a
 Tieout process. Metadata and dependencies stay in pyproject.toml. See
 docs/adr/0011-installed-packages-kept-private.md.
+
+It also builds the matcher's one C extension, `engine.matching._jaro` (ADR 0020), beside
+its source in an editable install and under `tieout/_packages` in a wheel. The extension
+is optional: without a C compiler the install goes on, and the matcher scores with
+rapidfuzz alone (the same scores, slower on long text).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 PRIVATE = ("engine", "projections", "api", "snapshots", "demo")
@@ -35,4 +41,25 @@ class PrivatePackagesBuildPy(build_py):
                 (built / name).rename(private / name)
 
 
-setup(cmdclass={"build_py": PrivatePackagesBuildPy})
+class PrivatePackagesBuildExt(build_ext):
+    """`build_ext`, writing the extensions of Tieout's top-level packages where
+    `PrivatePackagesBuildPy` moves their packages in a wheel."""
+
+    def get_ext_fullpath(self, ext_name: str) -> str:
+        path = super().get_ext_fullpath(ext_name)
+        if self.inplace or getattr(self, "editable_mode", False):
+            return path
+        if ext_name.split(".", maxsplit=1)[0] not in PRIVATE:
+            return path
+        relative = Path(path).relative_to(self.build_lib)
+        return str(Path(self.build_lib) / "tieout" / "_packages" / relative)
+
+
+NATIVE = [
+    Extension("engine.matching._jaro", ["engine/matching/_jaro.c"], optional=True),
+]
+
+setup(
+    ext_modules=NATIVE,
+    cmdclass={"build_py": PrivatePackagesBuildPy, "build_ext": PrivatePackagesBuildExt},
+)

@@ -1,0 +1,235 @@
+/*
+ * Jaro-Winkler similarity of string pairs, for `engine.matching.similarity`.
+ *
+ * The value is rapidfuzz's `JaroWinkler.normalized_similarity(left, right)` with no
+ * cutoff, bit for bit (prefix weight 0.1, at most 4 prefix characters, the boost above a
+ * Jaro similarity of 0.7; tests/unit/test_jaro_native.py compares the two). rapidfuzz
+ * builds a pattern table of 256 words per 64 characters and allocates per pair; on text
+ * longer than 64 characters that costs about twice the work below, which keeps the left
+ * string's table in at most two words (left strings of up to 128 code points) and reuses
+ * one table for every pair of a call.
+ *
+ * Jaro's matching (the greedy one of its definition): each character of the right string,
+ * in order, takes the first untaken equal character of the left string at most
+ * max(len)/2 - 1 positions away; transpositions are the matched characters that differ
+ * when both strings' matched characters are read in order, halved.
+ *
+ * `pairs(left, right, out)` scores equally long lists of str into a writable buffer of
+ * float64, with the GIL released while it computes; a pair it does not take (a left
+ * string past 128 code points, a right one past 512) gets -1.0, and the count of those is
+ * returned, for the caller to score elsewhere.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+#define MAX_LEFT 128
+#define MAX_RIGHT 512
+#define SLOTS 256 /* open addressing for code points from 256; a left string has <= 128 */
+
+typedef struct {
+    u128 low[256];
+    uint32_t keys[SLOTS];
+    u128 bits[SLOTS];
+    uint8_t used[SLOTS];
+    uint32_t left[MAX_LEFT];   /* a left string's code points (kinds 2 and 4) */
+    uint32_t right[MAX_RIGHT]; /* a right string's */
+} table;
+
+static inline uint32_t slot_of(uint32_t c) { return (c * 2654435761u) & (SLOTS - 1); }
+
+static inline u128 *slot(table *pm, uint32_t c, int insert) {
+    uint32_t h = slot_of(c);
+    while (pm->used[h]) {
+        if (pm->keys[h] == c) return &pm->bits[h];
+        h = (h + 1) & (SLOTS - 1);
+    }
+    if (!insert) return NULL;
+    pm->used[h] = 1;
+    pm->keys[h] = c;
+    pm->bits[h] = 0;
+    return &pm->bits[h];
+}
+
+static inline u128 get(table *pm, uint32_t c) {
+    if (c < 256) return pm->low[c];
+    const u128 *s = slot(pm, c, 0);
+    return s ? *s : 0;
+}
+
+static inline void set(table *pm, uint32_t c, Py_ssize_t i) {
+    if (c < 256) pm->low[c] |= (u128)1 << i;
+    else *slot(pm, c, 1) |= (u128)1 << i;
+}
+
+static inline void unset(table *pm, uint32_t c) {
+    if (c < 256) {
+        pm->low[c] = 0;
+        return;
+    }
+    /* clears the run from c's home slot on: every key of a run is reached from its own
+       home, at or before its slot, so clearing each key's run from home clears them all */
+    for (uint32_t h = slot_of(c); pm->used[h]; h = (h + 1) & (SLOTS - 1)) pm->used[h] = 0;
+}
+
+static inline u128 low_bits(Py_ssize_t n) { /* bits 0 .. n-1, n in 0 .. 128 */
+    return n >= 128 ? ~(u128)0 : (((u128)1 << n) - 1);
+}
+
+static inline int lowest_bit(u128 x) {
+    uint64_t low = (uint64_t)x;
+    return low ? __builtin_ctzll(low) : 64 + __builtin_ctzll((uint64_t)(x >> 64));
+}
+
+/* Jaro-Winkler as rapidfuzz computes it, from the matched count and transpositions */
+static inline double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t trans,
+                            Py_ssize_t prefix) {
+    double sim = 0.0;
+    if (m) {
+        trans /= 2;
+        sim += (double)m / (double)plen;
+        sim += (double)m / (double)tlen;
+        sim += ((double)m - (double)trans) / (double)m;
+        sim /= 3.0;
+    }
+    if (sim > 0.7) {
+        sim += (double)prefix * 0.1 * (1.0 - sim);
+        if (sim > 1.0) sim = 1.0;
+    }
+    return sim;
+}
+
+/* one pair, both strings as arrays of CHAR (uint8_t or uint32_t), 1 <= plen <= the bits
+   of WORD (uint64_t or u128): the window of right position j, the left positions
+   j - bound .. j + bound, moves as a mask shifted left once a position (the table holds
+   no bit past plen, so the mask needs no upper clip) */
+#define JARO_WINKLER(NAME, CHAR, WORD)                                                    \
+    static double NAME(table *pm, const CHAR *p, Py_ssize_t plen, const CHAR *t,          \
+                       Py_ssize_t tlen) {                                                 \
+        Py_ssize_t most = plen < tlen ? plen : tlen, prefix = 0;                          \
+        if (most > 4) most = 4;                                                           \
+        while (prefix < most && p[prefix] == t[prefix]) prefix++;                         \
+        if (plen == 1 && tlen == 1) return finish(1, 1, p[0] == t[0], 0, prefix);         \
+        Py_ssize_t bound = (tlen > plen ? tlen : plen) / 2 - 1;                           \
+        Py_ssize_t end = tlen < plen + bound ? tlen : plen + bound;                       \
+        for (Py_ssize_t i = 0; i < plen; i++) set(pm, p[i], i);                           \
+        WORD taken = 0, window = (WORD)low_bits(bound + 1 < plen ? bound + 1 : plen);     \
+        CHAR matched[MAX_LEFT + 1];                                                         \
+        Py_ssize_t m = 0;                                                                 \
+        for (Py_ssize_t j = 0; j < end; j++) {                                            \
+            WORD hits = (WORD)get(pm, t[j]) & window & ~taken;                            \
+            taken |= hits & (~hits + 1);                                                  \
+            matched[m] = t[j];                                                            \
+            m += hits != 0;                                                               \
+            window = j < bound ? (WORD)((window << 1) | 1) : (WORD)(window << 1);         \
+        }                                                                                 \
+        for (Py_ssize_t i = 0; i < plen; i++) unset(pm, p[i]);                            \
+        size_t trans = 0;                                                                 \
+        for (Py_ssize_t k = 0; taken; k++, taken &= taken - 1)                            \
+            trans += p[lowest_bit((u128)taken)] != matched[k];                            \
+        return finish(plen, tlen, m, trans, prefix);                                      \
+    }
+
+JARO_WINKLER(narrow64, uint8_t, uint64_t)
+JARO_WINKLER(narrow128, uint8_t, u128)
+JARO_WINKLER(wide64, uint32_t, uint64_t)
+JARO_WINKLER(wide128, uint32_t, u128)
+
+typedef struct {
+    const void *data;
+    Py_ssize_t len;
+    int kind;
+} text;
+
+static const uint32_t *widened(const text *s, uint32_t *into) {
+    for (Py_ssize_t i = 0; i < s->len; i++) into[i] = PyUnicode_READ(s->kind, s->data, i);
+    return into;
+}
+
+/* -1.0: not taken (see the top of the file) */
+static double score(table *pm, const text *p, const text *t) {
+    if (p->len > MAX_LEFT || t->len > MAX_RIGHT) return -1.0;
+    if (p->len == 0 || t->len == 0) return p->len == t->len ? 1.0 : 0.0;
+    if (p->kind == PyUnicode_1BYTE_KIND && t->kind == PyUnicode_1BYTE_KIND) {
+        if (p->len <= 64) return narrow64(pm, p->data, p->len, t->data, t->len);
+        return narrow128(pm, p->data, p->len, t->data, t->len);
+    }
+    const uint32_t *pw = widened(p, pm->left), *tw = widened(t, pm->right);
+    if (p->len <= 64) return wide64(pm, pw, p->len, tw, t->len);
+    return wide128(pm, pw, p->len, tw, t->len);
+}
+
+static int as_text(PyObject *o, text *s) {
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "str expected, not %.80s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    s->data = PyUnicode_DATA(o);
+    s->len = PyUnicode_GET_LENGTH(o);
+    s->kind = PyUnicode_KIND(o);
+    return 0;
+}
+
+static PyObject *pairs(PyObject *self, PyObject *args) {
+    PyObject *left, *right, *out;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &left, &PyList_Type, &right, &out))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(left);
+    if (PyList_GET_SIZE(right) != n) {
+        PyErr_SetString(PyExc_ValueError, "left and right differ in length");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    text *texts = NULL;
+    table *pm = NULL;
+    if (view.len != n * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "out holds a float64 per pair");
+        goto failed;
+    }
+    texts = PyMem_RawMalloc(sizeof(text) * 2 * (size_t)(n ? n : 1));
+    pm = calloc(1, sizeof(table));
+    if (!texts || !pm) {
+        PyErr_NoMemory();
+        goto failed;
+    }
+    /* the lists hold their strings, and str is immutable: the data stays put without
+       the GIL */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_text(PyList_GET_ITEM(left, i), &texts[2 * i]) < 0 ||
+            as_text(PyList_GET_ITEM(right, i), &texts[2 * i + 1]) < 0)
+            goto failed;
+    }
+    double *scores = view.buf;
+    Py_ssize_t skipped = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        scores[i] = score(pm, &texts[2 * i], &texts[2 * i + 1]);
+        skipped += scores[i] < 0.0;
+    }
+    Py_END_ALLOW_THREADS
+    free(pm);
+    PyMem_RawFree(texts);
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(skipped);
+failed:
+    free(pm);
+    PyMem_RawFree(texts);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"pairs", pairs, METH_VARARGS,
+     "pairs(left, right, out) -> int: Jaro-Winkler of each (left[i], right[i]) into out[i]"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jaro", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__jaro(void) { return PyModule_Create(&module); }

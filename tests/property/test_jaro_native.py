@@ -1,0 +1,131 @@
+"""The native Jaro-Winkler (`engine.matching._jaro`) gives rapidfuzz's scores bit for bit,
+and `jaro_winkler` conditions hold pairs to `min` exactly, on every scoring path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from budget import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from engine.matching import _jaro, similarity
+from engine.matching.similarity import jaro_winkler_pairs, pair_scores, raw_matrix
+
+# few letters make many equal characters (matches, transpositions, prefixes); the others
+# are one byte past ASCII, two bytes and four bytes wide in a Python str
+ALPHABETS = ["ab", "abcdefgh", "abcdefghijklmnopqrstuvwxyz ", "aé€𝄞b", "xyzā"]
+
+
+def texts(longest: int) -> st.SearchStrategy[str]:
+    return st.sampled_from(ALPHABETS).flatmap(
+        lambda alphabet: st.text(alphabet=alphabet, max_size=longest)
+    )
+
+
+def rapidfuzz_scores(left: list[str], right: list[str]) -> np.ndarray:
+    scores: np.ndarray = process.cpdist(
+        left, right, scorer=JaroWinkler.normalized_similarity, dtype=np.float64, workers=1
+    )
+    return scores
+
+
+def bits(scores: np.ndarray) -> list[int]:
+    values: list[int] = scores.view(np.int64).tolist()
+    return values
+
+
+def test_the_extension_is_built() -> None:
+    """An install with a C compiler (every machine the suite runs on) builds `_jaro`: the
+    tests below would otherwise compare rapidfuzz with itself (this module's import of
+    `_jaro` fails first where it is not built)."""
+    assert vars(similarity)["_jaro"] is _jaro
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(st.tuples(texts(140), texts(600)), max_size=40))
+def test_native_scores_are_rapidfuzz_scores_bit_for_bit(pairs: list[tuple[str, str]]) -> None:
+    """Left strings past 128 code points and right ones past 512 are left to rapidfuzz
+    (-1.0 in the extension's answer); every other pair gets rapidfuzz's exact double."""
+    left, right = [a for a, _ in pairs], [b for _, b in pairs]
+    out = np.empty(len(pairs), dtype=np.float64)
+    skipped = _jaro.pairs(left, right, out)
+    taken = np.array([len(a) <= 128 and len(b) <= 512 for a, b in pairs], dtype=bool)
+    assert skipped == int((~taken).sum())
+    assert bits(out[~taken]) == bits(np.full(int((~taken).sum()), -1.0))
+    assert bits(out[taken]) == bits(rapidfuzz_scores(left, right)[taken])
+    assert bits(jaro_winkler_pairs(left, right)) == bits(rapidfuzz_scores(left, right))
+
+
+def test_many_pairs_scored_on_threads_keep_their_order() -> None:
+    """Past PARALLEL_PAIRS the pairs are cut into spans scored on several threads: each
+    score still lands at its pair's position, the pairs the extension leaves included."""
+    rng = np.random.default_rng(7)
+    words = ["payment", "invoice", "acme", "gmbh", "transfer", "é", "𝄞", "ref"]
+    count = similarity.PARALLEL_PAIRS * 3 + 17
+
+    def sentence() -> str:
+        return " ".join(rng.choice(words, size=int(rng.integers(0, 40))))
+
+    left, right = [sentence() for _ in range(count)], [sentence() for _ in range(count)]
+    assert any(len(text) > 128 for text in left)  # some go to rapidfuzz
+    assert bits(jaro_winkler_pairs(left, right)) == bits(rapidfuzz_scores(left, right))
+
+
+def test_without_the_extension_rapidfuzz_gives_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    left = ["acme gmbh payment", "x" * 200, "", "blue sky"]
+    right = ["acme payment gmbh", "x" * 199, "", "blu sky"]
+    native = jaro_winkler_pairs(left, right)
+    monkeypatch.setattr(similarity, "_jaro", None)
+    assert bits(jaro_winkler_pairs(left, right)) == bits(native)
+
+
+# rapidfuzz's own cutoff answers 0 for this pair at 0.8, whose score is 0.8 exactly
+AT_MIN = ("fdcbefcg", "fehfcacg")
+
+
+def test_a_pair_scoring_min_exactly_meets_the_condition() -> None:
+    assert rapidfuzz_scores([AT_MIN[0]], [AT_MIN[1]]).tolist() == [0.8]
+    assert pair_scores([AT_MIN[0]], [AT_MIN[1]], "jaro_winkler", 80.0).tolist() == [80.0]
+    assert raw_matrix([AT_MIN[0]], [AT_MIN[1]], "jaro_winkler", 80.0).tolist() == [[0.8]]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(texts(90), min_size=1, max_size=8),
+    st.lists(texts(90), min_size=1, max_size=8),
+    st.sampled_from([0.0, 30.0, 65.0, 70.0, 72.0, 80.0, 100.0]),
+)
+def test_pairs_and_matrices_hold_the_same_pairs_to_min(
+    left: list[str], right: list[str], minimum: float
+) -> None:
+    """A pair's score is the same whether its key goes pair by pair or as a matrix
+    (`cdist`, SIMD for short strings), and below `min` both answer 0."""
+    matrix = raw_matrix(left, right, "jaro_winkler", minimum)
+    rows, cols = np.divmod(np.arange(len(left) * len(right)), len(right))
+    pairs = pair_scores([left[r] for r in rows], [right[c] for c in cols], "jaro_winkler", minimum)
+    assert bits(matrix.ravel() * 100.0) == bits(pairs)
+    exact = rapidfuzz_scores([left[r] for r in rows], [right[c] for c in cols])
+    assert bits(pairs) == bits(np.where(exact >= minimum / 100.0, exact, 0.0) * 100.0)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "out", "error"),
+    [
+        (["a", 3], ["a", "b"], np.empty(2), TypeError),
+        (["a"], ["a", "b"], np.empty(2), ValueError),
+        (["a", "b"], ["a", "b"], np.empty(3), ValueError),
+        (["a"], ["b"], np.empty(1, dtype=np.float32), ValueError),
+    ],
+)
+def test_bad_arguments_raise_instead_of_writing(
+    left: list[object], right: list[str], out: np.ndarray, error: type[Exception]
+) -> None:
+    before = out.copy()
+    with pytest.raises(error):
+        _jaro.pairs(left, right, out)  # type: ignore[arg-type]
+    assert out.tobytes() == before.tobytes()
