@@ -140,6 +140,7 @@ JARO_WINKLER(wide64, uint32_t, uint64_t)
 JARO_WINKLER(wide128, uint32_t, u128)
 
 typedef struct {
+    PyObject *str; /* a reference held while the GIL is released */
     const void *data;
     Py_ssize_t len;
     int kind;
@@ -168,10 +169,17 @@ static int as_text(PyObject *o, text *s) {
         PyErr_Format(PyExc_TypeError, "str expected, not %.80s", Py_TYPE(o)->tp_name);
         return -1;
     }
+    if (PyUnicode_READY(o) < 0) return -1;
+    Py_INCREF(o);
+    s->str = o;
     s->data = PyUnicode_DATA(o);
     s->len = PyUnicode_GET_LENGTH(o);
     s->kind = PyUnicode_KIND(o);
     return 0;
+}
+
+static void release(text *texts, Py_ssize_t held) {
+    for (Py_ssize_t i = 0; i < held; i++) Py_DECREF(texts[i].str);
 }
 
 static PyObject *pairs(PyObject *self, PyObject *args) {
@@ -186,6 +194,7 @@ static PyObject *pairs(PyObject *self, PyObject *args) {
     }
     Py_buffer view;
     if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    Py_ssize_t held = 0;
     text *texts = NULL;
     table *pm = NULL;
     if (view.len != n * (Py_ssize_t)sizeof(double)) {
@@ -198,12 +207,11 @@ static PyObject *pairs(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto failed;
     }
-    /* the lists hold their strings, and str is immutable: the data stays put without
-       the GIL */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (as_text(PyList_GET_ITEM(left, i), &texts[2 * i]) < 0 ||
-            as_text(PyList_GET_ITEM(right, i), &texts[2 * i + 1]) < 0)
-            goto failed;
+    /* each string is referenced here until the scores are in, and str is immutable: its
+       data stays put without the GIL, whatever another thread does to the lists */
+    for (Py_ssize_t i = 0; i < 2 * n; i++) {
+        if (as_text(PyList_GET_ITEM(i % 2 ? right : left, i / 2), &texts[i]) < 0) goto failed;
+        held = i + 1;
     }
     double *scores = view.buf;
     Py_ssize_t skipped = 0;
@@ -213,11 +221,13 @@ static PyObject *pairs(PyObject *self, PyObject *args) {
         skipped += scores[i] < 0.0;
     }
     Py_END_ALLOW_THREADS
+    release(texts, held);
     free(pm);
     PyMem_RawFree(texts);
     PyBuffer_Release(&view);
     return PyLong_FromSsize_t(skipped);
 failed:
+    release(texts, held);
     free(pm);
     PyMem_RawFree(texts);
     PyBuffer_Release(&view);
@@ -230,6 +240,11 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jaro", NULL, -1, methods};
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "_jaro",
+    .m_size = -1,
+    .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__jaro(void) { return PyModule_Create(&module); }
