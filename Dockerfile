@@ -7,10 +7,10 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# gcc builds the matcher's C extension (engine/matching/_jaro.c); the runtime stage
-# below takes the built virtualenv only, without the compiler
+# gcc and OpenSSL's headers build the C extensions (engine/matching/_jaro.c and
+# engine/_merkle.c); the runtime stage below takes the built virtualenv only
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 
 RUN python -m venv /opt/tieout

@@ -15,8 +15,8 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# setup.py and the C source too: an editable install builds the matcher's extension in place
-NATIVE := setup.py $(wildcard engine/matching/*.c)
+# setup.py and the C sources too: an editable install builds the extensions in place
+NATIVE := setup.py $(wildcard engine/*.c engine/*/*.c)
 
 $(RUN_STAMP): pyproject.toml $(NATIVE) | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e .

@@ -7,10 +7,11 @@ another distribution's; `tieout/__init__.py` puts that directory first on the pa
 Tieout process. Metadata and dependencies stay in pyproject.toml. See
 docs/adr/0011-installed-packages-kept-private.md.
 
-It also builds the matcher's one C extension, `engine.matching._jaro` (ADR 0020), beside
-its source in an editable install and under `tieout/_packages` in a wheel. The extension
-is optional: without a C compiler the install goes on, and the matcher scores with
-rapidfuzz alone (the same scores, slower on long text).
+It also builds two C extensions, the matcher's `engine.matching._jaro` (ADR 0020) and the
+decision root's `engine._merkle` (ADR 0021), beside their sources in an editable install
+and under `tieout/_packages` in a wheel. Both are optional: without a C compiler (or
+OpenSSL's headers, for `_merkle`) the install goes on, and Python computes the same
+results more slowly.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class PrivatePackagesBuildExt(build_ext):
 
 NATIVE = [
     Extension("engine.matching._jaro", ["engine/matching/_jaro.c"], optional=True),
+    # OpenSSL's SHA-256, the library Python's hashlib uses
+    Extension("engine._merkle", ["engine/_merkle.c"], libraries=["crypto"], optional=True),
 ]
 
 setup(

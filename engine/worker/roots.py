@@ -1,6 +1,10 @@
-"""The Merkle root over a job's decisions, hashed in a process of its own for large jobs.
+"""The Merkle root over a job's decisions, hashed in a process of its own for large jobs
+where it is hashed in Python.
 
-A leaf is a SHA-256 of a short row, so hashing a million decisions is a million Python
+Where `engine._merkle` is built (`decision_proofs.NATIVE`, ADR 0021) the root is hashed in
+C with the GIL released, in the calling thread, and no child is started: the child's
+start and the copy of the decisions cost more than the hashing then does. Otherwise:
+a leaf is a SHA-256 of a short row, so hashing a million decisions is a million Python
 calls that hold the GIL throughout: in a thread of the worker it would stall the recording
 of the same job and, on the embedded default, the projector threads in the same process.
 A job of `offload_rows` decisions or more is hashed in a child process instead, which has
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -24,12 +29,13 @@ from concurrent.futures.process import BrokenProcessPool
 
 import polars as pl
 
-from engine.decision_proofs import LEAF_COLUMNS, root_of
+from engine.decision_proofs import LEAF_COLUMNS, NATIVE, root_of
 
 logger = logging.getLogger(__name__)
 
 OFFLOAD_ROWS = 100_000
-"""Decisions from which the root is hashed in the child process."""
+"""Decisions from which the root is hashed in the child process (hashed in Python)."""
+NEVER = sys.maxsize
 
 
 def _root_from_ipc(payload: bytes) -> tuple[bytes, int]:
@@ -48,7 +54,11 @@ class RootHasher:
     until `close`, so a worker pays its start once, not per job.
     """
 
-    def __init__(self, offload_rows: int = OFFLOAD_ROWS) -> None:
+    def __init__(self, offload_rows: int | None = None) -> None:
+        """`offload_rows`: decisions from which the child hashes; by default OFFLOAD_ROWS
+        where the root is hashed in Python, never where it is hashed in C."""
+        if offload_rows is None:
+            offload_rows = NEVER if NATIVE else OFFLOAD_ROWS
         self.offload_rows = offload_rows
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
