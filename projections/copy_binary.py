@@ -33,6 +33,12 @@ _FIXED: dict[pl.DataType, tuple[str, int]] = {
 }
 # a null field is its length word alone: the join leaves the null value's bytes out
 _JOIN = pc.JoinOptions(null_handling="replace", null_replacement="")
+# the join's separator, b"", made from buffers: `pa.scalar(b"")` converts a Python value,
+# and pyarrow's conversions import pandas where it is installed (0.1-0.2 s, once a process,
+# in the middle of a job's staging)
+_NOTHING = pa.Array.from_buffers(
+    pa.large_binary(), 1, [None, pa.py_buffer(np.zeros(2, dtype=np.int64)), pa.py_buffer(b"")]
+)[0]
 
 
 def binary_copy(frame: pl.DataFrame) -> list[bytes | memoryview]:
@@ -42,7 +48,7 @@ def binary_copy(frame: pl.DataFrame) -> list[bytes | memoryview]:
     parts = [_fixed(np.full(rows, frame.width, dtype=">i2"), 2)]  # each row's field count
     for name in frame.columns:
         parts.extend(_field(frame.get_column(name)))
-    joined = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()), options=_JOIN)
+    joined = pc.binary_join_element_wise(*parts, _NOTHING, options=_JOIN)
     offsets = np.frombuffer(
         joined.buffers()[1], dtype=np.int64, count=rows + 1, offset=joined.offset * 8
     )
@@ -55,7 +61,8 @@ def _field(column: pl.Series) -> list[pa.Array]:
     valid = None if column.null_count() == 0 else column.is_not_null().to_numpy()
     if column.dtype == pl.String:
         text = _arrow(column).cast(pa.large_binary())  # UTF-8 as it is: no copy
-        lengths = pc.binary_length(text).to_numpy(zero_copy_only=False)
+        # by polars: pyarrow's would import pandas (see _NOTHING)
+        lengths = column.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
         if valid is not None:
             lengths = np.where(valid, lengths, NULL_LENGTH)
         return [_fixed(lengths.astype(">i4"), 4), text]
