@@ -18,13 +18,13 @@ below it, where a condition's contract is score >= min.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 import numpy as np
+import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
@@ -105,7 +105,8 @@ def _held_to(raw: np.ndarray, cutoff: float) -> np.ndarray:
 
 @cache
 def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """As many threads as polars' pool, as the big keys are scored on (blocks.py)."""
+    return max(1, pl.thread_pool_size())
 
 
 @cache
