@@ -27,6 +27,8 @@
 
 typedef unsigned __int128 u128;
 
+#define HOT_EARLY static inline __attribute__((always_inline))
+
 #define MAX_LEFT 128
 #define MAX_RIGHT 512
 #define SLOTS 256 /* open addressing for code points from 256; a left string has <= 128 */
@@ -40,9 +42,9 @@ typedef struct {
     uint32_t right[MAX_RIGHT]; /* a right string's */
 } table;
 
-static inline uint32_t slot_of(uint32_t c) { return (c * 2654435761u) & (SLOTS - 1); }
+HOT_EARLY uint32_t slot_of(uint32_t c) { return (c * 2654435761u) & (SLOTS - 1); }
 
-static inline u128 *slot(table *pm, uint32_t c, int insert) {
+HOT_EARLY u128 *slot(table *pm, uint32_t c, int insert) {
     uint32_t h = slot_of(c);
     while (pm->used[h]) {
         if (pm->keys[h] == c) return &pm->bits[h];
@@ -55,18 +57,18 @@ static inline u128 *slot(table *pm, uint32_t c, int insert) {
     return &pm->bits[h];
 }
 
-static inline u128 get(table *pm, uint32_t c) {
+HOT_EARLY u128 get(table *pm, uint32_t c) {
     if (c < 256) return pm->low[c];
     const u128 *s = slot(pm, c, 0);
     return s ? *s : 0;
 }
 
-static inline void set(table *pm, uint32_t c, Py_ssize_t i) {
+HOT_EARLY void set(table *pm, uint32_t c, Py_ssize_t i) {
     if (c < 256) pm->low[c] |= (u128)1 << i;
     else *slot(pm, c, 1) |= (u128)1 << i;
 }
 
-static inline void unset(table *pm, uint32_t c) {
+HOT_EARLY void unset(table *pm, uint32_t c) {
     if (c < 256) {
         pm->low[c] = 0;
         return;
@@ -76,17 +78,17 @@ static inline void unset(table *pm, uint32_t c) {
     for (uint32_t h = slot_of(c); pm->used[h]; h = (h + 1) & (SLOTS - 1)) pm->used[h] = 0;
 }
 
-static inline u128 low_bits(Py_ssize_t n) { /* bits 0 .. n-1, n in 0 .. 128 */
+HOT_EARLY u128 low_bits(Py_ssize_t n) { /* bits 0 .. n-1, n in 0 .. 128 */
     return n >= 128 ? ~(u128)0 : (((u128)1 << n) - 1);
 }
 
-static inline int lowest_bit(u128 x) {
+HOT_EARLY int lowest_bit(u128 x) {
     uint64_t low = (uint64_t)x;
     return low ? __builtin_ctzll(low) : 64 + __builtin_ctzll((uint64_t)(x >> 64));
 }
 
 /* Jaro-Winkler as rapidfuzz computes it, from the matched count and transpositions */
-static inline double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t trans,
+HOT_EARLY double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t trans,
                             Py_ssize_t prefix) {
     double sim = 0.0;
     if (m) {
@@ -104,11 +106,15 @@ static inline double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size
 }
 
 /* one pair, both strings as arrays of CHAR (uint8_t or uint32_t), 1 <= plen <= the bits
-   of WORD (uint64_t or u128): the window of right position j, the left positions
-   j - bound .. j + bound, moves as a mask shifted left once a position (the table holds
-   no bit past plen, so the mask needs no upper clip) */
+   of WORD (uint64_t or u128), the left string's bits already in the table (`set` for
+   each of its characters; a matrix sets a left string once for a whole row): the window
+   of right position j, the left positions j - bound .. j + bound, moves as a mask shifted
+   left once a position (the table holds no bit past plen, so the mask needs no upper
+   clip) */
+#define HOT static inline __attribute__((always_inline))
+
 #define JARO_WINKLER(NAME, CHAR, WORD)                                                    \
-    static double NAME(table *pm, const CHAR *p, Py_ssize_t plen, const CHAR *t,          \
+    HOT double NAME(table *pm, const CHAR *p, Py_ssize_t plen, const CHAR *t,          \
                        Py_ssize_t tlen) {                                                 \
         Py_ssize_t most = plen < tlen ? plen : tlen, prefix = 0;                          \
         if (most > 4) most = 4;                                                           \
@@ -116,9 +122,8 @@ static inline double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size
         if (plen == 1 && tlen == 1) return finish(1, 1, p[0] == t[0], 0, prefix);         \
         Py_ssize_t bound = (tlen > plen ? tlen : plen) / 2 - 1;                           \
         Py_ssize_t end = tlen < plen + bound ? tlen : plen + bound;                       \
-        for (Py_ssize_t i = 0; i < plen; i++) set(pm, p[i], i);                           \
         WORD taken = 0, window = (WORD)low_bits(bound + 1 < plen ? bound + 1 : plen);     \
-        CHAR matched[MAX_LEFT + 1];                                                         \
+        CHAR matched[MAX_LEFT + 1];                                                       \
         Py_ssize_t m = 0;                                                                 \
         for (Py_ssize_t j = 0; j < end; j++) {                                            \
             WORD hits = (WORD)get(pm, t[j]) & window & ~taken;                            \
@@ -127,7 +132,6 @@ static inline double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size
             m += hits != 0;                                                               \
             window = j < bound ? (WORD)((window << 1) | 1) : (WORD)(window << 1);         \
         }                                                                                 \
-        for (Py_ssize_t i = 0; i < plen; i++) unset(pm, p[i]);                            \
         size_t trans = 0;                                                                 \
         for (Py_ssize_t k = 0; taken; k++, taken &= taken - 1)                            \
             trans += p[lowest_bit((u128)taken)] != matched[k];                            \
@@ -138,6 +142,28 @@ JARO_WINKLER(narrow64, uint8_t, uint64_t)
 JARO_WINKLER(narrow128, uint8_t, u128)
 JARO_WINKLER(wide64, uint32_t, uint64_t)
 JARO_WINKLER(wide128, uint32_t, u128)
+
+#define SET_LEFT(NAME, CHAR)                                                              \
+    HOT void NAME##_set(table *pm, const CHAR *p, Py_ssize_t plen) {                      \
+        for (Py_ssize_t i = 0; i < plen; i++) set(pm, p[i], i);                           \
+    }                                                                                     \
+    HOT void NAME##_unset(table *pm, const CHAR *p, Py_ssize_t plen) {                    \
+        for (Py_ssize_t i = 0; i < plen; i++) unset(pm, p[i]);                            \
+    }
+
+SET_LEFT(narrow, uint8_t)
+SET_LEFT(wide, uint32_t)
+
+/* a left string set in the table against one right string, both of one width */
+HOT double narrow(table *pm, const uint8_t *p, Py_ssize_t plen, const uint8_t *t,
+                            Py_ssize_t tlen) {
+    return plen <= 64 ? narrow64(pm, p, plen, t, tlen) : narrow128(pm, p, plen, t, tlen);
+}
+
+HOT double wide(table *pm, const uint32_t *p, Py_ssize_t plen, const uint32_t *t,
+                          Py_ssize_t tlen) {
+    return plen <= 64 ? wide64(pm, p, plen, t, tlen) : wide128(pm, p, plen, t, tlen);
+}
 
 typedef struct {
     PyObject *str; /* a reference held while the GIL is released */
@@ -155,13 +181,18 @@ static const uint32_t *widened(const text *s, uint32_t *into) {
 static double score(table *pm, const text *p, const text *t) {
     if (p->len > MAX_LEFT || t->len > MAX_RIGHT) return -1.0;
     if (p->len == 0 || t->len == 0) return p->len == t->len ? 1.0 : 0.0;
+    double found;
     if (p->kind == PyUnicode_1BYTE_KIND && t->kind == PyUnicode_1BYTE_KIND) {
-        if (p->len <= 64) return narrow64(pm, p->data, p->len, t->data, t->len);
-        return narrow128(pm, p->data, p->len, t->data, t->len);
+        narrow_set(pm, p->data, p->len);
+        found = narrow(pm, p->data, p->len, t->data, t->len);
+        narrow_unset(pm, p->data, p->len);
+        return found;
     }
     const uint32_t *pw = widened(p, pm->left), *tw = widened(t, pm->right);
-    if (p->len <= 64) return wide64(pm, pw, p->len, tw, t->len);
-    return wide128(pm, pw, p->len, tw, t->len);
+    wide_set(pm, pw, p->len);
+    found = wide(pm, pw, p->len, tw, t->len);
+    wide_unset(pm, pw, p->len);
+    return found;
 }
 
 static int as_text(PyObject *o, text *s) {
@@ -234,9 +265,127 @@ failed:
     return NULL;
 }
 
+/* the strings of `list` into `into` (held: one more reference each), and whether they are
+   all one byte a character */
+static int collect(PyObject *list, text *into, Py_ssize_t *held, int *narrow_only) {
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_text(PyList_GET_ITEM(list, i), &into[i]) < 0) return -1;
+        *held = i + 1;
+        *narrow_only &= into[i].kind == PyUnicode_1BYTE_KIND;
+    }
+    return 0;
+}
+
+/* every string of `texts` that a matrix scores, as code points, one after the other in
+   `into` (NULL: none needed); `at[i]`: where string i starts */
+static uint32_t *widened_all(const text *texts, Py_ssize_t n, Py_ssize_t *at) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) total += texts[i].len;
+    uint32_t *into = PyMem_RawMalloc(sizeof(uint32_t) * (size_t)(total ? total : 1));
+    if (!into) return NULL;
+    for (Py_ssize_t i = 0, start = 0; i < n; start += texts[i].len, i++) {
+        at[i] = start;
+        widened(&texts[i], into + start);
+    }
+    return into;
+}
+
+/* row i of a matrix: left string i against every right string (see `matrix`) */
+static Py_ssize_t matrix_row(table *pm, const text *p, const text *rights, Py_ssize_t m,
+                             const uint32_t *wide_text, const Py_ssize_t *wide_at,
+                             Py_ssize_t left_at, double *row) {
+    if (p->len > MAX_LEFT) {
+        for (Py_ssize_t j = 0; j < m; j++) row[j] = -1.0;
+        return m;
+    }
+    Py_ssize_t skipped = 0;
+    const uint32_t *pw = wide_text ? wide_text + left_at : NULL;
+    if (p->len) {
+        if (pw) wide_set(pm, pw, p->len);
+        else narrow_set(pm, p->data, p->len);
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        const text *t = &rights[j];
+        if (t->len > MAX_RIGHT) {
+            row[j] = -1.0;
+            skipped++;
+        } else if (p->len == 0 || t->len == 0) {
+            row[j] = p->len == t->len ? 1.0 : 0.0;
+        } else if (pw) {
+            row[j] = wide(pm, pw, p->len, wide_text + wide_at[j], t->len);
+        } else {
+            row[j] = narrow(pm, p->data, p->len, t->data, t->len);
+        }
+    }
+    if (p->len) {
+        if (pw) wide_unset(pm, pw, p->len);
+        else narrow_unset(pm, p->data, p->len);
+    }
+    return skipped;
+}
+
+static PyObject *matrix(PyObject *self, PyObject *args) {
+    PyObject *left, *right, *out;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &left, &PyList_Type, &right, &out))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(left), m = PyList_GET_SIZE(right);
+    Py_buffer view;
+    if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    Py_ssize_t held = 0, held_right = 0;
+    int narrow_only = 1;
+    text *texts = NULL;
+    table *pm = NULL;
+    uint32_t *wide_text = NULL;
+    Py_ssize_t *wide_at = NULL;
+    PyObject *result = NULL;
+    if (view.len != n * m * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "out holds a float64 per cell");
+        goto done;
+    }
+    texts = PyMem_RawMalloc(sizeof(text) * (size_t)(n + m ? n + m : 1));
+    pm = calloc(1, sizeof(table));
+    if (!texts || !pm) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (collect(left, texts, &held, &narrow_only) < 0 ||
+        collect(right, texts + n, &held_right, &narrow_only) < 0)
+        goto done;
+    if (!narrow_only) {
+        wide_at = PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)(n + m ? n + m : 1));
+        wide_text = wide_at ? widened_all(texts, n + m, wide_at) : NULL;
+        if (!wide_text) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    double *cells = view.buf;
+    Py_ssize_t skipped = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        skipped += matrix_row(pm, &texts[i], texts + n, m, wide_text, wide_at ? wide_at + n : NULL,
+                              wide_at ? wide_at[i] : 0, cells + i * m);
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(skipped);
+done:
+    release(texts, held);
+    if (texts) release(texts + n, held_right);
+    PyMem_RawFree(wide_text);
+    PyMem_RawFree(wide_at);
+    free(pm);
+    PyMem_RawFree(texts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"pairs", pairs, METH_VARARGS,
      "pairs(left, right, out) -> int: Jaro-Winkler of each (left[i], right[i]) into out[i]"},
+    {"matrix", matrix, METH_VARARGS,
+     "matrix(left, right, out) -> int: Jaro-Winkler of each (left[i], right[j]) into "
+     "out[i * len(right) + j]"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -129,3 +129,45 @@ def test_bad_arguments_raise_instead_of_writing(
     with pytest.raises(error):
         _jaro.pairs(left, right, out)  # type: ignore[arg-type]
     assert out.tobytes() == before.tobytes()
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(st.lists(texts(140), max_size=9), st.lists(texts(600), max_size=9))
+def test_native_matrix_is_rapidfuzz_cdist_bit_for_bit(left: list[str], right: list[str]) -> None:
+    """Each cell is rapidfuzz's exact double; the cells the extension does not take (a
+    left string past 128 code points: its whole row; a right one past 512) are -1.0 and
+    counted, and `raw_matrix` fills them from rapidfuzz."""
+    out = np.empty(len(left) * len(right), dtype=np.float64)
+    skipped = _jaro.matrix(left, right, out)
+    expected = process.cdist(
+        left, right, scorer=JaroWinkler.normalized_similarity, dtype=np.float64, workers=1
+    ).reshape(-1)
+    taken = np.array([len(a) <= 128 and len(b) <= 512 for a in left for b in right], dtype=bool)
+    assert skipped == int((~taken).sum())
+    assert bits(out[taken]) == bits(expected[taken])
+    assert (out[~taken] == -1.0).all()
+    for workers in (1, -1):
+        matrix = raw_matrix(left, right, "jaro_winkler", 0.0, workers)
+        assert bits(matrix.reshape(-1)) == bits(expected)
+
+
+def test_long_text_matrices_take_the_extension(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past NATIVE_MATRIX_CHARS characters a matrix is the extension's; below, rapidfuzz's
+    SIMD `cdist` (faster there): the same cells either way, held to `min`."""
+    called: list[int] = []
+
+    def counted(left: list[str], right: list[str], out: np.ndarray) -> int:
+        called.append(len(left))
+        return _jaro.matrix(left, right, out)
+
+    monkeypatch.setattr(similarity, "_jaro", type("Native", (), {"matrix": staticmethod(counted)}))
+    long_left = ["payment acme gmbh invoice " * 4, "x" * 70, "short"]
+    right = ["payment acme gmbh invoice " * 3, "short", "x" * 65]
+    matrix = raw_matrix(long_left, right, "jaro_winkler", 70.0)
+    assert called == [3]
+    expected = process.cdist(
+        long_left, right, scorer=JaroWinkler.normalized_similarity, dtype=np.float64
+    )
+    assert bits(matrix.reshape(-1)) == bits(np.where(expected >= 0.7, expected, 0.0).reshape(-1))
+    raw_matrix(["short", "tiny"], right, "jaro_winkler", 70.0)
+    assert called == [3]
