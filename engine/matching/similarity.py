@@ -8,7 +8,9 @@
   x right matrix, in slices of rows, keeping the cells at or above `min`. `cdist` prepares
   each string once and fills rows with SIMD for short strings (ratio, QRatio,
   token_sort_ratio, jaro_winkler); small matrices run on one thread, where a thread pool
-  costs more than it saves. Both give identical scores.
+  costs more than it saves. Both give identical scores. jaro_winkler on strings past
+  NATIVE_MATRIX_CHARS goes to `_jaro`'s matrix call instead, where rapidfuzz has no SIMD
+  and a cell costs what a pair does (five times the extension's).
 
 jaro_winkler is scored exactly and then held to `min` (`_held_to`): rapidfuzz's own cutoff
 for it goes through a distance with a tolerance of 1e-5 and a Jaro cutoff derived from the
