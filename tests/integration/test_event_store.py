@@ -127,3 +127,25 @@ def test_restart_reuses_the_store_and_migrations_are_idempotent(
         assert again.app.get_project(project_id).name == "kept"
     finally:
         again.close()
+
+
+def test_large_events_are_stored_uncompressed(container: Container, database_url: str) -> None:
+    """Migration 0008 (ADR 0022): a state past the TOAST threshold is stored as it is, even
+    one pglz would shrink; the job's row batches, the only such events, are zstd already."""
+    state = b'{"data": "' + b"a" * 100_000 + b'"}'
+    with psycopg.connect(database_url) as conn:
+        storage = conn.execute(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = 'tieout_events'::regclass AND attname = 'state'"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO tieout_events (originator_id, originator_version, topic, state)"
+            " VALUES (gen_random_uuid(), 1, 'probe', %s)",
+            (state,),
+        )
+        stored = conn.execute(
+            "SELECT pg_column_compression(state), length(state) FROM tieout_events"
+            " WHERE topic = 'probe'"
+        ).fetchone()
+    assert storage == ("e",)
+    assert stored == (None, len(state))
