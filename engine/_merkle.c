@@ -59,10 +59,23 @@ static inline int sha256(hasher *h, const unsigned char *message, size_t length,
 static PyObject *leaves(PyObject *self, PyObject *args) {
     Py_buffer data, offsets;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*y*", &data, &offsets)) return NULL;
+    PyObject *given_data, *given_offsets;
+    if (!PyArg_ParseTuple(args, "OO", &given_data, &given_offsets)) return NULL;
+    if (PyObject_GetBuffer(given_data, &data, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(given_offsets, &offsets, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
     PyObject *out = NULL;
     unsigned char *scratch = NULL;
-    if (offsets.len % (Py_ssize_t)sizeof(int64_t) || offsets.len < (Py_ssize_t)sizeof(int64_t)) {
+    const char *format = offsets.format ? offsets.format : "B";
+    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
+    int int64 = !strcmp(format, "q") || !strcmp(format, "l");
+    if (offsets.itemsize != (Py_ssize_t)sizeof(int64_t) || !int64) {
+        PyErr_SetString(PyExc_TypeError, "offsets: an int64 buffer expected");
+        goto done;
+    }
+    if (offsets.len < (Py_ssize_t)sizeof(int64_t)) {
         PyErr_SetString(PyExc_ValueError, "offsets: n + 1 int64 expected");
         goto done;
     }
@@ -86,19 +99,26 @@ static PyObject *leaves(PyObject *self, PyObject *args) {
     unsigned char *hashes = (unsigned char *)PyBytes_AS_STRING(out);
     const unsigned char *bytes = data.buf;
     hasher h = {NULL, NULL};
-    int ok = hasher_open(&h);
+    int ok = hasher_open(&h) ? 1 : -1; /* 0: offsets changed; -1: OpenSSL failed */
     Py_BEGIN_ALLOW_THREADS
     scratch[0] = 0x00;
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
-        size_t length = (size_t)(at[i + 1] - at[i]);
-        memcpy(scratch + 1, bytes + at[i], length);
-        ok = sha256(&h, scratch, length + 1, hashes + i * HASH);
+    for (Py_ssize_t i = 0; ok == 1 && i < n; i++) {
+        /* read once and checked again: the offsets were checked with the GIL held, and
+           a writable array could be changed by another thread since */
+        int64_t start = at[i], end = at[i + 1];
+        if (start < 0 || start > end || end > data.len || end - start > longest) {
+            ok = 0;
+            break;
+        }
+        memcpy(scratch + 1, bytes + start, (size_t)(end - start));
+        ok = sha256(&h, scratch, (size_t)(end - start) + 1, hashes + i * HASH) ? 1 : -1;
     }
     Py_END_ALLOW_THREADS
     hasher_close(&h);
-    if (!ok) {
+    if (ok != 1) {
         Py_CLEAR(out);
-        PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
+        if (ok == 0) PyErr_SetString(PyExc_ValueError, "offsets: changed while hashing");
+        else PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
     }
 done:
     PyMem_RawFree(scratch);

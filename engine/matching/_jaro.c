@@ -1,9 +1,12 @@
 /*
  * Jaro-Winkler similarity of string pairs, for `engine.matching.similarity`.
  *
- * The value is rapidfuzz's `JaroWinkler.normalized_similarity(left, right)` with no
- * cutoff, bit for bit (prefix weight 0.1, at most 4 prefix characters, the boost above a
- * Jaro similarity of 0.7; tests/unit/test_jaro_native.py compares the two). rapidfuzz
+ * The value is rapidfuzz's `JaroWinkler.similarity(left, right)` with no cutoff, bit for
+ * bit, which is what its batch calls (`cpdist`, `cdist`) answer for
+ * `JaroWinkler.normalized_similarity` (a direct call of that one goes through 1 - distance
+ * and can differ in the last bit below 0.5); prefix weight 0.1, at most 4 prefix
+ * characters, the boost above a Jaro similarity of 0.7. tests/property/test_jaro_native.py
+ * compares the two. rapidfuzz
  * builds a pattern table of 256 words per 64 characters and allocates per pair; on text
  * longer than 64 characters that costs about twice the work below, which keeps the left
  * string's table in at most two words (left strings of up to 128 code points) and reuses
@@ -209,6 +212,26 @@ static int as_text(PyObject *o, text *s) {
     return 0;
 }
 
+/* `out` as a writable C-contiguous buffer of `cells` float64; TypeError or ValueError
+   (and nothing held) if it is not one */
+static int float64_buffer(PyObject *out, Py_ssize_t cells, Py_buffer *view) {
+    if (PyObject_GetBuffer(out, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    const char *format = view->format ? view->format : "B";
+    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
+    if (view->itemsize != (Py_ssize_t)sizeof(double) || strcmp(format, "d") != 0) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "out: a float64 buffer expected");
+        return -1;
+    }
+    if (view->len != cells * (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "out holds a float64 per score");
+        return -1;
+    }
+    return 0;
+}
+
 static void release(text *texts, Py_ssize_t held) {
     for (Py_ssize_t i = 0; i < held; i++) Py_DECREF(texts[i].str);
 }
@@ -224,14 +247,10 @@ static PyObject *pairs(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (float64_buffer(out, n, &view) < 0) return NULL;
     Py_ssize_t held = 0;
     text *texts = NULL;
     table *pm = NULL;
-    if (view.len != n * (Py_ssize_t)sizeof(double)) {
-        PyErr_SetString(PyExc_ValueError, "out holds a float64 per pair");
-        goto failed;
-    }
     texts = PyMem_RawMalloc(sizeof(text) * 2 * (size_t)(n ? n : 1));
     pm = calloc(1, sizeof(table));
     if (!texts || !pm) {
@@ -331,8 +350,12 @@ static PyObject *matrix(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &left, &PyList_Type, &right, &out))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(left), m = PyList_GET_SIZE(right);
+    if (m && n > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / m) {
+        PyErr_SetString(PyExc_OverflowError, "matrix too large");
+        return NULL;
+    }
     Py_buffer view;
-    if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (float64_buffer(out, n * m, &view) < 0) return NULL;
     Py_ssize_t held = 0, held_right = 0;
     int narrow_only = 1;
     text *texts = NULL;
@@ -340,10 +363,6 @@ static PyObject *matrix(PyObject *self, PyObject *args) {
     uint32_t *wide_text = NULL;
     Py_ssize_t *wide_at = NULL;
     PyObject *result = NULL;
-    if (view.len != n * m * (Py_ssize_t)sizeof(double)) {
-        PyErr_SetString(PyExc_ValueError, "out holds a float64 per cell");
-        goto done;
-    }
     texts = PyMem_RawMalloc(sizeof(text) * (size_t)(n + m ? n + m : 1));
     pm = calloc(1, sizeof(table));
     if (!texts || !pm) {

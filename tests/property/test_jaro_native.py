@@ -119,16 +119,18 @@ def test_pairs_and_matrices_hold_the_same_pairs_to_min(
         (["a", 3], ["a", "b"], np.empty(2), TypeError),
         (["a"], ["a", "b"], np.empty(2), ValueError),
         (["a", "b"], ["a", "b"], np.empty(3), ValueError),
-        (["a"], ["b"], np.empty(1, dtype=np.float32), ValueError),
+        (["a"], ["b"], np.empty(2, dtype=np.float32), TypeError),  # 8 bytes, not float64
+        (["a"], ["b"], np.empty(1, dtype=np.int64), TypeError),
+        (["a"], ["b"], bytearray(8), TypeError),
     ],
 )
 def test_bad_arguments_raise_instead_of_writing(
     left: list[object], right: list[str], out: np.ndarray, error: type[Exception]
 ) -> None:
-    before = out.copy()
+    before = bytes(out)
     with pytest.raises(error):
         _jaro.pairs(left, right, out)  # type: ignore[arg-type]
-    assert out.tobytes() == before.tobytes()
+    assert bytes(out) == before
 
 
 @settings(max_examples=examples(150), deadline=None)

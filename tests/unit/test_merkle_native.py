@@ -72,12 +72,19 @@ def test_leaves_are_each_rows_hash() -> None:
         (b"abc", np.array([0, 4], dtype=np.int64)),  # past the data
         (b"abc", np.array([-1, 2], dtype=np.int64)),
         (b"abc", np.zeros(0, dtype=np.int64)),  # not even n + 1 = 1
-        (b"abc", np.zeros(3, dtype=np.int32)),  # not a whole number of int64
     ],
 )
 def test_bad_offsets_raise(data: bytes, offsets: np.ndarray) -> None:
     with pytest.raises(ValueError, match="offsets"):
         _merkle.leaves(data, offsets)
+
+
+@pytest.mark.parametrize(
+    "offsets", [np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.float64), b"\0" * 16]
+)
+def test_offsets_of_another_type_raise(offsets: object) -> None:
+    with pytest.raises(TypeError, match="int64"):
+        _merkle.leaves(b"abc", offsets)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("leaves", [b"", b"x" * 31, b"x" * 33])
