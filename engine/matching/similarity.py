@@ -77,8 +77,9 @@ def pair_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> n
 
 def jaro_winkler_pairs(left: list[str], right: list[str]) -> np.ndarray:
     """rapidfuzz's jaro_winkler (0-1, no cutoff) of each pair as its batch calls answer it
-    (`JaroWinkler.similarity`), bit for bit: by `_jaro` on every core where it is built, the pairs it does not take (a left
-    string past 128 code points, a right one past 512) and everything else by rapidfuzz."""
+    (`JaroWinkler.similarity`), bit for bit: by `_jaro` on every core where it is built;
+    the pairs it does not take (a left string past 128 code points, a right one past 512)
+    and everything else by rapidfuzz."""
     out = np.empty(len(left), dtype=np.float64)
     if _jaro is None:
         out[:] = _rapidfuzz_pairs(left, right)
