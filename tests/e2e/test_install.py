@@ -49,6 +49,8 @@ def test_the_wheel_installs_beside_another_engine_package(tmp_path: Path) -> Non
         "tieout/_packages/engine/_merkle",
         "tieout/_packages/engine/matching/_jaro",
     ]
+    stubs = {"tieout/_packages/engine/_merkle.pyi", "tieout/_packages/engine/matching/_jaro.pyi"}
+    assert stubs <= set(names)
 
     site = tmp_path / "site"
     (site / "engine").mkdir(parents=True)
