@@ -6,11 +6,10 @@
  * `JaroWinkler.normalized_similarity` (a direct call of that one goes through 1 - distance
  * and can differ in the last bit below 0.5); prefix weight 0.1, at most 4 prefix
  * characters, the boost above a Jaro similarity of 0.7. tests/property/test_jaro_native.py
- * compares the two. rapidfuzz
- * builds a pattern table of 256 words per 64 characters and allocates per pair; on text
- * longer than 64 characters that costs about twice the work below, which keeps the left
- * string's table in at most two words (left strings of up to 128 code points) and reuses
- * one table for every pair of a call.
+ * compares the two. rapidfuzz builds a pattern table of 256 words per 64 characters and
+ * allocates per pair; on text longer than 64 characters that costs about three times the
+ * work below, which keeps the left string's table in at most two words (left strings of
+ * up to 128 code points) and reuses one table for every pair of a call.
  *
  * Jaro's matching (the greedy one of its definition): each character of the right string,
  * in order, takes the first untaken equal character of the left string at most
@@ -18,9 +17,11 @@
  * when both strings' matched characters are read in order, halved.
  *
  * `pairs(left, right, out)` scores equally long lists of str into a writable buffer of
- * float64, with the GIL released while it computes; a pair it does not take (a left
- * string past 128 code points, a right one past 512) gets -1.0, and the count of those is
- * returned, for the caller to score elsewhere.
+ * float64; `matrix(left, right, out)` scores every left string against every right one
+ * into a buffer of len(left) * len(right) float64, row by row, setting each left string's
+ * table once for its row. Both release the GIL while they compute; a pair they do not take
+ * (a left string past 128 code points, a right one past 512) gets -1.0, and the count of
+ * those is returned, for the caller to score elsewhere.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -30,7 +31,7 @@
 
 typedef unsigned __int128 u128;
 
-#define HOT_EARLY static inline __attribute__((always_inline))
+#define HOT static inline __attribute__((always_inline))
 
 #define MAX_LEFT 128
 #define MAX_RIGHT 512
@@ -45,9 +46,9 @@ typedef struct {
     uint32_t right[MAX_RIGHT]; /* a right string's */
 } table;
 
-HOT_EARLY uint32_t slot_of(uint32_t c) { return (c * 2654435761u) & (SLOTS - 1); }
+HOT uint32_t slot_of(uint32_t c) { return (c * 2654435761u) & (SLOTS - 1); }
 
-HOT_EARLY u128 *slot(table *pm, uint32_t c, int insert) {
+HOT u128 *slot(table *pm, uint32_t c, int insert) {
     uint32_t h = slot_of(c);
     while (pm->used[h]) {
         if (pm->keys[h] == c) return &pm->bits[h];
@@ -60,18 +61,18 @@ HOT_EARLY u128 *slot(table *pm, uint32_t c, int insert) {
     return &pm->bits[h];
 }
 
-HOT_EARLY u128 get(table *pm, uint32_t c) {
+HOT u128 get(table *pm, uint32_t c) {
     if (c < 256) return pm->low[c];
     const u128 *s = slot(pm, c, 0);
     return s ? *s : 0;
 }
 
-HOT_EARLY void set(table *pm, uint32_t c, Py_ssize_t i) {
+HOT void set(table *pm, uint32_t c, Py_ssize_t i) {
     if (c < 256) pm->low[c] |= (u128)1 << i;
     else *slot(pm, c, 1) |= (u128)1 << i;
 }
 
-HOT_EARLY void unset(table *pm, uint32_t c) {
+HOT void unset(table *pm, uint32_t c) {
     if (c < 256) {
         pm->low[c] = 0;
         return;
@@ -81,18 +82,18 @@ HOT_EARLY void unset(table *pm, uint32_t c) {
     for (uint32_t h = slot_of(c); pm->used[h]; h = (h + 1) & (SLOTS - 1)) pm->used[h] = 0;
 }
 
-HOT_EARLY u128 low_bits(Py_ssize_t n) { /* bits 0 .. n-1, n in 0 .. 128 */
+HOT u128 low_bits(Py_ssize_t n) { /* bits 0 .. n-1, n in 0 .. 128 */
     return n >= 128 ? ~(u128)0 : (((u128)1 << n) - 1);
 }
 
-HOT_EARLY int lowest_bit(u128 x) {
+HOT int lowest_bit(u128 x) {
     uint64_t low = (uint64_t)x;
     return low ? __builtin_ctzll(low) : 64 + __builtin_ctzll((uint64_t)(x >> 64));
 }
 
 /* Jaro-Winkler as rapidfuzz computes it, from the matched count and transpositions */
-HOT_EARLY double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t trans,
-                            Py_ssize_t prefix) {
+HOT double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t trans,
+                  Py_ssize_t prefix) {
     double sim = 0.0;
     if (m) {
         trans /= 2;
@@ -114,11 +115,9 @@ HOT_EARLY double finish(Py_ssize_t plen, Py_ssize_t tlen, Py_ssize_t m, size_t t
    of right position j, the left positions j - bound .. j + bound, moves as a mask shifted
    left once a position (the table holds no bit past plen, so the mask needs no upper
    clip) */
-#define HOT static inline __attribute__((always_inline))
-
 #define JARO_WINKLER(NAME, CHAR, WORD)                                                    \
-    HOT double NAME(table *pm, const CHAR *p, Py_ssize_t plen, const CHAR *t,          \
-                       Py_ssize_t tlen) {                                                 \
+    HOT double NAME(table *pm, const CHAR *p, Py_ssize_t plen, const CHAR *t,             \
+                    Py_ssize_t tlen) {                                                    \
         Py_ssize_t most = plen < tlen ? plen : tlen, prefix = 0;                          \
         if (most > 4) most = 4;                                                           \
         while (prefix < most && p[prefix] == t[prefix]) prefix++;                         \
@@ -159,12 +158,12 @@ SET_LEFT(wide, uint32_t)
 
 /* a left string set in the table against one right string, both of one width */
 HOT double narrow(table *pm, const uint8_t *p, Py_ssize_t plen, const uint8_t *t,
-                            Py_ssize_t tlen) {
+                  Py_ssize_t tlen) {
     return plen <= 64 ? narrow64(pm, p, plen, t, tlen) : narrow128(pm, p, plen, t, tlen);
 }
 
 HOT double wide(table *pm, const uint32_t *p, Py_ssize_t plen, const uint32_t *t,
-                          Py_ssize_t tlen) {
+                Py_ssize_t tlen) {
     return plen <= 64 ? wide64(pm, p, plen, t, tlen) : wide128(pm, p, plen, t, tlen);
 }
 

@@ -47,7 +47,7 @@ SCALE = {"jaro_winkler": 100.0}  # scorers that answer 0-1 instead of 0-100
 PARALLEL_CELLS = 250_000
 # pairs: below this, one thread scores them all (a thread's start costs more)
 PARALLEL_PAIRS = 8192
-EXACT = {"jaro_winkler"}  # scorers computed with no cutoff, then held to `min`
+EXACT = "jaro_winkler"  # the scorer computed with no cutoff, then held to `min`
 # characters: past this rapidfuzz's jaro_winkler leaves its one-word path (and `cdist` its
 # SIMD), and `_jaro` scores a matrix cell about five times faster; below it rapidfuzz's
 # SIMD `cdist` is faster than `_jaro` (about 53 against 70 ns a cell)
@@ -61,7 +61,7 @@ def pair_scores(left: Strings, right: Strings, scorer: str, minimum: float) -> n
     if len(left) == 0:
         return np.zeros(0, dtype=np.float64)
     scale = SCALE.get(scorer, 1.0)
-    if scorer == "jaro_winkler":
+    if scorer == EXACT:
         raw = _held_to(jaro_winkler_pairs(_as_list(left), _as_list(right)), minimum / scale)
     else:
         raw = process.cpdist(
@@ -85,12 +85,9 @@ def jaro_winkler_pairs(left: list[str], right: list[str]) -> np.ndarray:
         out[:] = _rapidfuzz_pairs(left, right)
         return out
     step = max(PARALLEL_PAIRS, -(-len(left) // _cores()))
-    if len(left) <= step:
-        skipped = _jaro.pairs(left, right, out)
-    else:
-        spans = [(start, start + step) for start in range(0, len(left), step)]
-        runs = [_pool().submit(_jaro.pairs, left[a:b], right[a:b], out[a:b]) for a, b in spans]
-        skipped = sum(run.result() for run in runs)
+    skipped = _on_cores(
+        _jaro.pairs, [(left[a:b], right[a:b], out[a:b]) for a, b in _spans(len(left), step)]
+    )
     if skipped:
         rest = np.flatnonzero(out < 0.0)
         out[rest] = _rapidfuzz_pairs([left[i] for i in rest], [right[i] for i in rest])
@@ -108,6 +105,19 @@ def _held_to(raw: np.ndarray, cutoff: float) -> np.ndarray:
     """`raw` with the scores below `cutoff` set to 0, as rapidfuzz answers them."""
     raw[raw < cutoff] = 0.0
     return raw
+
+
+def _spans(count: int, step: int) -> list[tuple[int, int]]:
+    """[start, end) runs of at most `step` of `count` items (one, empty, for none)."""
+    return [(start, min(start + step, count)) for start in range(0, max(count, 1), step)]
+
+
+def _on_cores(call: Callable[..., int], calls: list[tuple[Any, ...]]) -> int:
+    """`call` on each argument tuple, on `_pool` when there are several (`_jaro` releases
+    the GIL), in this thread when one; the sum of what they return (pairs not taken)."""
+    if len(calls) == 1:
+        return call(*calls[0])
+    return sum(run.result() for run in [_pool().submit(call, *args) for args in calls])
 
 
 @cache
@@ -137,17 +147,17 @@ def raw_matrix(
     exactly, then held to the cutoff (see the top of the module), by `_jaro` where the
     left strings run past NATIVE_MATRIX_CHARS characters."""
     cutoff = minimum / SCALE.get(scorer, 1.0)
-    if scorer in EXACT and _jaro is not None and _any_longer(left, NATIVE_MATRIX_CHARS):
+    if scorer == EXACT and _jaro is not None and _any_longer(left, NATIVE_MATRIX_CHARS):
         return _held_to(_jaro_matrix(left, right, workers), cutoff)
     raw: np.ndarray = process.cdist(
         left,
         right,
         scorer=SCORERS[scorer],
-        score_cutoff=0.0 if scorer in EXACT else cutoff,
+        score_cutoff=0.0 if scorer == EXACT else cutoff,
         dtype=np.float64,
         workers=workers,
     )
-    return _held_to(raw, cutoff) if scorer in EXACT else raw
+    return _held_to(raw, cutoff) if scorer == EXACT else raw
 
 
 def _any_longer(texts: list[str], chars: int) -> bool:
@@ -162,13 +172,10 @@ def _jaro_matrix(left: list[str], right: list[str], workers: int) -> np.ndarray:
         raise RuntimeError("engine.matching._jaro is not built")
     out = np.empty((len(left), len(right)), dtype=np.float64)
     step = max(1, -(-len(left) // (1 if workers == 1 else _cores())))
-    spans = [(start, min(start + step, len(left))) for start in range(0, len(left), step)]
-    if len(spans) == 1:
-        skipped = _jaro.matrix(left, right, out.reshape(-1))
-    else:
-        rows = [(left[a:b], out[a:b].reshape(-1)) for a, b in spans]
-        runs = [_pool().submit(_jaro.matrix, lefts, right, cells) for lefts, cells in rows]
-        skipped = sum(run.result() for run in runs)
+    skipped = _on_cores(
+        _jaro.matrix,
+        [(left[a:b], right, out[a:b].reshape(-1)) for a, b in _spans(len(left), step)],
+    )
     if skipped:
         for row in np.flatnonzero((out < 0.0).any(axis=1)):
             out[row] = process.cdist(
