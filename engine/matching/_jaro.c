@@ -398,12 +398,165 @@ done:
     return result;
 }
 
+/* UTF-8 text, as Arrow's large_string keeps it: string i is data[offsets[i] ..
+   offsets[i + 1]) */
+typedef struct {
+    const int64_t *offsets;
+    Py_ssize_t count; /* strings: offsets holds count + 1 */
+    const uint8_t *data;
+    Py_ssize_t bytes;
+} utf8_column;
+
+/* the code points of data[0 .. len) into `into` (room for `room`); how many, or -1 past
+   `room`. Polars holds valid UTF-8; a malformed sequence is read as the bytes it has and
+   never past the end */
+static Py_ssize_t decoded(const uint8_t *data, Py_ssize_t len, uint32_t *into, Py_ssize_t room) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < len; n++) {
+        if (n == room) return -1;
+        uint8_t b = data[i];
+        int more = b < 0x80 ? 0 : b < 0xE0 ? 1 : b < 0xF0 ? 2 : 3;
+        uint32_t c = more == 0 ? b : more == 1 ? b & 0x1F : more == 2 ? b & 0x0F : b & 0x07;
+        for (i++; more && i < len; more--, i++) c = (c << 6) | (data[i] & 0x3F);
+        into[n] = c;
+    }
+    return n;
+}
+
+HOT int ascii(const uint8_t *data, Py_ssize_t len) {
+    uint8_t any = 0;
+    for (Py_ssize_t i = 0; i < len; i++) any |= data[i];
+    return any < 0x80;
+}
+
+/* the score of one pair of UTF-8 strings, as `score` gives it for the same text as str */
+static double score_utf8(table *pm, const uint8_t *p, Py_ssize_t pbytes, const uint8_t *t,
+                         Py_ssize_t tbytes) {
+    if (ascii(p, pbytes) && ascii(t, tbytes)) {
+        if (pbytes > MAX_LEFT || tbytes > MAX_RIGHT) return -1.0;
+        if (pbytes == 0 || tbytes == 0) return pbytes == tbytes ? 1.0 : 0.0;
+        narrow_set(pm, p, pbytes);
+        double found = narrow(pm, p, pbytes, t, tbytes);
+        narrow_unset(pm, p, pbytes);
+        return found;
+    }
+    Py_ssize_t plen = decoded(p, pbytes, pm->left, MAX_LEFT);
+    Py_ssize_t tlen = decoded(t, tbytes, pm->right, MAX_RIGHT);
+    if (plen < 0 || tlen < 0) return -1.0;
+    if (plen == 0 || tlen == 0) return plen == tlen ? 1.0 : 0.0;
+    wide_set(pm, pm->left, plen);
+    double found = wide(pm, pm->left, plen, pm->right, tlen);
+    wide_unset(pm, pm->left, plen);
+    return found;
+}
+
+/* `o` as a C-contiguous buffer of `itemsize`-byte items of format `code` (any format for
+   code 0); TypeError (and nothing held) if not */
+static int typed_buffer(PyObject *o, const char *name, char code, Py_ssize_t itemsize,
+                        Py_buffer *view) {
+    if (PyObject_GetBuffer(o, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (!code) return 0;
+    const char *format = view->format ? view->format : "B";
+    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
+    /* int64 is 'l' or 'q' by platform */
+    int same = format[0] == code || (code == 'l' && format[0] == 'q');
+    if (view->itemsize != itemsize || !same || format[1] != '\0') {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_TypeError, "%s: a buffer of %c items of %zd bytes expected", name,
+                     code, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+/* string i of `c` as [*start, *start + *len), or 0 where its offsets are out of order
+   or past the data (checked pair by pair: no byte outside the buffers is read) */
+HOT int string_at(const utf8_column *c, int64_t i, const uint8_t **start, Py_ssize_t *len) {
+    if (i < 0 || i >= c->count) return 0;
+    int64_t from = c->offsets[i], to = c->offsets[i + 1];
+    if (from < 0 || to < from || to > c->bytes) return 0;
+    *start = c->data + from;
+    *len = (Py_ssize_t)(to - from);
+    return 1;
+}
+
+static PyObject *pairs_at(PyObject *self, PyObject *args) {
+    PyObject *objects[7];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &objects[0], &objects[1], &objects[2], &objects[3],
+                          &objects[4], &objects[5], &objects[6]))
+        return NULL;
+    static const char *names[6] = {"left offsets", "left data", "left positions",
+                                   "right offsets", "right data", "right positions"};
+    Py_buffer views[6], out;
+    int held = 0;
+    PyObject *result = NULL;
+    table *pm = NULL;
+    for (; held < 6; held++) {
+        int data = held % 3 == 1;
+        if (typed_buffer(objects[held], names[held], data ? 0 : 'l', data ? 1 : 8,
+                         &views[held]) < 0)
+            goto done;
+    }
+    Py_ssize_t n = views[2].len / 8;
+    if (views[5].len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "left and right positions differ in length");
+        goto done;
+    }
+    if (float64_buffer(objects[6], n, &out) < 0) goto done;
+    utf8_column columns[2];
+    for (int side = 0; side < 2; side++) {
+        Py_buffer *v = &views[3 * side];
+        columns[side] = (utf8_column){v[0].buf, v[0].len / 8 - 1, v[1].buf, v[1].len};
+        if (columns[side].count < 0) {
+            PyErr_Format(PyExc_ValueError, "%s: at least one offset expected", names[3 * side]);
+            goto released;
+        }
+    }
+    pm = calloc(1, sizeof(table));
+    if (!pm) {
+        PyErr_NoMemory();
+        goto released;
+    }
+    const int64_t *lpos = views[2].buf, *rpos = views[5].buf;
+    double *scores = out.buf;
+    Py_ssize_t skipped = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t *p, *t;
+        Py_ssize_t plen, tlen;
+        if (!string_at(&columns[0], lpos[i], &p, &plen) ||
+            !string_at(&columns[1], rpos[i], &t, &tlen)) {
+            bad = 1;
+            break;
+        }
+        scores[i] = score_utf8(pm, p, plen, t, tlen);
+        skipped += scores[i] < 0.0;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad)
+        PyErr_SetString(PyExc_ValueError,
+                        "a position past its strings, or offsets out of order or past the data");
+    else
+        result = PyLong_FromSsize_t(skipped);
+released:
+    PyBuffer_Release(&out);
+done:
+    for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    free(pm);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"pairs", pairs, METH_VARARGS,
      "pairs(left, right, out) -> int: Jaro-Winkler of each (left[i], right[i]) into out[i]"},
     {"matrix", matrix, METH_VARARGS,
      "matrix(left, right, out) -> int: Jaro-Winkler of each (left[i], right[j]) into "
      "out[i * len(right) + j]"},
+    {"pairs_at", pairs_at, METH_VARARGS,
+     "pairs_at(left_offsets, left_data, left_positions, right_offsets, right_data, "
+     "right_positions, out) -> int: Jaro-Winkler of UTF-8 strings by position"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -30,7 +30,6 @@ docs/performance.md has the measurements behind the thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
@@ -39,7 +38,7 @@ import polars as pl
 
 from engine.matching.candidates import Blocks, positions, runs
 from engine.matching.conditions import TextPlan
-from engine.matching.prepared import PreparedValues
+from engine.matching.prepared import Lookup, PreparedValues
 from engine.matching.similarity import (
     PARALLEL_CELLS,
     Found,
@@ -66,7 +65,6 @@ LONG_TEXT = 64
 # cells of small matrices held before their kept cells are read at once: a few MB, so that
 # the reading stays in cache and memory stays small whatever the budget
 BULK_CELLS = 1 << 18
-Lookup = Callable[[np.ndarray], np.ndarray]
 KeyedCells = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # Found + key per cell
 
 

@@ -21,6 +21,10 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from engine.matching.utf8 import Utf8Column
+
+Lookup = Callable[[np.ndarray], np.ndarray]
+
 
 class PreparedValues:
     """Prepared values of both sides; rows are addressed by their row number (ROW).
@@ -121,25 +125,44 @@ class PreparedValues:
         """The values of the given rows as a numpy array of Python strings, for rapidfuzz."""
         return self.string_lookup(side, expr, rows)(rows)
 
-    def string_lookup(
-        self, side: str, expr: pl.Expr, rows: np.ndarray
-    ) -> Callable[[np.ndarray], np.ndarray]:
+    def string_lookup(self, side: str, expr: pl.Expr, rows: np.ndarray) -> Lookup:
         """A function from row numbers (among `rows`) to their strings, for callers that
         ask many times. Only the values of `rows` become Python strings (about 50 bytes
         each more than polars keeps), and only for as long as the function is kept: a
         partition's, not the whole side's."""
+        values, index = self._of_rows(side, expr, rows)
+        strings = values.to_numpy()
+
+        def lookup(asked: np.ndarray) -> np.ndarray:
+            found: np.ndarray = strings[index(asked)]
+            return found
+
+        return lookup
+
+    def position_lookup(
+        self, side: str, expr: pl.Expr, rows: np.ndarray
+    ) -> tuple[Utf8Column, Lookup] | None:
+        """The text values of `rows` as UTF-8 buffers (a copy of their text, kept as long
+        as the function is, like `string_lookup`'s strings), and a function from row
+        numbers among `rows` to their positions in them; None where a value is null."""
+        values, index = self._of_rows(side, expr, rows)
+        column = Utf8Column.of(values)
+        return None if column is None else (column, index)
+
+    def _of_rows(self, side: str, expr: pl.Expr, rows: np.ndarray) -> tuple[pl.Series, Lookup]:
+        """The values of `rows` (each once, in the order computed), and a function from
+        row numbers among `rows` to positions in them."""
         position, values = self._prepared(side, expr, pl.Series(rows))
         wanted = np.zeros(values.len(), dtype=bool)
         wanted[rows if position is None else position[rows]] = True
         chosen = np.flatnonzero(wanted)
-        strings = values.gather(pl.Series(chosen, dtype=pl.UInt32)).to_numpy()
         index = np.cumsum(wanted, dtype=np.int64) - 1
 
-        def lookup(asked: np.ndarray) -> np.ndarray:
-            found: np.ndarray = strings[index[asked if position is None else position[asked]]]
+        def at(asked: np.ndarray) -> np.ndarray:
+            found: np.ndarray = index[asked if position is None else position[asked]]
             return found
 
-        return lookup
+        return values.gather(pl.Series(chosen, dtype=pl.UInt32)), at
 
     def mean_chars(self, side: str, expr: pl.Expr, rows: np.ndarray) -> float:
         """The mean length in characters of the text values computed with the given rows'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -17,12 +17,12 @@ import numpy as np
 import polars as pl
 
 from engine import polars_memory
-from engine.matching.blocks import Lookup, long_text_plan, score_big_blocks, split_big_blocks
-from engine.matching.candidates import Blocks, expand, in_range, partitions, same_keys
+from engine.matching.blocks import long_text_plan, score_big_blocks, split_big_blocks
+from engine.matching.candidates import Blocks, expand, in_range, partitions, positions, same_keys
 from engine.matching.conditions import KeyPlan, Plan, RangePlan, TextPlan
-from engine.matching.prepared import PreparedValues
+from engine.matching.prepared import Lookup, PreparedValues
 from engine.matching.schemas import BASE, NEAR, L, R, score_column
-from engine.matching.similarity import all_pairs_above, pair_scores
+from engine.matching.similarity import all_pairs_above, native_pairs, pair_scores, pair_scores_at
 
 # candidate pairs made and range-tested at once: small enough that the tests' arrays stay
 # in the cores' caches
@@ -32,7 +32,6 @@ MATRIX_BUDGET = 10_000_000  # cells of a similarity matrix scored at once (big k
 # near misses checked and reduced to their rows' best at once; 2^20 held up to 30 MB of
 # them, and their concatenation, when dense blocks peak (round amounts: 45 MB more peak)
 NEAR_BATCH = 1 << 18
-ENTRIES = ("__le", "__re")  # a pair's entry positions, which only the string lookups read
 CELL_BATCH = 1 << 18  # big keys' cells range-tested at once
 
 
@@ -170,21 +169,25 @@ def _keyed(
     if text is None:
         chunks = _chunks(found, np.flatnonzero(found.counts))
         parts = [_in_range(found, plans, *expand(found, chunk)) for chunk in chunks]
-        return pl.concat(parts).drop(ENTRIES) if parts else _empty(plans)
+        return pl.concat(parts) if parts else _empty(plans)
     k, plan = text
     # only rows that meet a partner are ever scored (on the matrix's data about half of a
-    # partition's left rows in the first text rule): only theirs become Python strings
-    lookups = (
-        prepared.string_lookup("left", plan.left, found.left.rows[found.counts > 0]),
-        prepared.string_lookup("right", plan.right, found.right.rows[_met(found)]),
+    # partition's left rows in the first text rule)
+    texts = _pair_texts(
+        plan, prepared, (found.left.rows[found.counts > 0], found.right.rows[_met(found)])
     )
     ranged = any(isinstance(p, RangePlan) for p in plans)
     long_text = long_text_plan(found, plan, prepared)
     starts, ends, entries = split_big_blocks(found, ranged=ranged, long_text=long_text)
     lefts, rights, scores = score_big_blocks(
-        found, (starts, ends), lookups, _reaching(plan, reach), MATRIX_BUDGET, long_text=long_text
+        found,
+        (starts, ends),
+        _matrix_lookups(found, (starts, ends), plan, prepared, texts),
+        _reaching(plan, reach),
+        MATRIX_BUDGET,
+        long_text=long_text,
     )
-    parts = _pair_parts(found, plans, entries, lookups, text, book, reach=reach, overlap=long_text)
+    parts = _pair_parts(found, plans, entries, texts, text, book, reach=reach, overlap=long_text)
     near = scores < plan.minimum if reach else None
     # the big keys' cells are range-tested CELL_BATCH at a time: on dense data they are
     # millions, and the tests' arrays for all of them at once were the rule's peak; the
@@ -199,16 +202,74 @@ def _keyed(
             {k: scores[cells] / 100.0},
             None if near is None else near[cells],
         )
-        parts.append(book.take(tested.drop(ENTRIES)))
+        parts.append(book.take(tested))
     del lefts, rights, scores, near
     return pl.concat([part.select(parts[-1].columns) for part in parts])
+
+
+@dataclass(frozen=True)
+class _PairTexts:
+    """How the pairs of a text condition are scored: `lookups` turn each side's row
+    numbers into what `score` takes, positions in the values' UTF-8 for a scorer the
+    native code has (no Python string made), else Python strings for rapidfuzz."""
+
+    lookups: tuple[Lookup, Lookup]
+    score: Callable[[np.ndarray, np.ndarray, float], np.ndarray]  # (lefts, rights, min)
+    strings: bool  # whether `lookups` answer Python strings
+
+
+def _pair_texts(
+    plan: TextPlan, prepared: PreparedValues, rows: tuple[np.ndarray, np.ndarray]
+) -> _PairTexts:
+    """The `_PairTexts` of the plan's values of `rows` (each side's row numbers that will
+    be looked up)."""
+    if native_pairs(plan.scorer):
+        left = prepared.position_lookup("left", plan.left, rows[0])
+        right = prepared.position_lookup("right", plan.right, rows[1])
+        if left is not None and right is not None:
+            (lcolumn, lefts), (rcolumn, rights) = left, right
+
+            def at(lpos: np.ndarray, rpos: np.ndarray, minimum: float) -> np.ndarray:
+                return pair_scores_at(lcolumn, lpos, rcolumn, rpos, plan.scorer, minimum)
+
+            return _PairTexts((lefts, rights), at, strings=False)
+
+    def by_strings(lefts: np.ndarray, rights: np.ndarray, minimum: float) -> np.ndarray:
+        return pair_scores(lefts, rights, plan.scorer, minimum)
+
+    lookups = (
+        prepared.string_lookup("left", plan.left, rows[0]),
+        prepared.string_lookup("right", plan.right, rows[1]),
+    )
+    return _PairTexts(lookups, by_strings, strings=True)
+
+
+def _matrix_lookups(
+    found: Blocks,
+    spans: tuple[np.ndarray, np.ndarray],
+    plan: TextPlan,
+    prepared: PreparedValues,
+    texts: _PairTexts,
+) -> tuple[Lookup, Lookup]:
+    """The string lookups of the big keys' matrices (`score_big_blocks`): the pairs'
+    own where they are strings; else made for the big keys' rows alone, only when
+    there are big keys."""
+    starts, ends = spans
+    if texts.strings or starts.size == 0:
+        return texts.lookups
+    lefts = found.left.rows[positions(starts, ends - starts)]
+    rights = found.right.rows[positions(found.lo[starts], found.counts[starts])]
+    return (
+        prepared.string_lookup("left", plan.left, lefts),
+        prepared.string_lookup("right", plan.right, rights),
+    )
 
 
 def _pair_parts(
     found: Blocks,
     plans: list[Plan],
     entries: np.ndarray,
-    lookups: tuple[Lookup, Lookup],
+    texts: _PairTexts,
     text: tuple[int, TextPlan],
     book: _NearMissBook,
     *,
@@ -225,19 +286,19 @@ def _pair_parts(
     k, plan = text
     lowest = _reaching(plan, reach).minimum
 
-    def made(chunk: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
-        pairs = _in_range(found, plans, *expand(found, chunk))
-        left_rows = found.left.rows[pairs.get_column("__le").to_numpy()]
-        right_rows = found.right.rows[pairs.get_column("__re").to_numpy()]
-        return pairs, lookups[0](left_rows), lookups[1](right_rows)
+    def made(chunk: np.ndarray) -> tuple[_Ranged, np.ndarray, np.ndarray]:
+        pairs = _ranged(found, plans, *expand(found, chunk))
+        return pairs, texts.lookups[0](pairs.lefts), texts.lookups[1](pairs.rights)
 
-    def scored(pairs: pl.DataFrame, lefts: np.ndarray, rights: np.ndarray) -> pl.DataFrame:
-        found_scores = pair_scores(lefts, rights, plan.scorer, lowest)
-        columns = [pl.Series(score_column(k), found_scores / 100.0)]
-        if reach:
-            columns.append(pl.Series(NEAR, found_scores < plan.minimum))
-        kept = pairs.drop(ENTRIES).with_columns(columns)
-        return book.take(kept.filter(pl.Series(found_scores >= lowest)))
+    def scored(pairs: _Ranged, lefts: np.ndarray, rights: np.ndarray) -> pl.DataFrame:
+        # the pairs the text condition drops (most, on most data) never become a frame
+        found_scores = texts.score(lefts, rights, lowest)
+        kept = np.flatnonzero(found_scores >= lowest)
+        found_scores = found_scores[kept]
+        scores = {n: values[kept] for n, values in pairs.scores.items()}
+        scores[k] = found_scores / 100.0
+        near = found_scores < plan.minimum if reach else None
+        return book.take(_frame(pairs.lefts[kept], pairs.rights[kept], scores, near))
 
     chunks = _chunks(found, entries)
     if not overlap:
@@ -263,6 +324,21 @@ def _met(found: Blocks) -> np.ndarray:
     return met
 
 
+@dataclass(frozen=True)
+class _Ranged:
+    """Pairs that pass the range tests: their rows and each range test's score."""
+
+    lefts: np.ndarray  # left row numbers
+    rights: np.ndarray
+    scores: dict[int, np.ndarray]  # condition number: scores
+
+
+def _ranged(found: Blocks, plans: list[Plan], lefts: np.ndarray, rights: np.ndarray) -> _Ranged:
+    """The pairs (entry positions) that pass the range tests, as rows and scores."""
+    kept, scores = in_range(found, plans, lefts, rights)
+    return _Ranged(found.left.rows[lefts[kept]], found.right.rows[rights[kept]], scores)
+
+
 def _in_range(
     found: Blocks,
     plans: list[Plan],
@@ -271,21 +347,23 @@ def _in_range(
     scored: dict[int, np.ndarray] | None = None,
     near: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """The pairs (entry positions) that pass the range tests: entry positions (__le,
-    __re), rows (L, R), the score of every range test and of the conditions `scored`,
-    and the `near` flags (NEAR) if given."""
+    """The pairs (entry positions) that pass the range tests as a frame (`_frame`), with
+    the scores of the conditions `scored` and the `near` flags (NEAR) if given."""
     kept, scores = in_range(found, plans, lefts, rights)
     scores.update({k: values[kept] for k, values in (scored or {}).items()})
-    lefts, rights = lefts[kept], rights[kept]
-    columns = [
-        pl.Series("__le", lefts),
-        pl.Series("__re", rights),
-        pl.Series(L, found.left.rows[lefts], dtype=pl.UInt32),
-        pl.Series(R, found.right.rows[rights], dtype=pl.UInt32),
-    ]
+    rows = found.left.rows[lefts[kept]], found.right.rows[rights[kept]]
+    return _frame(*rows, scores, None if near is None else near[kept])
+
+
+def _frame(
+    lefts: np.ndarray, rights: np.ndarray, scores: dict[int, np.ndarray], near: np.ndarray | None
+) -> pl.DataFrame:
+    """Pairs as the rule's frames hold them: rows (L, R), the score of each condition
+    numbered in `scores`, and the `near` flags (NEAR) if given."""
+    columns = [pl.Series(L, lefts, dtype=pl.UInt32), pl.Series(R, rights, dtype=pl.UInt32)]
     columns += [pl.Series(score_column(k), scores[k], dtype=pl.Float64) for k in sorted(scores)]
     if near is not None:
-        columns.append(pl.Series(NEAR, near[kept], dtype=pl.Boolean))
+        columns.append(pl.Series(NEAR, near, dtype=pl.Boolean))
     return pl.DataFrame(columns)
 
 
@@ -303,11 +381,10 @@ def _score_text(frame: pl.DataFrame, plans: list[Plan], prepared: PreparedValues
     for k, plan in enumerate(plans):
         if not isinstance(plan, TextPlan) or score_column(k) in frame.columns:
             continue
-        strings = (
-            prepared.strings("left", plan.left, frame[L].to_numpy()),
-            prepared.strings("right", plan.right, frame[R].to_numpy()),
-        )
-        scores = pair_scores(*strings, plan.scorer, plan.minimum)
+        rows = (frame[L].to_numpy(), frame[R].to_numpy())
+        texts = _pair_texts(plan, prepared, rows)
+        lookups = texts.lookups
+        scores = texts.score(lookups[0](rows[0]), lookups[1](rows[1]), plan.minimum)
         frame = frame.with_columns(pl.Series(score_column(k), scores / 100.0)).filter(
             pl.Series(scores >= plan.minimum)
         )

@@ -31,6 +31,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from engine.matching import ruleset
+from engine.matching.utf8 import Utf8Column
 
 try:
     from engine.matching import _jaro
@@ -92,6 +93,49 @@ def jaro_winkler_pairs(left: list[str], right: list[str]) -> np.ndarray:
         rest = np.flatnonzero(out < 0.0)
         out[rest] = _rapidfuzz_pairs([left[i] for i in rest], [right[i] for i in rest])
     return out
+
+
+def native_pairs(scorer: str) -> bool:
+    """Whether pairs of this scorer are scored from UTF-8 by position (`jaro_winkler_at`)."""
+    return scorer == EXACT and _jaro is not None
+
+
+def jaro_winkler_at(
+    left: Utf8Column, lefts: np.ndarray, right: Utf8Column, rights: np.ndarray
+) -> np.ndarray:
+    """`jaro_winkler_pairs` of the strings at positions `lefts` of `left` and `rights` of
+    `right`, read from their UTF-8 by `_jaro` with no Python string made (but for the
+    pairs it does not take); bit for bit the same scores."""
+    if _jaro is None:  # native_pairs checks first
+        raise RuntimeError("engine.matching._jaro is not built")
+    lefts, rights = (np.ascontiguousarray(at, dtype=np.int64) for at in (lefts, rights))
+    out = np.empty(lefts.size, dtype=np.float64)
+    step = max(PARALLEL_PAIRS, -(-lefts.size // _cores()))
+    columns = (left.offsets, left.data), (right.offsets, right.data)
+    skipped = _on_cores(
+        _jaro.pairs_at,
+        [
+            (*columns[0], lefts[a:b], *columns[1], rights[a:b], out[a:b])
+            for a, b in _spans(lefts.size, step)
+        ],
+    )
+    if skipped:
+        rest = np.flatnonzero(out < 0.0)
+        out[rest] = _rapidfuzz_pairs(left.strings(lefts[rest]), right.strings(rights[rest]))
+    return out
+
+
+def pair_scores_at(
+    left: Utf8Column,
+    lefts: np.ndarray,
+    right: Utf8Column,
+    rights: np.ndarray,
+    scorer: str,
+    minimum: float,
+) -> np.ndarray:
+    """`pair_scores` of the strings at the given positions, for a `native_pairs` scorer."""
+    raw = _held_to(jaro_winkler_at(left, lefts, right, rights), minimum / SCALE.get(scorer, 1.0))
+    return raw * SCALE.get(scorer, 1.0)
 
 
 def _rapidfuzz_pairs(left: list[str], right: list[str]) -> np.ndarray:

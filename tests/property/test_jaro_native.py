@@ -4,6 +4,7 @@ and `jaro_winkler` conditions hold pairs to `min` exactly, on every scoring path
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 from budget import examples
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from engine.matching import _jaro, similarity
 from engine.matching.similarity import jaro_winkler_pairs, pair_scores, raw_matrix
+from engine.matching.utf8 import Utf8Column
 
 # few letters make many equal characters (matches, transpositions, prefixes); the others
 # are one byte past ASCII, two bytes and four bytes wide in a Python str
@@ -173,3 +175,96 @@ def test_long_text_matrices_take_the_extension(monkeypatch: pytest.MonkeyPatch) 
     assert bits(matrix.reshape(-1)) == bits(np.where(expected >= 0.7, expected, 0.0).reshape(-1))
     raw_matrix(["short", "tiny"], right, "jaro_winkler", 70.0)
     assert called == [3]
+
+
+def utf8_of(strings: list[str]) -> Utf8Column:
+    column = Utf8Column.of(pl.Series(strings, dtype=pl.String))
+    assert column is not None
+    return column
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.lists(texts(140), min_size=1, max_size=12),
+    st.lists(texts(600), min_size=1, max_size=12),
+    st.data(),
+)
+def test_scores_read_from_utf8_by_position_are_rapidfuzz_scores(
+    left: list[str], right: list[str], data: st.DataObject
+) -> None:
+    """`pairs_at` reads the strings from their UTF-8 (one-, two-, three- and four-byte
+    characters) at any positions, repeated and in any order, and gives the very doubles
+    `pairs` gives for the same strings as str; what it does not take is left at -1.0
+    and counted, and `jaro_winkler_at` fills it from rapidfuzz."""
+    count = data.draw(st.integers(0, 30))
+    lefts = np.array(
+        data.draw(st.lists(st.integers(0, len(left) - 1), min_size=count, max_size=count)),
+        dtype=np.int64,
+    )
+    rights = np.array(
+        data.draw(st.lists(st.integers(0, len(right) - 1), min_size=count, max_size=count)),
+        dtype=np.int64,
+    )
+    columns = utf8_of(left), utf8_of(right)
+    out = np.empty(count, dtype=np.float64)
+    skipped = _jaro.pairs_at(
+        columns[0].offsets, columns[0].data, lefts, columns[1].offsets, columns[1].data, rights, out
+    )
+    strings = [left[i] for i in lefts.tolist()], [right[i] for i in rights.tolist()]
+    expected = np.empty(count, dtype=np.float64)
+    assert _jaro.pairs(*strings, expected) == skipped
+    assert bits(out) == bits(expected)
+    scores = similarity.jaro_winkler_at(columns[0], lefts, columns[1], rights)
+    assert bits(scores) == bits(rapidfuzz_scores(*strings))
+
+
+def test_utf8_columns_hold_every_string_and_refuse_nulls() -> None:
+    values = pl.Series(["acme", "", "é€𝄞", "x" * 300], dtype=pl.String)
+    column = utf8_of(values.to_list())
+    assert len(column) == 4
+    assert column.strings(np.array([3, 2, 1, 0, 2])) == ["x" * 300, "é€𝄞", "", "acme", "é€𝄞"]
+    assert column.offsets.tolist() == [0, 4, 4, 4 + len("é€𝄞".encode()), 13 + 300]
+    assert Utf8Column.of(pl.Series(["a", None], dtype=pl.String)) is None
+    assert Utf8Column.of(pl.Series([1, 2])) is None
+    assert len(utf8_of([])) == 0
+
+
+def _column_arguments(
+    offsets: list[int], data: bytes, positions: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.array(offsets, dtype=np.int64),
+        np.frombuffer(data, dtype=np.uint8),
+        np.array(positions, dtype=np.int64),
+    )
+
+
+@pytest.mark.parametrize(
+    ("left", "out", "error"),
+    [
+        (([0, 2], b"ab", [1]), np.empty(1), ValueError),  # a position past the strings
+        (([0, 2], b"ab", [-1]), np.empty(1), ValueError),
+        (([0, 3], b"ab", [0]), np.empty(1), ValueError),  # an offset past the data
+        (([2, 1], b"ab", [0]), np.empty(1), ValueError),  # offsets out of order
+        (([], b"", []), np.empty(0), ValueError),  # no offset at all
+        (([0, 2], b"ab", [0, 0]), np.empty(1), ValueError),  # positions differ in length
+        (([0, 2], b"ab", [0]), np.empty(1, dtype=np.int64), TypeError),
+        (([0, 2], b"ab", [0]), np.empty(2), ValueError),
+    ],
+)
+def test_bad_buffers_raise_instead_of_reading_past_them(
+    left: tuple[list[int], bytes, list[int]], out: np.ndarray, error: type[Exception]
+) -> None:
+    right = _column_arguments([0, 2], b"ab", [0])
+    before = bytes(out)
+    with pytest.raises(error):
+        _jaro.pairs_at(*_column_arguments(*left), *right, out)
+    assert bytes(out) == before
+
+
+def test_positions_must_be_int64() -> None:
+    offsets, data, _ = _column_arguments([0, 2], b"ab", [0])
+    with pytest.raises(TypeError, match="positions"):
+        _jaro.pairs_at(
+            offsets, data, np.zeros(1, np.int32), offsets, data, np.zeros(1, np.int64), np.empty(1)
+        )

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from engine.matching import MatchResult, blocks, candidates, match, scoring
+from engine.matching import MatchResult, blocks, candidates, match, scoring, similarity
 from engine.matching.blocks import score_big_blocks
 from engine.matching.ruleset import Equals, Ruleset, Similar, Within, WithinDays, ruleset_from_dict
 
@@ -76,7 +76,9 @@ def sides(draw: st.DrawFn, prefix: str) -> pl.DataFrame:
             "k": column(st.integers(0, 2)),
             "x": column(st.integers(0, 6).map(float)),
             "t": column(st.integers(0, 4).map(lambda d: DAY0 + dt.timedelta(days=d))),
-            "s": column(st.sampled_from(["acme", "acme co", "blue", "blu sky", "sky blue", "z"])),
+            "s": column(
+                st.sampled_from(["acme", "acme co", "blue", "blu sky", "sky blue", "z", "blü sky"])
+            ),
         },
         schema={"id": pl.String, "k": pl.Int64, "x": pl.Float64, "t": pl.Date, "s": pl.String},
     )
@@ -188,6 +190,44 @@ def test_matrix_and_pair_scoring_agree_where_keys_are_matrices() -> None:
         assert_same(in_bulk, one_by_one)
         assert_same(in_bulk, as_pairs)
         assert_same(in_bulk, as_long_text)
+
+    run_counting(prop, reached, 0.2)
+
+
+# jaro_winkler pairs, scored from UTF-8 by position (the native path) or as Python strings;
+# the second `similar` condition of "tss" is scored on the candidates (`_score_text`)
+JARO_WINKLER = {
+    "ts": KEYED_TEXT["ts"],
+    "ks": [_c("k", "equals"), _c("s", "similar", scorer="jaro_winkler", min=60)],
+    "tss": [*KEYED_TEXT["ts"], _c("s", "similar", scorer="jaro_winkler", min=85)],
+}
+
+
+def test_pairs_by_position_and_by_string_agree() -> None:
+    reached: Counter[str] = Counter()
+    real = similarity.pair_scores_at
+
+    def spy(*args: Any) -> Any:
+        reached["pairs"] += len(args[1])
+        return real(*args)
+
+    @SETTINGS
+    @given(sides("L"), sides("R"), st.sampled_from(sorted(JARO_WINKLER)))
+    def prop(left: pl.DataFrame, right: pl.DataFrame, name: str) -> None:
+        ruleset = build(name, JARO_WINKLER[name])
+        before = reached["pairs"]
+        with pytest.MonkeyPatch.context() as patch, block_sizes(10**9, 10**9, 0):
+            patch.setattr(scoring, "pair_scores_at", spy)
+            by_position = match(left, right, ruleset)
+            scored = reached["pairs"] - before
+            patch.setattr(scoring, "native_pairs", lambda _scorer: False)
+            by_string = match(left, right, ruleset)
+        assert reached["pairs"] - before == scored, "the string path read positions"
+        if may_pair(ruleset, left, right):
+            assert scored > 0, "a pair to score, and none scored by position"
+        reached["runs"] += 1
+        reached["path"] += scored > 0
+        assert_same(by_position, by_string)
 
     run_counting(prop, reached, 0.2)
 
