@@ -118,6 +118,9 @@ class JobTable:
     indexes: tuple[tuple[str, str], ...]  # (suffix, "[UNIQUE ]INDEX {name} ON {table} ...")
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
     by_value: tuple[ByValue, ...] = ()  # how a job's own partition splits some indexes
+    # the indexes of a job's own partition built after its publication (`build_owed`):
+    # the review's, which no results page, export or stats query reads (ADR 0023)
+    deferred: tuple[str, ...] = ()
 
     @property
     def shared(self) -> str:
@@ -137,11 +140,12 @@ class JobTable:
         return f"{self.parent}_{job_id.hex}"
 
     def index_statements(
-        self, table: str, values: dict[str, list[str]] | None = None
+        self, table: str, values: dict[str, list[str]] | None = None, *, deferred: bool = False
     ) -> list[sql.Composed]:
         """CREATE INDEX statements of a job's partition named `table`, whose rows hold
         `values` of each `by_value` column: a column of known and few values gets its
-        partial indexes, any other its one index, as the shared partition has it."""
+        partial indexes, any other its one index, as the shared partition has it. Those
+        built before the publication; with `deferred`, those built after it."""
         values = values or {}
         prefix = table.replace(self.parent, self.index_prefix, 1)
         split = {
@@ -151,6 +155,8 @@ class JobTable:
         }
         made: list[sql.Composed] = []
         for suffix, template in self.indexes:
+            if (suffix in self.deferred) != deferred:
+                continue
             if suffix in split:
                 made.extend(split[suffix].statements(prefix, table, values[split[suffix].column]))
             else:
@@ -211,6 +217,7 @@ DECISIONS = JobTable(
         ByValue("rule", "rule", "(-confidence), row_no"),
         ByValue("review", "review_status", "(-confidence), row_no", skip=("none",), default="none"),
     ),
+    deferred=("group", "queue_confidence", "queue_amount"),
 )
 """One row per decision row; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -232,6 +239,7 @@ UNMATCHED = JobTable(
         ByValue("side", "side", "row_no"),
         ByValue("side_age", "side", "item_date, row_no", include="amount"),
     ),
+    deferred=("item", "open"),
 )
 """One row per open item; the shared partition's indexes are in migrations 0004-0005."""
 
@@ -355,6 +363,73 @@ def build_indexes(
                 logger.warning("index build on %s left to the publication: %s", name, error)
 
     with ThreadPoolExecutor(builders, thread_name_prefix="index-build") as pool:
+        return sum(pool.map(lambda _: build(), range(builders)))
+
+
+def owed_statements(conn: Connection[Any]) -> list[tuple[str, str]]:
+    """(partition, CREATE INDEX statement) of every deferred index of the job partitions
+    that does not exist yet: the catalog is the record of what is owed, so a build cut
+    short by a crash, a failure or an exit is owed again."""
+    wanted: list[tuple[str, str, str]] = []  # (partition, index, statement)
+    for table in JOB_TABLES:
+        found = conn.execute(
+            "SELECT c.relname::text AS name FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            (table.own,),
+        ).fetchall()
+        for row in found:
+            name = str(_value(row, "name"))
+            prefix = name.replace(table.parent, table.index_prefix, 1)
+            suffixes = [suffix for suffix, _ in table.indexes if suffix in table.deferred]
+            statements = table.index_statements(name, deferred=True)  # in the same order
+            wanted += [
+                (name, f"{prefix}_{suffix}", statement.as_string(conn))
+                for suffix, statement in zip(suffixes, statements, strict=True)
+            ]
+    if not wanted:
+        return []
+    missing = conn.execute(
+        "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NULL",
+        ([index for _, index, _ in wanted],),
+    ).fetchall()
+    owed = {str(_value(row, "name")) for row in missing}
+    return [(table, statement) for table, index, statement in wanted if index in owed]
+
+
+def build_owed(
+    connection: Callable[[], AbstractContextManager[Connection[Any]]], builders: int = BUILDERS
+) -> int:
+    """Build every index `owed_statements` finds, `builders` at a time on connections of
+    their own; returns those built.
+
+    A build takes its partition's SHARE lock, so review writes to that job wait for it
+    (each about a tenth to half a second on a million rows) while reads go on; it takes
+    no lock of the read models' writer. A partition dropped meanwhile (a rebuild) is
+    skipped; a build that fails stays owed, for the next call.
+    """
+    with connection() as conn:
+        queue = deque(owed_statements(conn))
+    if not queue:
+        return 0
+
+    def build() -> int:
+        built = 0
+        while True:
+            try:
+                name, statement = queue.popleft()
+            except IndexError:
+                return built
+            try:
+                with connection() as conn, conn.transaction():
+                    conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+                    conn.execute(statement.encode())
+                    built += 1
+            except psycopg.errors.UndefinedTable:
+                logger.info("index build on %s skipped: the partition is gone", name)
+            except psycopg.Error as error:
+                logger.warning("index build on %s left owed: %s", name, error)
+
+    with ThreadPoolExecutor(builders, thread_name_prefix="owed-index-build") as pool:
         return sum(pool.map(lambda _: build(), range(builders)))
 
 

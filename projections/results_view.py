@@ -66,6 +66,7 @@ from projections.job_partitions import (
     UNMATCHED,
     JobTable,
     build_indexes,
+    build_owed,
     drop_all,
     publish,
     stage,
@@ -128,6 +129,7 @@ class ResultsView(PostgresTrackingRecorder):
         self._decoded: dict[int, pl.DataFrame] = {}  # notification id: its rows, decoded
         self._early: dict[UUID, Future[int]] = {}  # job: its decision indexes building
         self._early_builds: ThreadPoolExecutor | None = None
+        self._owe: Callable[[], None] | None = None  # see use_owed_index_builds
 
     def prepare(self, events: Sequence[tuple[Event, int]]) -> None:
         """Decode the row batches among `events` ahead of `project`.
@@ -165,7 +167,25 @@ class ResultsView(PostgresTrackingRecorder):
             elif opening is not None:
                 self._build_before_publishing(opening)
             written += self._write(part, through)
+            if opening is not None and not isinstance(opening, DecisionsStaged):
+                self._owe_indexes()  # the job's review indexes, once it is published
         return written
+
+    def use_owed_index_builds(self, owe: Callable[[], None]) -> None:
+        """Build the review's indexes of published jobs through `owe` (a process's
+        `OwedIndexBuilds.owe`, which builds them on a thread while this view goes on)."""
+        self._owe = owe
+
+    def _owe_indexes(self) -> None:
+        """Without `use_owed_index_builds`: built here, before the view goes on."""
+        if self._owe is not None:
+            self._owe()
+        else:
+            self.build_owed_indexes()
+
+    def build_owed_indexes(self) -> int:
+        """Build every review index the read models owe (projections/owed_indexes.py)."""
+        return build_owed(self.datastore.get_connection, self.index_builders)
 
     def _build_decisions_early(self, job_id: UUID) -> None:
         """Start building a job's decision indexes in the background (see `project`)."""

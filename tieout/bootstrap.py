@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -38,6 +38,7 @@ from projections.job_queue import PostgresJobQueue
 from projections.job_recorder import PostgresFencedRecorder
 from projections.lag import ProjectionLags
 from projections.names import EVENTS_TABLE
+from projections.owed_indexes import OwedIndexBuilds
 from projections.registry import REGISTERED, CatchUpView, ProjectionSpec, Runner
 from projections.results_query import ResultQueries
 from snapshots.stores import open_object_store
@@ -73,6 +74,7 @@ class Container:
     backup_store: ObjectStore
 
     def close(self) -> None:
+        self.projections.owed.close()  # review indexes it started (owed_indexes.py)
         self.app.close()
 
 
@@ -227,6 +229,10 @@ class Projections:
         self.connection_name = connection_name
         self.signer = signer
         self.own_partition_rows = own_partition_rows
+        # the review indexes of published jobs, built on a thread of this process; what a
+        # process before it left owed is looked for once, at the first results view
+        self.owed = OwedIndexBuilds(self._build_owed)
+        self._looked_for_owed = False
 
     def named(self, name: str) -> ProjectionSpec:
         for spec in self.specs:
@@ -276,3 +282,18 @@ class Projections:
         use_own_partition_rows = getattr(view, "use_own_partition_rows", None)
         if callable(use_own_partition_rows):
             use_own_partition_rows(self.own_partition_rows)
+        use_owed_index_builds = getattr(view, "use_owed_index_builds", None)
+        if callable(use_owed_index_builds):
+            use_owed_index_builds(self.owed.owe)
+            if not self._looked_for_owed:
+                self._looked_for_owed = True
+                self.owed.owe()
+
+    def _build_owed(self) -> int:
+        """Every review index owed, built on a results view of its own connections."""
+        built = 0
+        for spec in self.specs:
+            if hasattr(spec.view, "build_owed_indexes"):
+                with self.opened(spec) as (_, view):
+                    built += int(cast("Any", view).build_owed_indexes())
+        return built

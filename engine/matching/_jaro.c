@@ -22,6 +22,15 @@
  * table once for its row. Both release the GIL while they compute; a pair they do not take
  * (a left string past 128 code points, a right one past 512) gets -1.0, and the count of
  * those is returned, for the caller to score elsewhere.
+ *
+ * `pairs_at(left_offsets, left_data, left_positions, right_offsets, right_data,
+ * right_positions, out)` scores pair i as left string left_positions[i] against right
+ * string right_positions[i], each side's strings UTF-8 in one byte buffer, string k at
+ * data[offsets[k] .. offsets[k + 1]) (Arrow's large_string layout): the same doubles as
+ * `pairs` on the same text as str, with no Python object per string and the GIL released
+ * from the first pair to the last. An ASCII pair is scored on its bytes; any other is
+ * decoded to code points first. Every position and its offsets are checked before its
+ * bytes are read.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -3,7 +3,9 @@
 - Candidate pairs from a join (keys with few pairs): `cpdist` over the pairs, one call;
   jaro_winkler through `_jaro` (native, built from `_jaro.c` at install): the same
   scores bit for bit, about 3.5x faster than `cpdist` on text past 64 characters and 1.2-1.4x
-  on shorter text (docs/adr/0020-native-jaro-winkler.md), on every core.
+  on shorter text (docs/adr/0020-native-jaro-winkler.md), on every core. The matcher hands
+  it the text as UTF-8 buffers and the pairs as positions (`jaro_winkler_at`,
+  docs/adr/0023-pairs-by-position.md): no Python string is made for a pair.
 - The rows of one key (blocks.py), or of a rule with no key at all: `cdist` over the left
   x right matrix, in slices of rows, keeping the cells at or above `min`. `cdist` prepares
   each string once and fills rows with SIMD for short strings (ratio, QRatio,

@@ -3,8 +3,13 @@ arrive, then published whole, into the job's own partitions or the shared ones."
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,6 +18,7 @@ import polars as pl
 import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
+from psycopg import sql
 from review_helpers import META, register
 from threads import Threads
 
@@ -28,6 +34,8 @@ from projections.job_partitions import (
     UNMATCHED,
     JobTable,
     build_indexes,
+    build_owed,
+    owed_statements,
     publish,
     stage,
 )
@@ -175,12 +183,15 @@ def two_sided(frame: pl.DataFrame) -> pl.DataFrame:
 def published_indexes(
     url: str, table: JobTable, frames: list[pl.DataFrame]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(shared, own) index shapes by suffix, of a job staged as `frames` and published."""
+    """(shared, own) index shapes by suffix, of a job staged as `frames`, published, and
+    given the review indexes it then owes."""
     job_id = uuid4()
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         for frame in frames:
             stage(curs, table, job_id, [frame])
         publish(curs, job_id, 1)
+    assert build_owed(lambda: psycopg.connect(url)) == len(table.deferred)
+    with psycopg.connect(url) as conn, conn.cursor() as curs:
         rows = curs.execute(
             "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)",
             ([table.shared, table.table_for(job_id)],),
@@ -329,7 +340,9 @@ def test_indexes_built_side_by_side_are_the_ones_publication_makes(container: Co
     made = build_indexes(connect, built_first, own_rows=1, builders=2)
     prebuilt = index_names(url, DECISIONS.table_for(built_first))
     assert made == len(prebuilt) + len(index_names(url, UNMATCHED.table_for(built_first)))
-    assert len(prebuilt) == 10  # five whole, status and rule each one + other, review other
+    # two whole (row, confidence), status and rule each one + other, review other; the
+    # review's three (group, queue_*) are built after the publication
+    assert len(prebuilt) == 7
     assert homes(url, built_first) == {}  # built, not published: still invisible
     with psycopg.connect(url) as conn, conn.cursor() as curs:
         publish(curs, built_first, 1)
@@ -453,3 +466,87 @@ def test_a_completed_jobs_open_item_indexes_build_beside_its_decision_indexes(
     assert homes(url, job.job_id) == {DECISIONS.table_for(job.job_id): matches.height}
     assert homes(url, job.job_id, UNMATCHED) == {UNMATCHED.table_for(job.job_id): unmatched.height}
     assert len(index_names(url, UNMATCHED.table_for(job.job_id))) >= 6
+
+
+def owed_indexes(url: str) -> set[str]:
+    """The names of the indexes the job partitions owe (`owed_statements`)."""
+    with psycopg.connect(url) as conn:
+        owed = owed_statements(conn)
+    return {re.findall(r"EXISTS (\w+)", statement)[0] for _, statement in owed}
+
+
+def review_indexes(job_id: UUID) -> set[str]:
+    prefix = DECISIONS.table_for(job_id).replace(DECISIONS.parent, DECISIONS.index_prefix, 1)
+    return {f"{prefix}_{suffix}" for suffix in DECISIONS.deferred}
+
+
+def test_a_published_job_gets_its_review_indexes_after_publication(
+    container: Container, tmp_path: Path
+) -> None:
+    """The catch-up publishes the job; the review's indexes of its own partition follow on
+    the process's thread (ADR 0023), which `close` and `drain` wait for."""
+    job = register(container, tmp_path)
+    assert catch_up(container.projections, 60) == 0
+    assert list(homes(container.database_url, job.job_id)) == [DECISIONS.table_for(job.job_id)]
+    assert container.projections.owed.drain(timeout=60)
+    assert owed_indexes(container.database_url) == set()
+    with psycopg.connect(container.database_url) as conn:
+        found = conn.execute(
+            "SELECT relname::text FROM pg_class WHERE relname = ANY(%s)",
+            (sorted(review_indexes(job.job_id)),),
+        ).fetchall()
+    assert {name for (name,) in found} == review_indexes(job.job_id)
+
+
+def test_builds_killed_midway_stay_owed_and_are_built_by_the_next_process(
+    container: Container, tmp_path: Path
+) -> None:
+    """A builder killed with SIGKILL while its builds wait (on a review write's lock)
+    commits none of them: they are still owed, and the next `build_owed` builds each."""
+    job = register(container, tmp_path)
+    assert catch_up(container.projections, 60) == 0
+    assert container.projections.owed.drain(timeout=60)
+    url = container.database_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in review_indexes(job.job_id):
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    assert owed_indexes(url) == review_indexes(job.job_id)
+    holder = psycopg.connect(url)
+    partition = sql.Identifier(DECISIONS.table_for(job.job_id))
+    holder.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(partition))
+    builder = subprocess.Popen(
+        [sys.executable, "-c", BUILDER, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    watcher = psycopg.connect(url, autocommit=True)  # the holder's view of the stats is
+    try:  # frozen for its transaction
+        waiting = 0
+        for _ in range(300):
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'CREATE %%INDEX%%'"
+            ).fetchone()
+            waiting = int(row[0]) if row else 0
+            if waiting:
+                break
+            time.sleep(0.1)
+        assert waiting, "no build waited on the partition's lock"
+    finally:
+        os.kill(builder.pid, signal.SIGKILL)
+        builder.wait(30)
+        holder.rollback()
+        holder.close()
+        watcher.close()
+    assert owed_indexes(url) == review_indexes(job.job_id)
+
+    def connection() -> psycopg.Connection[Any]:
+        return psycopg.connect(url)
+
+    assert build_owed(connection) == len(DECISIONS.deferred)
+    assert owed_indexes(url) == set()
+
+
+BUILDER = (
+    "import sys, psycopg\n"
+    "from projections.job_partitions import build_owed\n"
+    "build_owed(lambda: psycopg.connect(sys.argv[1]))\n"
+)

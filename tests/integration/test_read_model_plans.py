@@ -19,7 +19,14 @@ import polars as pl
 import psycopg
 import pytest
 
-from projections.job_partitions import DECISIONS, UNMATCHED, publish, stage
+from projections.job_partitions import (
+    DECISIONS,
+    UNMATCHED,
+    build_owed,
+    owed_statements,
+    publish,
+    stage,
+)
 from projections.results_query import DecisionFilters, ResultQueries, UnmatchedFilters
 from tieout.bootstrap import Container
 
@@ -151,6 +158,32 @@ def fill(url: str, own_partition: bool) -> UUID:
     return job
 
 
+def owe_and_build(url: str, job: UUID) -> None:
+    """The job's published partitions owe their review indexes, which `build_owed` builds,
+    each once."""
+
+    def connection() -> psycopg.Connection[Any]:
+        return psycopg.connect(url)
+
+    deferred = {
+        f"{table.table_for(job).replace(table.parent, table.index_prefix, 1)}_{suffix}"
+        for table in (DECISIONS, UNMATCHED)
+        for suffix in table.deferred
+    }
+    assert len(deferred) == 5
+    with connection() as conn:
+        owed = owed_statements(conn)
+    assert {re.findall(r"EXISTS (\w+)", statement)[0] for _, statement in owed} == deferred
+    assert build_owed(connection) == len(deferred)
+    with connection() as conn:
+        assert owed_statements(conn) == []
+        found = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = ANY(%s)", (list(deferred),)
+        ).fetchone()
+    assert found == (len(deferred),)
+    assert build_owed(connection) == 0
+
+
 WANTED = {
     repr(DecisionFilters(status="suggested")): {"status_1"},
     repr(DecisionFilters(rule="split")): {"rule_2"},
@@ -227,6 +260,17 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
         if first.next_cursor:
             queries.unmatched(job, open_filters, 100, first.next_cursor)
     queries.stats(job, as_of)
+    project = UUID(queries.job(job)["project_id"])
+    queries.jobs(project)
+    queries.jobs(status="completed")
+    queries.projects(name="project 0001")
+    queries.sources(project)
+    next(queries.export_pages(job, "decisions", 1000))
+    next(queries.export_pages(job, "unmatched", 1000))
+    # the results are served before the review's indexes of a job's own partition are
+    # built (ADR 0023): every query above went by the others; the review's follow
+    if own_partition:
+        owe_and_build(container.database_url, job)
     for order in ("confidence", "amount"):
         before = len(queries.plans)
         queued = queries.review_queue(job, order, 100)
@@ -237,13 +281,6 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
     exceptions = queries.exception_queue(job, as_of, 100)
     queries.exception_queue(job, as_of, 100, exceptions.next_cursor)
     queries.review_stats(job)
-    project = UUID(queries.job(job)["project_id"])
-    queries.jobs(project)
-    queries.jobs(status="completed")
-    queries.projects(name="project 0001")
-    queries.sources(project)
-    next(queries.export_pages(job, "decisions", 1000))
-    next(queries.export_pages(job, "unmatched", 1000))
     assert len(queries.plans) > 60
     partitions = {DECISIONS.table_for(job), UNMATCHED.table_for(job)}
     scanned = [
