@@ -119,7 +119,7 @@ class JobTable:
     index_prefix: str  # short: index names stay within PostgreSQL's 63 bytes
     by_value: tuple[ByValue, ...] = ()  # how a job's own partition splits some indexes
     # the indexes of a job's own partition built after its publication (`build_owed`):
-    # the review's, which no results page, export or stats query reads (ADR 0023)
+    # the review's, which no results page, export or stats query reads (ADR 0024)
     deferred: tuple[str, ...] = ()
 
     @property

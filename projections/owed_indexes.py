@@ -1,4 +1,4 @@
-"""The review's indexes of a published job, built after its publication (ADR 0023).
+"""The review's indexes of a published job, built after its publication (ADR 0024).
 
 A large job's partition is published once the indexes its result pages, exports and stats
 read are built; the indexes only the review reads (a group's rows, the review queue, an

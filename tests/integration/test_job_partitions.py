@@ -484,7 +484,7 @@ def test_a_published_job_gets_its_review_indexes_after_publication(
     container: Container, tmp_path: Path
 ) -> None:
     """The catch-up publishes the job; the review's indexes of its own partition follow on
-    the process's thread (ADR 0023), which `close` and `drain` wait for."""
+    the process's thread (ADR 0024), which `close` and `drain` wait for."""
     job = register(container, tmp_path)
     assert catch_up(container.projections, 60) == 0
     assert list(homes(container.database_url, job.job_id)) == [DECISIONS.table_for(job.job_id)]

@@ -268,7 +268,7 @@ def test_no_query_scans_a_big_table(container: Container, own_partition: bool) -
     next(queries.export_pages(job, "decisions", 1000))
     next(queries.export_pages(job, "unmatched", 1000))
     # the results are served before the review's indexes of a job's own partition are
-    # built (ADR 0023): every query above went by the others; the review's follow
+    # built (ADR 0024): every query above went by the others; the review's follow
     if own_partition:
         owe_and_build(container.database_url, job)
     for order in ("confidence", "amount"):
