@@ -109,14 +109,18 @@ class _NearMissBook:
         """The part without its near misses (NEAR), which are set aside."""
         if NEAR not in part.columns:
             return part
-        near = part.filter(NEAR).drop(NEAR)
-        if not near.is_empty():
-            with self._lock:
-                self._pending.append(near)
-                self._held += near.height
-                if self._held >= NEAR_BATCH:
-                    self._reduce()
+        self.set_aside(part.filter(NEAR).drop(NEAR))
         return part.filter(~pl.col(NEAR)).drop(NEAR)
+
+    def set_aside(self, near: pl.DataFrame) -> None:
+        """Near misses (pairs as a part holds them, without NEAR), to be checked later."""
+        if near.is_empty():
+            return
+        with self._lock:
+            self._pending.append(near)
+            self._held += near.height
+            if self._held >= NEAR_BATCH:
+                self._reduce()
 
     def best(self) -> NearMisses | None:
         """Each left row's and each right row's best near-miss score, None if none."""
@@ -297,8 +301,14 @@ def _pair_parts(
         found_scores = found_scores[kept]
         scores = {n: values[kept] for n, values in pairs.scores.items()}
         scores[k] = found_scores / 100.0
-        near = found_scores < plan.minimum if reach else None
-        return book.take(_frame(pairs.lefts[kept], pairs.rights[kept], scores, near))
+        lefts, rights = pairs.lefts[kept], pairs.rights[kept]
+        if not reach:
+            return _frame(lefts, rights, scores, None)
+        # the near misses go to `book` as their own frame, split here in numpy
+        near = np.flatnonzero(found_scores < plan.minimum)
+        far = np.flatnonzero(found_scores >= plan.minimum)
+        book.set_aside(_frame(lefts[near], rights[near], _at(scores, near), None))
+        return _frame(lefts[far], rights[far], _at(scores, far), None)
 
     chunks = _chunks(found, entries)
     if not overlap:
@@ -353,6 +363,10 @@ def _in_range(
     scores.update({k: values[kept] for k, values in (scored or {}).items()})
     rows = found.left.rows[lefts[kept]], found.right.rows[rights[kept]]
     return _frame(*rows, scores, None if near is None else near[kept])
+
+
+def _at(scores: dict[int, np.ndarray], positions: np.ndarray) -> dict[int, np.ndarray]:
+    return {k: values[positions] for k, values in scores.items()}
 
 
 def _frame(
