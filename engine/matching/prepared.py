@@ -156,7 +156,10 @@ class PreparedValues:
         wanted = np.zeros(values.len(), dtype=bool)
         wanted[rows if position is None else position[rows]] = True
         chosen = np.flatnonzero(wanted)
-        index = np.cumsum(wanted, dtype=np.int64) - 1
+        # each chosen value's position among them, written where it is (a scatter of the
+        # partition's rows, not a running sum over every value: a partition is a fraction)
+        index = np.empty(values.len(), dtype=np.int32 if chosen.size < 1 << 31 else np.int64)
+        index[chosen] = np.arange(chosen.size, dtype=index.dtype)
 
         def at(asked: np.ndarray) -> np.ndarray:
             found: np.ndarray = index[asked if position is None else position[asked]]
