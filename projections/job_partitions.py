@@ -334,36 +334,19 @@ def build_indexes(
                 statements += [(name, statement.as_string(conn)) for statement in made]
     if not statements:
         return 0
+
+    def ready(conn: Connection[Any], name: str) -> bool:
+        if not beside_writer:
+            conn.execute(f"SELECT pg_advisory_xact_lock_shared({int(Lock.RESULTS_WRITE)})")
+        still = conn.execute(
+            f"SELECT 1 FROM {STAGED_TABLE} WHERE table_name = %s", (name,)
+        ).fetchone()
+        return still is not None
+
     # Whole-table indexes first: the long sorts start together, the short partial ones
     # fill in after.
-    queue = deque(sorted(statements, key=lambda item: " WHERE " in item[1]))
-
-    def build() -> int:
-        built = 0
-        while True:
-            try:
-                name, statement = queue.popleft()
-            except IndexError:
-                return built
-            try:
-                with connection() as conn, conn.transaction():
-                    if not beside_writer:
-                        conn.execute(
-                            f"SELECT pg_advisory_xact_lock_shared({int(Lock.RESULTS_WRITE)})"
-                        )
-                    still = conn.execute(
-                        f"SELECT 1 FROM {STAGED_TABLE} WHERE table_name = %s", (name,)
-                    ).fetchone()
-                    if still is None:
-                        return built
-                    conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-                    conn.execute(statement.encode())
-                    built += 1
-            except psycopg.Error as error:
-                logger.warning("index build on %s left to the publication: %s", name, error)
-
-    with ThreadPoolExecutor(builders, thread_name_prefix="index-build") as pool:
-        return sum(pool.map(lambda _: build(), range(builders)))
+    ordered = sorted(statements, key=lambda item: " WHERE " in item[1])
+    return _build_side_by_side(connection, ordered, builders, ready, "left to the publication")
 
 
 def owed_statements(conn: Connection[Any]) -> list[tuple[str, str]]:
@@ -408,9 +391,22 @@ def build_owed(
     skipped; a build that fails stays owed, for the next call.
     """
     with connection() as conn:
-        queue = deque(owed_statements(conn))
-    if not queue:
-        return 0
+        owed = owed_statements(conn)
+    return _build_side_by_side(connection, owed, builders, lambda *_: True, "left owed")
+
+
+def _build_side_by_side(
+    connection: Callable[[], AbstractContextManager[Connection[Any]]],
+    statements: Sequence[tuple[str, str]],
+    builders: int,
+    ready: Callable[[Connection[Any], str], bool],
+    failed: str,
+) -> int:
+    """Run each (table, CREATE INDEX statement), in order, `builders` at a time, each in
+    a transaction of its own on a connection of its own, if `ready` (called first in that
+    transaction) says the table is still to be built; returns those built. A table gone
+    meanwhile is skipped; another failure is logged (the build `failed`) and left."""
+    queue = deque(statements)
 
     def build() -> int:
         built = 0
@@ -421,15 +417,19 @@ def build_owed(
                 return built
             try:
                 with connection() as conn, conn.transaction():
+                    if not ready(conn, name):
+                        continue
                     conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
                     conn.execute(statement.encode())
                     built += 1
             except psycopg.errors.UndefinedTable:
-                logger.info("index build on %s skipped: the partition is gone", name)
+                logger.info("index build on %s skipped: the table is gone", name)
             except psycopg.Error as error:
-                logger.warning("index build on %s left owed: %s", name, error)
+                logger.warning("index build on %s %s: %s", name, failed, error)
 
-    with ThreadPoolExecutor(builders, thread_name_prefix="owed-index-build") as pool:
+    if not queue:
+        return 0
+    with ThreadPoolExecutor(builders, thread_name_prefix="index-build") as pool:
         return sum(pool.map(lambda _: build(), range(builders)))
 
 

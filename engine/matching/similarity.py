@@ -83,17 +83,31 @@ def jaro_winkler_pairs(left: list[str], right: list[str]) -> np.ndarray:
     (`JaroWinkler.similarity`), bit for bit: by `_jaro` on every core where it is built;
     the pairs it does not take (a left string past 128 code points, a right one past 512)
     and everything else by rapidfuzz."""
-    out = np.empty(len(left), dtype=np.float64)
     if _jaro is None:
-        out[:] = _rapidfuzz_pairs(left, right)
-        return out
-    step = max(PARALLEL_PAIRS, -(-len(left) // _cores()))
-    skipped = _on_cores(
-        _jaro.pairs, [(left[a:b], right[a:b], out[a:b]) for a, b in _spans(len(left), step)]
+        return np.asarray(_rapidfuzz_pairs(left, right), dtype=np.float64)
+    return _native_pairs(
+        len(left),
+        _jaro.pairs,
+        lambda a, b, out: (left[a:b], right[a:b], out),
+        lambda rest: ([left[i] for i in rest], [right[i] for i in rest]),
     )
+
+
+def _native_pairs(
+    count: int,
+    call: Callable[..., int],
+    arguments: Callable[[int, int, np.ndarray], tuple[Any, ...]],
+    strings: Callable[[np.ndarray], tuple[list[str], list[str]]],
+) -> np.ndarray:
+    """`count` pair scores by the native `call`, its `arguments` for pairs [a, b) and
+    their slice of the output, in spans on every core; the pairs it does not take
+    (-1.0) by rapidfuzz, on the `strings` of their positions."""
+    out = np.empty(count, dtype=np.float64)
+    step = max(PARALLEL_PAIRS, -(-count // _cores()))
+    skipped = _on_cores(call, [arguments(a, b, out[a:b]) for a, b in _spans(count, step)])
     if skipped:
         rest = np.flatnonzero(out < 0.0)
-        out[rest] = _rapidfuzz_pairs([left[i] for i in rest], [right[i] for i in rest])
+        out[rest] = _rapidfuzz_pairs(*strings(rest))
     return out
 
 
@@ -111,20 +125,13 @@ def jaro_winkler_at(
     if _jaro is None:  # native_pairs checks first
         raise RuntimeError("engine.matching._jaro is not built")
     lefts, rights = (np.ascontiguousarray(at, dtype=np.int64) for at in (lefts, rights))
-    out = np.empty(lefts.size, dtype=np.float64)
-    step = max(PARALLEL_PAIRS, -(-lefts.size // _cores()))
     columns = (left.offsets, left.data), (right.offsets, right.data)
-    skipped = _on_cores(
+    return _native_pairs(
+        lefts.size,
         _jaro.pairs_at,
-        [
-            (*columns[0], lefts[a:b], *columns[1], rights[a:b], out[a:b])
-            for a, b in _spans(lefts.size, step)
-        ],
+        lambda a, b, out: (*columns[0], lefts[a:b], *columns[1], rights[a:b], out),
+        lambda rest: (left.strings(lefts[rest]), right.strings(rights[rest])),
     )
-    if skipped:
-        rest = np.flatnonzero(out < 0.0)
-        out[rest] = _rapidfuzz_pairs(left.strings(lefts[rest]), right.strings(rights[rest]))
-    return out
 
 
 def pair_scores_at(
